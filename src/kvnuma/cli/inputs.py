@@ -1,0 +1,53 @@
+"""Reading the documents users hand to the CLI (YAML or JSON files), with one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kvnuma.errors import InputError
+
+__all__ = ["read_document", "read_documents", "read_text"]
+
+_MAX_BYTES = 16 << 20
+
+
+def read_text(path: Path) -> str:
+    try:
+        if path.stat().st_size > _MAX_BYTES:
+            raise InputError(str(path), f"file is larger than {_MAX_BYTES >> 20} MiB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory, expected a file") from None
+    except PermissionError:
+        raise InputError(str(path), "permission denied") from None
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def read_documents(path: Path) -> list[dict[str, Any]]:
+    """Every non-empty YAML (or JSON) document in ``path``; each must be an object."""
+    text = read_text(path)
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "malformed YAML"
+        raise InputError(str(path), f"malformed YAML/JSON{where}: {problem}") from None
+    for index, doc in enumerate(documents):
+        if not isinstance(doc, dict):
+            raise InputError(str(path), f"document {index + 1} is a {type(doc).__name__}, expected an object")
+    return documents
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """The single YAML/JSON object in ``path``."""
+    documents = read_documents(path)
+    if len(documents) != 1:
+        raise InputError(str(path), f"expected one document, found {len(documents)}")
+    return documents[0]
