@@ -1,0 +1,179 @@
+"""The auto-NUMA decision (VEP 135): a pure function of the review, the cluster capacity and config.
+
+    enabled and CREATE of a VMI without spec.domain.cpu.numa, and
+    vCPUs > smallest max-single-numa-cpus  or  guest memory > smallest max-single-numa-memory
+    or guest memory > smallest per-cell pool of its huge-page size
+      -> add spec.domain.cpu.numa.guestMappingPassthrough: {}  (if KubeVirt would accept it)
+
+Every answer is allowed unless mode is ``reject`` and KubeVirt would refuse the mutated VMI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kvnuma.admission.capacity import ClusterCapacity
+from kvnuma.admission.kubevirt_rules import passthrough_blockers
+from kvnuma.admission.patch import passthrough_patch
+from kvnuma.admission.review import ReviewRequest, build_response
+from kvnuma.errors import InputError
+from kvnuma.model.quantity import format_bytes
+from kvnuma.vmi import VmiSpec
+
+__all__ = ["AdmissionConfig", "Decision", "Mode", "Outcome", "decide"]
+
+MAX_WARNING = 120
+
+
+class Mode(StrEnum):
+    SKIP = "skip"
+    REJECT = "reject"
+
+
+class Outcome(StrEnum):
+    MUTATED = "mutated"
+    FITS = "fits"
+    DISABLED = "disabled"
+    HAS_NUMA = "has-numa"
+    NO_CAPACITY = "no-capacity"
+    SKIPPED_UNSAFE = "skipped-unsafe"
+    REJECTED_UNSAFE = "rejected-unsafe"
+    NOT_APPLICABLE = "not-applicable"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionConfig:
+    enabled: bool = False
+    mode: Mode = Mode.SKIP
+    hugepages_required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    uid: str
+    allowed: bool
+    outcome: Outcome
+    reason: str
+    patch: tuple[Mapping[str, Any], ...] = ()
+    warnings: tuple[str, ...] = ()
+    audit: Mapping[str, str] = field(default_factory=dict)
+    message: str = ""
+
+    def response(self) -> dict[str, Any]:
+        return build_response(
+            self.uid,
+            allowed=self.allowed,
+            patch=self.patch,
+            warnings=self.warnings,
+            audit=self.audit,
+            status_code=None if self.allowed else 403,
+            message=self.message,
+        )
+
+
+def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -> Decision:
+    """Decide one AdmissionReview. InputError only when the review cannot be answered at all."""
+    request = ReviewRequest.parse(review)
+    uid = request.uid
+    if not request.is_vmi or request.operation != "CREATE":
+        what = f"{request.operation or '?'} {request.kind or '?'}"
+        return _allow(uid, Outcome.NOT_APPLICABLE, f"not a VMI CREATE ({what})")
+    if not config.enabled:
+        return _allow(uid, Outcome.DISABLED, "autoNUMAEnablement is off")
+    try:
+        spec = VmiSpec.from_object(request.obj, source="object")
+    except InputError as error:
+        return _allow(uid, Outcome.INVALID, error.one_line(), warn=f"auto-NUMA skipped: {error.one_line()}")
+    if spec.has_numa:
+        return _allow(uid, Outcome.HAS_NUMA, "spec.domain.cpu.numa already set")
+    if capacity.nodes == 0:
+        return _allow(
+            uid,
+            Outcome.NO_CAPACITY,
+            "no node publishes max-single-numa capacity",
+            warn="auto-NUMA skipped: no node publishes kubevirt.io/max-single-numa-* yet",
+        )
+    exceeded = _exceeded(spec, capacity)
+    if not exceeded:
+        return _allow(uid, Outcome.FITS, _fits(spec, capacity))
+    why = "; ".join(exceeded)
+    blockers = passthrough_blockers(spec, hugepages_required=config.hugepages_required)
+    if blockers:
+        blocked = "; ".join(blockers)
+        if config.mode is Mode.REJECT:
+            message = (
+                f"auto-NUMA: VMI needs guestMappingPassthrough ({why}) but KubeVirt would reject it: "
+                f"{blocked}. Set spec.domain.cpu.dedicatedCpuPlacement: true and "
+                "spec.domain.memory.hugepages, or set spec.domain.cpu.numa yourself."
+            )
+            return Decision(
+                uid=uid,
+                allowed=False,
+                outcome=Outcome.REJECTED_UNSAFE,
+                reason=f"{why}; blocked: {blocked}",
+                warnings=(_warning(f"auto-NUMA rejected: NUMA node exceeded ({why}) but {blocked}"),),
+                audit=_audit(Outcome.REJECTED_UNSAFE, f"{why}; blocked: {blocked}"),
+                message=message,
+            )
+        return _allow(
+            uid,
+            Outcome.SKIPPED_UNSAFE,
+            f"{why}; blocked: {blocked}",
+            warn=f"auto-NUMA skipped: NUMA node exceeded ({why}) but {blocked}",
+        )
+    obj = request.obj
+    assert isinstance(obj, Mapping)  # VmiSpec.from_object accepted it
+    return Decision(
+        uid=uid,
+        allowed=True,
+        outcome=Outcome.MUTATED,
+        reason=why,
+        patch=tuple(passthrough_patch(obj)),
+        warnings=(_warning(f"auto-NUMA: guestMappingPassthrough added, smallest NUMA node exceeded: {why}"),),
+        audit=_audit(Outcome.MUTATED, why),
+    )
+
+
+def _exceeded(spec: VmiSpec, capacity: ClusterCapacity) -> list[str]:
+    reasons: list[str] = []
+    if capacity.cpus is not None and spec.vcpus > capacity.cpus:
+        reasons.append(f"vCPUs {spec.vcpus} > {capacity.cpus}")
+    memory = spec.requested_memory_bytes
+    if memory is not None:
+        if capacity.memory_bytes is not None and memory > capacity.memory_bytes:
+            reasons.append(f"memory {format_bytes(memory)} > {format_bytes(capacity.memory_bytes)}")
+        size = spec.hugepage_size_bytes
+        pool = capacity.hugepages.get(size) if size is not None else None
+        if size is not None and pool is not None and memory > pool:
+            reasons.append(f"memory {format_bytes(memory)} > {format_bytes(size)} pages {format_bytes(pool)}")
+    return reasons
+
+
+def _fits(spec: VmiSpec, capacity: ClusterCapacity) -> str:
+    memory = spec.requested_memory_bytes
+    shown = format_bytes(memory) if memory is not None else "unset"
+    return f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node ({capacity.describe()})"
+
+
+def _allow(uid: str, outcome: Outcome, reason: str, *, warn: str = "") -> Decision:
+    return Decision(
+        uid=uid,
+        allowed=True,
+        outcome=outcome,
+        reason=reason,
+        warnings=(_warning(warn),) if warn else (),
+        audit=_audit(outcome, reason) if warn else {},
+    )
+
+
+def _audit(outcome: Outcome, reason: str) -> dict[str, str]:
+    return {"auto-numa-decision": outcome.value, "auto-numa-reason": reason[:1000]}
+
+
+def _warning(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_WARNING else text[: MAX_WARNING - 3] + "..."
