@@ -1,0 +1,199 @@
+"""``plan_guest``: a VMI, the pod's dedicated cpuset and the host topology in, a GuestPlan out.
+
+The order of work is KubeVirt's ``AdjustDomainForTopologyAndCPUSet``: fit the vCPU cores,
+then one CPU per supplemental IOThread, then the emulator CPU(s), then (NUMA passthrough)
+the guest cells in host order with the memory split over them. What kvnuma adds: up-front
+precondition and cpuset-size checks with numbers, and a per-host-node free huge page check.
+"""
+
+from __future__ import annotations
+
+from kvnuma.model import CpuSet, HostTopology, format_bytes
+from kvnuma.placement.errors import (
+    CoresAcrossCellsError,
+    CpusetError,
+    HugePageShortfallError,
+    PlacementInputError,
+    PreconditionError,
+)
+from kvnuma.placement.mask import parse_realtime_mask
+from kvnuma.placement.memory import SplitMode, split_memory
+from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
+from kvnuma.placement.pool import CpuPool
+from kvnuma.vmi import VmiSpec
+
+__all__ = ["PARITY_ANNOTATION", "plan_guest"]
+
+PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+_HOTPLUG_ARCHES = ("amd64", "s390x")
+
+
+def plan_guest(
+    vmi: VmiSpec,
+    cpuset: CpuSet,
+    host: HostTopology,
+    *,
+    memory_split: SplitMode = "kubevirt",
+    check_hugepages: bool = True,
+) -> GuestPlan:
+    """Plan ``vmi`` on ``cpuset`` of ``host``; every failure is a typed error with numbers."""
+    _check_preconditions(vmi)
+    topo = vmi.topology
+    threads = topo.threads
+    enabled = topo.vcpus
+    memory = vmi.engine_memory_bytes
+    if memory is None:
+        raise PlacementInputError(
+            "spec.domain.memory.guest", "no guest memory: set memory.guest or resources.requests.memory"
+        )
+    supplemental = vmi.supplemental_pool_threads if vmi.io_threads_policy == "supplementalPool" else 0
+    emulators = _emulator_cpu_count(vmi, enabled, supplemental)
+    _check_cpuset(cpuset, host, enabled, supplemental, emulators)
+
+    pool = CpuPool(host, cpuset, threads)
+    host_threads, missing = pool.fit_cores(topo.sockets * topo.cores, strict=vmi.numa_passthrough)
+    if missing:
+        raise CoresAcrossCellsError(
+            "cores-within-host-cells",
+            needed=f"{topo.sockets * topo.cores} guest cores of {threads} threads",
+            available=f"{topo.sockets * topo.cores - missing} placeable",
+            detail=f"{missing} core(s) would cross a host cell or core boundary in cpuset {cpuset}",
+        )
+    cell_of = host.cell_of_cpu()
+    pins = tuple(VcpuPin(vcpu, cpu, cell_of[cpu]) for vcpu, cpu in enumerate(host_threads))
+    iothreads = tuple((index, _fit_thread(pool, cpuset, "IOThread")) for index in range(1, supplemental + 1))
+    emulator = CpuSet.of(_fit_thread(pool, cpuset, "emulator thread") for _ in range(emulators))
+
+    page = vmi.hugepage_size_bytes
+    cells: tuple[GuestCell, ...] = ()
+    if vmi.numa_passthrough:
+        assert page is not None  # checked by _check_preconditions
+        cells = _guest_cells(pins, host, memory, page, memory_split)
+        if check_hugepages:
+            check_free_hugepages(cells, host)
+
+    sockets, max_vcpus = topo.sockets, enabled
+    hotplug: tuple[HotplugVcpu, ...] = ()
+    if vmi.max_sockets and vmi.architecture in _HOTPLUG_ARCHES:
+        per_socket = topo.cores * threads
+        sockets, max_vcpus = vmi.max_sockets, vmi.max_sockets * per_socket
+        hotplug = tuple(
+            HotplugVcpu(i, enabled=i < enabled, hotpluggable=i >= per_socket) for i in range(max_vcpus)
+        )
+    realtime = parse_realtime_mask(vmi.realtime_mask, enabled) if vmi.realtime else ()
+    return GuestPlan(
+        name=vmi.name or "vmi",
+        sockets=sockets,
+        cores=topo.cores,
+        threads=threads,
+        max_vcpus=max_vcpus,
+        enabled_vcpus=enabled,
+        hotplug=hotplug,
+        vcpu_pins=pins,
+        emulator_cpus=emulator,
+        iothread_pins=iothreads,
+        cells=cells,
+        memory_bytes=memory,
+        page_size_bytes=page,
+        memory_split=memory_split if cells else "none",
+        realtime_vcpus=realtime,
+        realtime=vmi.realtime,
+        hint_dedicated=vmi.architecture == "amd64",
+    )
+
+
+def check_free_hugepages(cells: tuple[GuestCell, ...], host: HostTopology) -> None:
+    """Each guest cell's pages must be free on its host node (free when known, else total).
+    A host cell that reports no huge page pools at all is not checked (nothing is known)."""
+    for cell in cells:
+        host_cell = host.cell(cell.host_cell)
+        if host_cell is None or not host_cell.hugepages:
+            continue
+        size = format_bytes(cell.page_size_bytes)
+        pool = host_cell.pool(cell.page_size_bytes)
+        have = 0 if pool is None else (pool.free if pool.free is not None else pool.total)
+        need = cell.memory_bytes // cell.page_size_bytes
+        if have < need:
+            kind = "total" if pool is not None and pool.free is None else "free"
+            raise HugePageShortfallError(
+                "hugepages-per-node",
+                needed=f"{need} pages of {size}",
+                available=f"{have} {kind}",
+                detail=f"host node {cell.host_cell} backing guest cell {cell.id}",
+            )
+
+
+def _check_preconditions(vmi: VmiSpec) -> None:
+    cpu = "spec.domain.cpu"
+    if not vmi.dedicated_cpu_placement:
+        raise PreconditionError(
+            "dedicated-cpu-placement", needed=f"{cpu}.dedicatedCpuPlacement: true", available="not set"
+        )
+    if vmi.threads > 2:
+        raise PreconditionError(
+            "dedicated-max-two-threads", needed=f"{cpu}.threads <= 2", available=str(vmi.threads)
+        )
+    if vmi.numa_passthrough and not vmi.has_hugepages:
+        raise PreconditionError(
+            "passthrough-needs-hugepages", needed="spec.domain.memory.hugepages", available="not set"
+        )
+    if vmi.has_hugepages and vmi.hugepage_size_bytes is None:
+        raise PlacementInputError("spec.domain.memory.hugepages.pageSize", "required when hugepages is set")
+    if vmi.realtime and not vmi.numa_passthrough:
+        raise PreconditionError(
+            "realtime-needs-passthrough", needed=f"{cpu}.numa.guestMappingPassthrough", available="not set"
+        )
+    if vmi.max_sockets and vmi.max_sockets < vmi.topology.sockets:
+        raise PreconditionError(
+            "max-sockets",
+            needed=f"maxSockets >= sockets ({vmi.topology.sockets})",
+            available=f"maxSockets {vmi.max_sockets}",
+        )
+
+
+def _emulator_cpu_count(vmi: VmiSpec, vcpus: int, supplemental: int) -> int:
+    if not vmi.isolate_emulator_thread:
+        return 0
+    if PARITY_ANNOTATION in vmi.annotations and (vcpus + supplemental) % 2 == 0:
+        return 2
+    return 1
+
+
+def _check_cpuset(cpuset: CpuSet, host: HostTopology, vcpus: int, iothreads: int, emulators: int) -> None:
+    online = CpuSet.of(cpu.id for cpu in host.cpus if cpu.online)
+    unknown = cpuset - online
+    if unknown:
+        raise PlacementInputError("cpuset", f"CPUs {unknown} are not online CPUs of the host ({online})")
+    needed = vcpus + iothreads + emulators
+    if len(cpuset) < needed:
+        parts = [f"{vcpus} vCPUs"]
+        if emulators:
+            parts.append(f"{emulators} emulator")
+        if iothreads:
+            parts.append(f"{iothreads} IOThreads")
+        raise CpusetError(
+            "cpuset-size",
+            needed=f"{needed} CPUs ({' + '.join(parts)})",
+            available=f"{len(cpuset)} CPUs ({cpuset or 'empty'})",
+        )
+
+
+def _fit_thread(pool: CpuPool, cpuset: CpuSet, what: str) -> int:
+    cpu = pool.fit_thread()
+    if cpu is None:
+        raise CpusetError("cpuset-size", needed=f"1 more CPU for the {what}", available=f"0 left in {cpuset}")
+    return cpu
+
+
+def _guest_cells(
+    pins: tuple[VcpuPin, ...], host: HostTopology, memory: int, page: int, mode: SplitMode
+) -> tuple[GuestCell, ...]:
+    by_cell: dict[int, list[int]] = {}
+    for pin in pins:
+        by_cell.setdefault(pin.host_cell, []).append(pin.vcpu)
+    involved = [cell_id for cell_id in host.cell_ids if cell_id in by_cell]
+    sizes = split_memory(memory, page, [len(by_cell[c]) for c in involved], mode)
+    return tuple(
+        GuestCell(guest, host_cell, tuple(by_cell[host_cell]), size, page)
+        for guest, (host_cell, size) in enumerate(zip(involved, sizes, strict=True))
+    )

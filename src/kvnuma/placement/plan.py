@@ -1,0 +1,111 @@
+"""The guest plan: every choice the engine made, as plain frozen values.
+
+The renderer turns a ``GuestPlan`` into libvirt XML without deciding anything; ``to_dict``
+is the JSON form printed by ``kvnuma render -o json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kvnuma.model import CpuSet
+
+__all__ = ["GuestCell", "GuestPlan", "HotplugVcpu", "VcpuPin"]
+
+
+@dataclass(frozen=True, slots=True)
+class VcpuPin:
+    vcpu: int
+    host_cpu: int
+    host_cell: int
+
+
+@dataclass(frozen=True, slots=True)
+class HotplugVcpu:
+    """One ``<vcpus><vcpu id enabled hotpluggable>`` entry."""
+
+    id: int
+    enabled: bool
+    hotpluggable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GuestCell:
+    """A guest NUMA cell: guest id (from 0), the host cell backing it, its vCPUs and memory."""
+
+    id: int
+    host_cell: int
+    vcpus: tuple[int, ...]
+    memory_bytes: int
+    page_size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuestPlan:
+    name: str
+    sockets: int
+    """Sockets in ``<cpu><topology>``: maxSockets when CPU hotplug is on, else the VMI's."""
+    cores: int
+    threads: int
+    max_vcpus: int
+    """The ``<vcpu>`` count (all sockets, hotpluggable included)."""
+    enabled_vcpus: int
+    hotplug: tuple[HotplugVcpu, ...]
+    vcpu_pins: tuple[VcpuPin, ...]
+    emulator_cpus: CpuSet
+    iothread_pins: tuple[tuple[int, int], ...]
+    """(IOThread id from 1, host CPU) for ioThreadsPolicy supplementalPool."""
+    cells: tuple[GuestCell, ...]
+    memory_bytes: int
+    page_size_bytes: int | None
+    memory_split: str
+    realtime_vcpus: tuple[int, ...]
+    realtime: bool
+    hint_dedicated: bool
+    """``<features><kvm><hint-dedicated state='on'/>``: KubeVirt sets it on amd64."""
+
+    # --- derived -------------------------------------------------------------------------
+    @property
+    def numa(self) -> bool:
+        return bool(self.cells)
+
+    @property
+    def memory_nodeset(self) -> tuple[int, ...]:
+        """Host cells in ``<numatune><memory nodeset>``, in host order."""
+        return tuple(cell.host_cell for cell in self.cells)
+
+    @property
+    def pinned_cpus(self) -> CpuSet:
+        pins = {pin.host_cpu for pin in self.vcpu_pins} | {cpu for _, cpu in self.iothread_pins}
+        return CpuSet.of(pins) | self.emulator_cpus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "topology": {"sockets": self.sockets, "cores": self.cores, "threads": self.threads},
+            "vcpus": {"max": self.max_vcpus, "enabled": self.enabled_vcpus},
+            "hotplug": [
+                {"id": v.id, "enabled": v.enabled, "hotpluggable": v.hotpluggable} for v in self.hotplug
+            ],
+            "vcpu_pins": [
+                {"vcpu": p.vcpu, "host_cpu": p.host_cpu, "host_cell": p.host_cell} for p in self.vcpu_pins
+            ],
+            "emulator_cpus": self.emulator_cpus.sorted(),
+            "iothread_pins": [{"iothread": i, "host_cpu": c} for i, c in self.iothread_pins],
+            "cells": [
+                {
+                    "id": c.id,
+                    "host_cell": c.host_cell,
+                    "vcpus": list(c.vcpus),
+                    "memory_bytes": c.memory_bytes,
+                    "page_size_bytes": c.page_size_bytes,
+                }
+                for c in self.cells
+            ],
+            "memory_bytes": self.memory_bytes,
+            "page_size_bytes": self.page_size_bytes,
+            "memory_split": self.memory_split,
+            "numatune_nodeset": list(self.memory_nodeset),
+            "realtime": {"enabled": self.realtime, "vcpus": list(self.realtime_vcpus)},
+        }
