@@ -1,0 +1,247 @@
+"""Host topology from a Linux sysfs tree.
+
+``parse_sysfs`` is pure: it sees the tree only through a ``SysfsReader`` (``read`` a file's text,
+``listdir`` a folder; both answer None when the path is not there), so tests and other shells can
+feed it anything. ``read_sysfs`` is the shell over a real folder (``/sys`` by default).
+
+What it reads, relative to the root, and how it copes with real trees (see docs/discover.md):
+
+* cells: ``devices/system/node/online`` (else the ``nodeN`` folders), in that order; no ``node/``
+  folder means one cell 0 holding every present CPU, with ``MemTotal`` from the given meminfo text
+  and huge pages from ``kernel/mm/hugepages``;
+* per cell: ``nodeN/cpulist`` (empty = memory-only node), ``nodeN/meminfo`` (MemTotal),
+  ``nodeN/hugepages/hugepages-<size>kB/{nr,free}_hugepages``, ``nodeN/distance`` (paired with the
+  cell ids in order);
+* per CPU: ``devices/system/cpu/online``, ``cpuN/topology/{physical_package_id,die_id,cluster_id,
+  core_id,thread_siblings_list}``. Missing files and ``-1`` give 0 (siblings: the CPU itself), as
+  libvirt does; an offline CPU keeps only its id. Thread siblings share their core by definition,
+  so a CPU whose sibling was already read is not read again (half the reads on an SMT2 host);
+* PCI: ``bus/pci/devices/<address>/{numa_node,class,vendor,device}``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from kvnuma.errors import InputError
+from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
+from kvnuma.model.topology import NO_NUMA_NODE
+from kvnuma.topology.sysfs_values import (
+    clean,
+    parse_cpulist,
+    parse_distances,
+    parse_hex,
+    parse_int,
+    parse_meminfo_total,
+    parse_topology_id,
+)
+
+__all__ = ["DirectoryReader", "SysfsReader", "parse_sysfs", "read_sysfs"]
+
+NODE = "devices/system/node"
+CPU = "devices/system/cpu"
+PCI = "bus/pci/devices"
+KERNEL_HUGEPAGES = "kernel/mm/hugepages"
+_TOPOLOGY_FILES = ("physical_package_id", "die_id", "cluster_id", "core_id")
+
+
+class SysfsReader(Protocol):
+    """Read-only access to a sysfs-like tree by path relative to its root."""
+
+    def read(self, relpath: str) -> str | None:
+        """The file's text, or None when it is missing or unreadable."""
+
+    def listdir(self, relpath: str) -> list[str] | None:
+        """The folder's entry names, or None when it is missing or not a folder."""
+
+
+class DirectoryReader:
+    """``SysfsReader`` over a real folder, with raw ``os`` calls (the fast path for /sys)."""
+
+    def __init__(self, root: Path) -> None:
+        self._prefix = os.fspath(root).rstrip("/") + "/"
+
+    def read(self, relpath: str) -> str | None:
+        try:
+            fd = os.open(self._prefix + relpath, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            chunks = [os.read(fd, 8192)]
+            while len(chunks[-1]) == 8192:
+                chunks.append(os.read(fd, 65536))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return b"".join(chunks).decode("latin-1")
+
+    def listdir(self, relpath: str) -> list[str] | None:
+        try:
+            return os.listdir(self._prefix + relpath)
+        except OSError:
+            return None
+
+
+def read_sysfs(root: Path = Path("/sys")) -> HostTopology:
+    """Read the tree under ``root``; ``/proc/meminfo`` is read only when ``root`` is ``/sys``."""
+    meminfo = None
+    if root == Path("/sys"):
+        try:
+            meminfo = Path("/proc/meminfo").read_text(encoding="latin-1")
+        except OSError:
+            meminfo = None
+    try:
+        return parse_sysfs(DirectoryReader(root), meminfo=meminfo)
+    except InputError as error:
+        raise error.under(str(root)) from None
+
+
+def parse_sysfs(reader: SysfsReader, *, meminfo: str | None = None) -> HostTopology:
+    """The host topology the tree describes; InputError names the file and the problem."""
+    if reader.listdir(CPU) is None:
+        raise InputError(CPU, "missing: not a sysfs tree (unreadable or empty root)")
+    online = _optional_cpulist(reader, f"{CPU}/online")
+    node_ids = _node_ids(reader)
+    cpus = _CpuReader(reader, online)
+    if node_ids is None:
+        cells: tuple[Cell, ...] = (_only_cell(reader, cpus, meminfo),)
+    else:
+        cells = tuple(_cell(reader, cpus, node_id, node_ids) for node_id in node_ids)
+    return HostTopology(cells=cells, pci_devices=_pci_devices(reader))
+
+
+def _optional_cpulist(reader: SysfsReader, path: str) -> frozenset[int] | None:
+    text = reader.read(path)
+    return None if text is None else parse_cpulist(text, path)
+
+
+def _numbered(entries: list[str], prefix: str) -> list[int]:
+    """Ids of entries named ``<prefix><number>`` (``node16`` -> 16), sorted."""
+    size = len(prefix)
+    return sorted(int(name[size:]) for name in entries if name.startswith(prefix) and name[size:].isdigit())
+
+
+def _node_ids(reader: SysfsReader) -> list[int] | None:
+    listed = _optional_cpulist(reader, f"{NODE}/online")
+    if listed is not None:
+        return sorted(listed) or None
+    entries = reader.listdir(NODE)
+    found = _numbered(entries or [], "node")
+    return found or None
+
+
+class _CpuReader:
+    """Reads CPUs once each; a CPU's thread siblings reuse its reading."""
+
+    def __init__(self, reader: SysfsReader, online: frozenset[int] | None) -> None:
+        self._reader = reader
+        self._online = online
+        self._known: dict[int, Cpu] = {}
+
+    def cpu(self, cpu_id: int) -> Cpu:
+        if self._online is not None and cpu_id not in self._online:
+            return Cpu(id=cpu_id, siblings=CpuSet(frozenset((cpu_id,))), online=False)
+        known = self._known.get(cpu_id)
+        if known is not None:
+            return known
+        read = self._reader.read
+        base = f"{CPU}/cpu{cpu_id}/topology/"
+        ids = []
+        for name in _TOPOLOGY_FILES:
+            text = read(base + name)
+            ids.append(0 if text is None else parse_topology_id(text, base + name))
+        siblings_text = read(base + "thread_siblings_list")
+        sibling_ids = (
+            None if siblings_text is None else parse_cpulist(siblings_text, base + "thread_siblings_list")
+        )
+        siblings = CpuSet(sibling_ids | {cpu_id} if sibling_ids else frozenset((cpu_id,)))
+        socket_id, die_id, cluster_id, core_id = ids
+        for sibling in siblings.ids:
+            self._known[sibling] = Cpu(sibling, socket_id, die_id, cluster_id, core_id, siblings, True)
+        return self._known[cpu_id]
+
+
+def _cell(reader: SysfsReader, cpus: _CpuReader, node_id: int, node_ids: list[int]) -> Cell:
+    base = f"{NODE}/node{node_id}/"
+    cpu_ids = _optional_cpulist(reader, base + "cpulist")
+    if cpu_ids is None:
+        cpu_ids = frozenset(_numbered(reader.listdir(base[:-1]) or [], "cpu"))
+    memory_text = reader.read(base + "meminfo")
+    memory = 0 if memory_text is None else parse_meminfo_total(memory_text, base + "meminfo")
+    distance_text = reader.read(base + "distance")
+    distances: tuple[tuple[int, int], ...] = ()
+    if distance_text is not None:
+        row = parse_distances(distance_text, base + "distance")
+        if len(row) != len(node_ids):
+            raise InputError(base + "distance", f"{len(row)} distances for {len(node_ids)} online nodes")
+        distances = tuple(zip(node_ids, row, strict=True))
+    return Cell(
+        id=node_id,
+        cpus=tuple(cpus.cpu(cpu_id) for cpu_id in sorted(cpu_ids)),
+        memory_bytes=memory,
+        hugepages=_hugepages(reader, base + "hugepages"),
+        distances=distances,
+    )
+
+
+def _only_cell(reader: SysfsReader, cpus: _CpuReader, meminfo: str | None) -> Cell:
+    """No ``node/`` folder: one cell 0 with every present CPU (like libvirt's fallback)."""
+    cpu_ids = _optional_cpulist(reader, f"{CPU}/present")
+    if cpu_ids is None:
+        cpu_ids = _optional_cpulist(reader, f"{CPU}/online")
+    if cpu_ids is None:
+        cpu_ids = frozenset(_numbered(reader.listdir(CPU) or [], "cpu"))
+    memory = 0 if meminfo is None else parse_meminfo_total(meminfo, "meminfo")
+    return Cell(
+        id=0,
+        cpus=tuple(cpus.cpu(cpu_id) for cpu_id in sorted(cpu_ids)),
+        memory_bytes=memory,
+        hugepages=_hugepages(reader, KERNEL_HUGEPAGES),
+    )
+
+
+def _hugepages(reader: SysfsReader, folder: str) -> tuple[HugePagePool, ...]:
+    pools = []
+    for name in reader.listdir(folder) or []:
+        if not (name.startswith("hugepages-") and name.endswith("kB") and name[10:-2].isdigit()):
+            continue
+        path = f"{folder}/{name}/"
+        total_text = reader.read(path + "nr_hugepages")
+        if total_text is None:
+            continue
+        free_text = reader.read(path + "free_hugepages")
+        pools.append(
+            HugePagePool(
+                page_size_bytes=int(name[10:-2]) * 1024,
+                total=_count(total_text, path + "nr_hugepages"),
+                free=None if free_text is None else _count(free_text, path + "free_hugepages"),
+            )
+        )
+    return tuple(sorted(pools, key=lambda pool: pool.page_size_bytes))
+
+
+def _count(text: str, source: str) -> int:
+    value = parse_int(text, source)
+    if value < 0:
+        raise InputError(source, f"negative page count {value}")
+    return value
+
+
+def _pci_devices(reader: SysfsReader) -> tuple[PciDevice, ...]:
+    devices = []
+    for address in sorted(reader.listdir(PCI) or []):
+        base = f"{PCI}/{address}/"
+        node_text = reader.read(base + "numa_node")
+        node = NO_NUMA_NODE if node_text is None else parse_int(node_text, base + "numa_node")
+        if node < NO_NUMA_NODE:
+            raise InputError(base + "numa_node", f"expected a node id or -1, got {node}")
+        fields = []
+        for name in ("vendor", "device", "class"):
+            text = reader.read(base + name)
+            fields.append("" if text is None or not clean(text) else parse_hex(text, base + name))
+        vendor, device, pci_class = fields
+        devices.append(PciDevice(address, vendor, device, pci_class, node))
+    return tuple(devices)
