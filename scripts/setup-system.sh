@@ -1,14 +1,93 @@
 #!/usr/bin/env bash
-# System packages the test suite uses (Debian 12): libvirt + QEMU (real daemon, TCG guests),
-# virt-xml-validate, busybox for the guest initramfs. Idempotent; needs root.
+# System side of the test suite (Debian 12, root, idempotent). Called by `scripts/bootstrap --test`.
+#   1. packages: libvirt + QEMU (real daemon, TCG guests), virt-xml-validate, busybox for the guest
+#   2. libvirtd without systemd: the libvirt-qemu user/group and /etc/libvirt/qemu.conf
+#   3. 2 MiB huge pages and hugetlbfs on /dev/hugepages (before libvirtd starts: it scans mounts once)
+#   4. the guest kernel in ./.cache/guest/vmlinuz (only the bzImage out of the current linux-image .deb)
+# Knob: KVNUMA_TEST_HUGEPAGES (default 600 pages of 2 MiB = 1.2 GiB).
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+guest_dir="$root/.cache/guest"
+hugepages=${KVNUMA_TEST_HUGEPAGES:-600}
+say() { echo "setup-system: $*"; }
+
+# ---- 1. packages (no libvirt-daemon-system: it pulls in systemd)
 pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 python3-libvirt
       busybox-static cpio libxml2-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+apt_updated=0
 if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
   apt-get update -qq
+  apt_updated=1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "packages present"
 fi
+
+# ---- 2. libvirtd without systemd
+# The QEMU driver resolves its compiled-in user/group before reading qemu.conf; without them it
+# fails with "Failed to parse user 'libvirt-qemu'" and "Driver state initialization failed".
+getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
+getent passwd libvirt-qemu >/dev/null ||
+  useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+marker="# written by kvnuma scripts/setup-system.sh"
+conf=/etc/libvirt/qemu.conf
+want="$marker
+user = \"root\"
+group = \"root\"
+dynamic_ownership = 0
+# QEMU logs to files; virtlogd is socket-activated by systemd, which this machine does not run
+stdio_handler = \"file\""
+mkdir -p /etc/libvirt
+has_settings() {
+  grep -qE '^user *= *"root"' "$conf" && grep -qE '^group *= *"root"' "$conf" &&
+    grep -qE '^dynamic_ownership *= *0' "$conf" && grep -qE '^stdio_handler *= *"file"' "$conf"
+}
+if [ ! -e "$conf" ] || ! has_settings; then
+  if [ -e "$conf" ] && ! grep -qF "$marker" "$conf"; then
+    cp -n "$conf" "$conf.before-kvnuma"
+    say "kept the previous $conf as $conf.before-kvnuma"
+  fi
+  printf '%s\n' "$want" >"$conf"
+  say "wrote $conf"
+  pgrep -x libvirtd >/dev/null && say "note: libvirtd is running; restart it to read the new $conf"
+fi
+
+# ---- 3. huge pages, then hugetlbfs (libvirt looks for the mount only when it starts)
+current=$(cat /proc/sys/vm/nr_hugepages)
+if [ "$current" -lt "$hugepages" ]; then
+  echo "$hugepages" >/proc/sys/vm/nr_hugepages
+  current=$(cat /proc/sys/vm/nr_hugepages)
+fi
+[ "$current" -ge "$hugepages" ] || say "warning: only $current of $hugepages huge pages could be reserved"
+if ! awk '$3 == "hugetlbfs" && $2 == "/dev/hugepages" {found=1} END {exit !found}' /proc/mounts; then
+  mkdir -p /dev/hugepages
+  mount -t hugetlbfs -o pagesize=2M hugetlbfs /dev/hugepages
+  pgrep -x libvirtd >/dev/null && say "note: libvirtd is running; restart it to see /dev/hugepages"
+fi
+say "2 MiB huge pages: $current reserved, hugetlbfs on /dev/hugepages"
+
+# ---- 4. guest kernel: only boot/vmlinuz-* of the kernel linux-image-amd64 currently depends on
+if [ ! -s "$guest_dir/vmlinuz" ]; then
+  mkdir -p "$guest_dir"
+  image_pkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+  pkg=$(image_pkg)
+  if [ -z "$pkg" ] && [ "$apt_updated" = 0 ]; then
+    apt-get update -qq
+    pkg=$(image_pkg)
+  fi
+  [ -n "$pkg" ] || { say "cannot find the package linux-image-amd64 depends on"; exit 1; }
+  say "guest kernel: downloading $pkg"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/linux-image-*.deb | tar -xO --wildcards './boot/vmlinuz-*' >"$tmp/vmlinuz"
+  [ -s "$tmp/vmlinuz" ] || { say "no boot/vmlinuz-* in $pkg"; exit 1; }
+  mv "$tmp/vmlinuz" "$guest_dir/vmlinuz"
+  echo "$pkg" >"$guest_dir/vmlinuz.package"
+fi
+say "guest kernel: $guest_dir/vmlinuz ($(cat "$guest_dir/vmlinuz.package" 2>/dev/null || echo unknown package))"
