@@ -13,7 +13,6 @@ from kvnuma.errors import RuleError
 from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import GuestPlan, plan_guest
 
-
 Case = tuple[HostTopology, CpuSet, int, int, bool, int, bool]
 
 
@@ -53,7 +52,7 @@ def plan_or_skip(case: Case) -> GuestPlan:
 def test_pins_are_one_per_vcpu_inside_the_cpuset(
     case: Case,
 ) -> None:
-    host, cpuset, cores, threads, emulator, pages, _ = case
+    host, cpuset, cores, threads, _emulator, _pages, _ = case
     plan = plan_or_skip(case)
     assert [pin.vcpu for pin in plan.vcpu_pins] == list(range(cores * threads))
     used = [pin.host_cpu for pin in plan.vcpu_pins] + plan.emulator_cpus.sorted()
@@ -72,7 +71,7 @@ def test_pins_are_one_per_vcpu_inside_the_cpuset(
 def test_threads_on_real_siblings_and_memory_in_whole_pages(
     case: Case,
 ) -> None:
-    host, cpuset, cores, threads, emulator, pages, whole_groups = case
+    host, _cpuset, cores, threads, _emulator, pages, whole_groups = case
     plan = plan_or_skip(case)
     if threads == 2 and host.smt_enabled and whole_groups:
         siblings = {cpu.id: cpu.thread_group for cpu in host.cpus}
