@@ -1,0 +1,505 @@
+"""A Kubernetes API test server: just enough kube-apiserver for kvnuma, faithful to the documented
+API semantics of what it implements. No kube-apiserver binary is installable from the package
+registries this project reaches, so the agent and the webhook are tested against this.
+
+Python API::
+
+    from kubeapi.server import KubeApiServer
+
+    async with KubeApiServer() as api:            # plain HTTP on 127.0.0.1, a free port
+        api.url                                   # "http://127.0.0.1:PORT"
+        api.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+        api.get_object("Node/n1")                 # cluster-scoped: Kind/name
+        api.get_object("KubeVirt/kubevirt/kubevirt")   # namespaced: Kind/namespace/name
+        api.delete_object("Node/n1")
+        api.resource_version                      # the global counter (int), bumped on every write
+        api.compact()                             # older resourceVersions -> 410 Gone (Expired);
+                                                  # open watches get an ERROR event (410) and end
+        api.bookmark_now()                        # a BOOKMARK to every bookmark-enabled watch
+        api.faults.fail_next("patch", r"/nodes/n1$", 409, count=2)
+        api.faults.fail_next("*", r"/nodes", 429, retry_after=1)
+        api.faults.slow("get", r"/nodes/", seconds=0.5, count=1)
+        api.faults.drop_watches()                 # cut open watch streams mid-flight
+        api.requests                              # [RecordedRequest(verb, method, path, query, ...)]
+        api.open_watches                          # number of watch streams being served
+
+Constructor options: ``port`` (0 = free port; fixed ports let a test start the server after a
+client began retrying), ``resources`` (extra ``ResourceType`` values beyond Node and KubeVirt),
+``bookmark_interval`` (seconds between BOOKMARK events), ``expired_watch_as_event`` (answer a
+watch from a compacted version with HTTP 200 and an ERROR event, as the watch cache does,
+instead of HTTP 410), ``ssl_context`` (serve HTTPS).
+
+What it serves (JSON only):
+    discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
+    objects     GET (get, list, ``?watch=true``), PATCH, POST, PUT, DELETE on
+                /api/v1/{plural}[/{name}] and /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}]
+    patches     application/merge-patch+json, application/strategic-merge-patch+json (as merge),
+                application/json-patch+json (400 malformed, 422 unappliable e.g. failed ``test``),
+                application/apply-patch+yaml (``fieldManager`` required, ``force=true``,
+                managedFields kept, 409 on conflicts with other managers, fields a manager
+                stopped applying are removed unless someone else owns them)
+    concurrency ``metadata.resourceVersion`` in a patch/PUT body must match (else 409);
+                a write that changes nothing is not a write (no new resourceVersion, no event)
+    watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
+                ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines
+    errors      ``kind: Status`` bodies with code, reason, message (404 NotFound, 409 Conflict,
+                410 Expired, 415, 422 Invalid, 429 TooManyRequests + Retry-After, 5xx)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from kubeapi.faults import Faults
+from kubeapi.patches import json_patch, merge_patch
+from kubeapi.status import ApiFailure
+from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
+
+__all__ = ["KUBEVIRT", "NODE", "KubeApiServer", "RecordedRequest", "ResourceType"]
+
+MERGE = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+JSON_PATCH = "application/json-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    verb: str
+    method: str
+    path: str
+    query: dict[str, str]
+    content_type: str
+    body: bytes
+    user_agent: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class _Target:
+    res: ResourceType
+    namespace: str | None
+    name: str | None
+
+
+class KubeApiServer:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        resources: list[ResourceType] | None = None,
+        bookmark_interval: float = 1.0,
+        expired_watch_as_event: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.store = Store([NODE, KUBEVIRT, *(resources or [])])
+        self.faults = Faults(self.store.drop_watches)
+        self.requests: list[RecordedRequest] = []
+        self.bookmark_interval = bookmark_interval
+        self.expired_watch_as_event = expired_watch_as_event
+        self._host, self._port, self._ssl = host, port, ssl_context
+        self._runner: web.AppRunner | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, ssl_context=self._ssl)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self._port = sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self.store.drop_watches()
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> KubeApiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://{self._host}:{self._port}"
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    # --- the test API -------------------------------------------------------------------
+    @property
+    def resource_version(self) -> int:
+        return self.store.rv
+
+    @property
+    def open_watches(self) -> int:
+        return len(self.store.watchers)
+
+    def put_object(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace an object as an admin would (no checks); emits ADDED/MODIFIED."""
+        res = self.store.by_kind(obj.get("apiVersion", ""), obj["kind"])
+        body = json.loads(json.dumps(obj))
+        body.setdefault("metadata", {}).pop("resourceVersion", None)
+        exists = self.store.key_of(res, body) in self.store.objects
+        old = self.store.objects.get(self.store.key_of(res, body))
+        self.store.record_update(res, old, body, "kubeapi-test")
+        return self.store.write(res, body, "MODIFIED" if exists else "ADDED")
+
+    def _ref(self, ref: str) -> tuple[ResourceType, str, str]:
+        parts = ref.split("/")
+        res = self.store.by_kind("", parts[0])
+        if res.namespaced and len(parts) == 3:
+            return res, parts[1], parts[2]
+        if not res.namespaced and len(parts) == 2:
+            return res, "", parts[1]
+        raise ValueError(f"object reference {ref!r} is not Kind/name or Kind/namespace/name")
+
+    def get_object(self, ref: str) -> dict[str, Any]:
+        res, namespace, name = self._ref(ref)
+        return self.store.get(res, namespace, name)
+
+    def delete_object(self, ref: str) -> None:
+        res, namespace, name = self._ref(ref)
+        self.store.write(res, self.store.get(res, namespace, name), "DELETED")
+
+    def compact(self, expire_open_watches: bool = True) -> None:
+        self.store.compact(expire_open_watches)
+
+    def bookmark_now(self) -> None:
+        self.store.bookmark()
+
+    def requests_for(self, verb: str, path_contains: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.verb == verb and path_contains in r.path]
+
+    # --- HTTP ---------------------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        try:
+            discovery = self._discovery(request.path)
+            if discovery is not None:
+                if request.method != "GET":
+                    raise ApiFailure(405, f"the server does not allow {request.method} on {request.path}")
+                return web.json_response(discovery)
+            target = self._target(request.path)
+            verb = self._verb(request, target)
+            self.requests.append(
+                RecordedRequest(
+                    verb,
+                    request.method,
+                    request.path,
+                    dict(request.query),
+                    request.content_type,
+                    body,
+                    request.headers.get("User-Agent", ""),
+                )
+            )
+            delay = self.faults.delay_for(verb, request.path)
+            if delay:
+                await asyncio.sleep(delay)
+            failure = self.faults.failure_for(verb, request.path)
+            if failure is not None:
+                raise failure
+            if verb == "watch":
+                return await self._watch(request, target)
+            return web.json_response(self._serve(verb, request, target, body))
+        except ApiFailure as failure:
+            return web.json_response(failure.body, status=failure.code, headers=failure.headers)
+
+    def _discovery(self, path: str) -> dict[str, Any] | None:
+        path = path.rstrip("/") or "/"
+        groups = sorted({r.group for r in self.store.resources if r.group})
+        if path == "/version":
+            return {"major": "1", "minor": "33", "gitVersion": "v1.33.0-kvnuma-test"}
+        if path == "/api":
+            return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        if path == "/apis":
+            return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._group(g) for g in groups]}
+        if path.startswith("/apis/") and path.count("/") == 2 and path.split("/")[2] in groups:
+            return {"kind": "APIGroup", "apiVersion": "v1", **self._group(path.split("/")[2])}
+        for group_version in {r.api_version for r in self.store.resources}:
+            prefix = "/api/" if "/" not in group_version else "/apis/"
+            if path == prefix + group_version:
+                return {
+                    "kind": "APIResourceList",
+                    "apiVersion": "v1",
+                    "groupVersion": group_version,
+                    "resources": [
+                        {
+                            "name": r.plural,
+                            "singularName": r.kind.lower(),
+                            "namespaced": r.namespaced,
+                            "kind": r.kind,
+                            "verbs": list(r.verbs),
+                        }
+                        for r in self.store.resources
+                        if r.api_version == group_version
+                    ],
+                }
+        return None
+
+    def _group(self, group: str) -> dict[str, Any]:
+        versions = sorted({r.version for r in self.store.resources if r.group == group})
+        entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+        return {"name": group, "versions": entries, "preferredVersion": entries[0]}
+
+    def _target(self, path: str) -> _Target:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[0] == "api":
+            group, version, rest = "", parts[1], parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        res = self.store.resource(group, version, rest[0]) if rest else None
+        if res is None or len(rest) > 2 or (namespace is not None and not res.namespaced):
+            raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
+        if not res.namespaced:
+            namespace = ""
+        return _Target(res, namespace, rest[1] if len(rest) == 2 else None)
+
+    @staticmethod
+    def _verb(request: web.Request, target: _Target) -> str:
+        method = request.method
+        if method == "GET":
+            if target.name is not None:
+                return "get"
+            return "watch" if request.query.get("watch") in ("true", "1") else "list"
+        verbs = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}
+        if method not in verbs or (method == "POST") != (target.name is None):
+            raise ApiFailure(405, f"the server does not allow {method} on this path")
+        return verbs[method]
+
+    def _serve(self, verb: str, request: web.Request, target: _Target, body: bytes) -> dict[str, Any]:
+        res, store = target.res, self.store
+        namespace = target.namespace or ""
+        if verb == "get":
+            assert target.name is not None
+            return store.get(res, namespace, target.name)
+        if verb == "list":
+            return {
+                "kind": f"{res.kind}List",
+                "apiVersion": res.api_version,
+                "metadata": {"resourceVersion": str(store.rv)},
+                "items": store.list_objects(res, target.namespace),
+            }
+        agent = request.headers.get("User-Agent", "unknown")
+        manager = request.query.get("fieldManager") or agent.split("/")[0]
+        if verb == "create":
+            obj = _json_object(body)
+            obj.setdefault("metadata", {})
+            if res.namespaced:
+                obj["metadata"]["namespace"] = namespace
+            name = obj["metadata"].get("name")
+            if not name:
+                raise ApiFailure(422, "metadata.name: Required value: name is required", reason="Invalid")
+            if store.key_of(res, obj) in store.objects:
+                raise ApiFailure(409, f'{res.plural} "{name}" already exists', reason="AlreadyExists")
+            obj["metadata"].pop("resourceVersion", None)
+            store.record_update(res, None, obj, manager)
+            return store.write(res, obj, "ADDED")
+        assert target.name is not None
+        if verb == "delete":
+            return store.write(res, store.get(res, namespace, target.name), "DELETED")
+        if verb == "update":
+            current = store.get(res, namespace, target.name)
+            new = _json_object(body)
+            meta = new.setdefault("metadata", {})
+            meta.setdefault("resourceVersion", current["metadata"]["resourceVersion"])
+            return self._commit(res, target, current, new, manager)
+        return self._patch(request, target, body, manager)
+
+    def _patch(self, request: web.Request, target: _Target, body: bytes, manager: str) -> dict[str, Any]:
+        res, store, ctype = target.res, self.store, request.content_type
+        assert target.name is not None
+        namespace = target.namespace or ""
+        if ctype == APPLY:
+            if not request.query.get("fieldManager"):
+                raise ApiFailure(400, f"PATCH, {APPLY} requests must specify a fieldManager")
+            applied = _yaml_object(body)
+            meta = applied.setdefault("metadata", {})
+            if applied.get("apiVersion") != res.api_version or applied.get("kind") != res.kind:
+                raise ApiFailure(400, f"apply needs apiVersion {res.api_version} and kind {res.kind}")
+            if meta.get("name") != target.name:
+                raise ApiFailure(
+                    400,
+                    f"the name of the object ({meta.get('name')}) does not match "
+                    f"the name on the URL ({target.name})",
+                )
+            if res.namespaced:
+                meta["namespace"] = namespace
+            try:
+                current: dict[str, Any] | None = store.get(res, namespace, target.name)
+            except ApiFailure:
+                current = None
+            owners_before = repr(sorted(store.owners.get(store.key_of(res, applied), {}).items()))
+            force = request.query.get("force") == "true"
+            new = store.apply(res, current, applied, request.query["fieldManager"], force)
+            if current is None:
+                return store.write(res, new, "ADDED")
+            owners_after = repr(sorted(store.owners.get(store.key_of(res, applied), {}).items()))
+            changed = owners_before != owners_after
+            return self._commit(res, target, current, new, None, ownership_changed=changed)
+        current = store.get(res, namespace, target.name)
+        if ctype in MERGE:
+            patch = _json_any(body)
+            if not isinstance(patch, dict):
+                raise ApiFailure(400, "merge patch must be a JSON object")
+            new = merge_patch(current, patch)
+        elif ctype == JSON_PATCH:
+            new = json_patch(current, _json_any(body))
+        else:
+            raise ApiFailure(
+                415,
+                "the body of the request was in an unknown format - accepted media types include: "
+                f"{JSON_PATCH}, {', '.join(MERGE)}, {APPLY}",
+            )
+        return self._commit(res, target, current, new, manager)
+
+    def _commit(
+        self,
+        res: ResourceType,
+        target: _Target,
+        current: dict[str, Any],
+        new: dict[str, Any],
+        manager: str | None,
+        *,
+        ownership_changed: bool = False,
+    ) -> dict[str, Any]:
+        """Check and write a replacement of ``current``; a no-op is not a write."""
+        if not isinstance(new, dict):
+            raise ApiFailure(422, "the patched object is not an object", reason="Invalid")
+        meta = new.setdefault("metadata", {})
+        current_rv = current["metadata"]["resourceVersion"]
+        if meta.get("resourceVersion", current_rv) != current_rv:
+            raise ApiFailure.modified(res.plural, current["metadata"]["name"], res.group)
+        if meta.get("name") != target.name or (res.namespaced and meta.get("namespace") != target.namespace):
+            raise ApiFailure(422, "metadata.name: Invalid value: may not be changed", reason="Invalid")
+        new["apiVersion"], new["kind"] = res.api_version, res.kind
+        meta["resourceVersion"] = current_rv
+        meta["managedFields"] = current["metadata"].get("managedFields")
+        if meta["managedFields"] is None:
+            meta.pop("managedFields")
+        if new == current and not ownership_changed:
+            return current
+        if manager is not None:
+            self.store.record_update(res, current, new, manager)
+        return self.store.write(res, new, "MODIFIED")
+
+    async def _watch(self, request: web.Request, target: _Target) -> web.StreamResponse:
+        store, query = self.store, request.query
+        bookmarks = query.get("allowWatchBookmarks") == "true"
+        try:
+            timeout = float(query.get("timeoutSeconds", "1800"))
+            since = query.get("resourceVersion", "")
+            rv = int(since) if since not in ("", "0") else None
+        except ValueError as error:
+            raise ApiFailure(400, f"invalid watch parameter: {error}") from error
+        watcher = Watcher(target.res, target.namespace, bookmarks)
+        if rv is not None and rv < store.oldest_rv:
+            expired = ApiFailure.expired(since, store.oldest_rv)
+            if not self.expired_watch_as_event:
+                raise expired
+            initial: list[tuple[str, Any]] = [("ERROR", expired.body)]
+        elif rv is None:
+            initial = [("ADDED", obj) for obj in store.list_objects(target.res, target.namespace)]
+            store.watchers.add(watcher)
+        else:
+            initial = [(e.type, e.obj) for e in store.events_since(watcher, rv)]
+            store.watchers.add(watcher)
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        try:
+            await response.prepare(request)
+            for kind, obj in initial:
+                await _send(response, kind, obj)
+            if initial and initial[0][0] == "ERROR":
+                await response.write_eof()
+                return response
+            deadline = time.monotonic() + timeout
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    if bookmarks:
+                        await _send(response, "BOOKMARK", _bookmark(target.res, store.rv))
+                    break
+                wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
+                try:
+                    kind, item = await asyncio.wait_for(watcher.queue.get(), wait)
+                except TimeoutError:
+                    if bookmarks and deadline - time.monotonic() > 0:
+                        await _send(response, "BOOKMARK", _bookmark(target.res, store.rv))
+                    continue
+                if kind == "EVENT":
+                    await _send(response, item.type, item.obj)
+                elif kind == "BOOKMARK":
+                    await _send(response, "BOOKMARK", _bookmark(target.res, item))
+                elif kind == "EXPIRED":
+                    failure = ApiFailure(410, "The resourceVersion for the provided watch is too old.")
+                    await _send(response, "ERROR", failure.body)
+                    break
+                elif kind == "DROP":
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return response
+            await response.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            store.watchers.discard(watcher)
+        return response
+
+
+def _bookmark(res: ResourceType, rv: int) -> dict[str, Any]:
+    return {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"resourceVersion": str(rv)}}
+
+
+async def _send(response: web.StreamResponse, kind: str, obj: Any) -> None:
+    await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+
+
+def _json_any(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise ApiFailure(400, f"the request body is not valid JSON: {error}") from error
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    value = _json_any(body)
+    if not isinstance(value, dict):
+        raise ApiFailure(400, "the request body must be a JSON object")
+    return value
+
+
+def _yaml_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = yaml.safe_load(body)
+    except yaml.YAMLError as error:
+        raise ApiFailure(400, f"error decoding YAML: {error}") from error
+    if not isinstance(value, dict):
+        raise ApiFailure(400, "the apply configuration must be an object")
+    return value
