@@ -52,14 +52,19 @@ def planned_cells(xml: str) -> dict[int, tuple[CpuSet, int]]:
     cells = ET.fromstring(xml).findall("cpu/numa/cell")
     scale = {"KiB": 1, "MiB": 1024, "GiB": 1 << 20}
     return {
-        int(c.get("id", "")): (CpuSet.parse(c.get("cpus", "")), int(c.get("memory", "")) * scale[c.get("unit", "KiB")])
+        int(c.get("id", "")): (
+            CpuSet.parse(c.get("cpus", "")),
+            int(c.get("memory", "")) * scale[c.get("unit", "KiB")],
+        )
         for c in cells
     }
 
 
 def expected_pins(projected_xml: str) -> tuple[dict[int, CpuSet], CpuSet]:
     root = ET.fromstring(projected_xml)
-    vcpus = {int(p.get("vcpu", "")): CpuSet.parse(p.get("cpuset", "")) for p in root.findall("cputune/vcpupin")}
+    vcpus = {
+        int(p.get("vcpu", "")): CpuSet.parse(p.get("cpuset", "")) for p in root.findall("cputune/vcpupin")
+    }
     emulator = root.find("cputune/emulatorpin")
     assert emulator is not None
     return vcpus, CpuSet.parse(emulator.get("cpuset", ""))
@@ -131,7 +136,8 @@ def test_two_cell_guest_boots_with_planned_cells_and_pins(libvirtd: Libvirtd) ->
 def test_hugepage_backed_cell_boots(libvirtd: Libvirtd) -> None:
     backed = TWO_CELLS.replace(
         "<vcpu ",
-        "<memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='1'/></hugepages></memoryBacking><vcpu ",
+        "<memoryBacking><hugepages><page size='2048' unit='KiB' nodeset='1'/></hugepages></memoryBacking>"
+        "<vcpu ",
     )
     projected, _ = project_onto_this_host(backed, this_host_cpus())
     report = boot_and_report(libvirtd, make_bootable(projected, "hugepage-cell"))

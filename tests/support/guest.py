@@ -132,7 +132,7 @@ def parse_vcpupin(text: str) -> dict[int, CpuSet]:
 
 def parse_emulatorpin(text: str) -> CpuSet:
     """``virsh emulatorpin`` (``*: 0-1`` under a header, or just ``0-1`` with ``virsh -q``)."""
-    match = re.search(r"^\s*(?:\*:\s*)?([\d,^-]+)\s*$", text, re.MULTILINE)
+    match = re.search(r"^\s*(?:\*:\s*)?(\d[\d,^-]*)\s*$", text, re.MULTILINE)
     if match is None:
         raise AssertionError(f"unexpected virsh emulatorpin output: {text!r}")
     return CpuSet.parse(match[1], source="virsh emulatorpin")
