@@ -18,9 +18,9 @@ def passthrough_blockers(spec: VmiSpec, *, hugepages_required: bool = True) -> l
     """Short reasons KubeVirt would refuse passthrough on ``spec``; [] when it would accept it."""
     blockers: list[str] = []
     if not spec.dedicated_cpu_placement:
-        blockers.append("dedicatedCpuPlacement is not true")
+        blockers.append("no dedicatedCpuPlacement")
     if hugepages_required and not spec.has_hugepages:
-        blockers.append("memory.hugepages is not set")
+        blockers.append("no memory.hugepages")
     if spec.dedicated_cpu_placement and spec.threads > _MAX_DEDICATED_THREADS:
         blockers.append(f"threads {spec.threads} > 2 with dedicated CPUs")
     return blockers
