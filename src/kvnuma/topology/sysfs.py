@@ -14,8 +14,8 @@ What it reads, relative to the root, and how it copes with real trees (see docs/
   cell ids in order);
 * per CPU: ``devices/system/cpu/online``, ``cpuN/topology/{physical_package_id,die_id,cluster_id,
   core_id,thread_siblings_list}``. Missing files and ``-1`` give 0 (siblings: the CPU itself), as
-  libvirt does; an offline CPU keeps only its id. Thread siblings share their core by definition,
-  so a CPU whose sibling was already read is not read again (half the reads on an SMT2 host);
+  libvirt does; an offline CPU keeps only its id. CPUs that the kernel groups (thread siblings,
+  ``{package,die,cluster}_cpus_list``) share the group's ids, so each group is read once;
 * PCI: ``bus/pci/devices/<address>/{numa_node,class,vendor,device}``.
 """
 
@@ -44,7 +44,6 @@ NODE = "devices/system/node"
 CPU = "devices/system/cpu"
 PCI = "bus/pci/devices"
 KERNEL_HUGEPAGES = "kernel/mm/hugepages"
-_TOPOLOGY_FILES = ("physical_package_id", "die_id", "cluster_id", "core_id")
 
 
 class SysfsReader(Protocol):
@@ -69,14 +68,17 @@ class DirectoryReader:
         except OSError:
             return None
         try:
-            chunks = [os.read(fd, 8192)]
-            while len(chunks[-1]) == 8192:
-                chunks.append(os.read(fd, 65536))
+            data = os.read(fd, 8192)
+            if len(data) == 8192:  # rare: a long list; read the rest
+                chunks = [data]
+                while chunks[-1]:
+                    chunks.append(os.read(fd, 65536))
+                data = b"".join(chunks)
         except OSError:
             return None
         finally:
             os.close(fd)
-        return b"".join(chunks).decode("latin-1")
+        return data.decode("latin-1")
 
     def listdir(self, relpath: str) -> list[str] | None:
         try:
@@ -134,12 +136,27 @@ def _node_ids(reader: SysfsReader) -> list[int] | None:
 
 
 class _CpuReader:
-    """Reads CPUs once each; a CPU's thread siblings reuse its reading."""
+    """Reads each CPU's topology with as few file reads as the kernel allows.
+
+    * thread siblings share their core, so a CPU whose sibling was read is not read again;
+    * the CPUs in ``package_cpus_list`` / ``die_cpus_list`` / ``cluster_cpus_list`` share one
+      socket / die / cluster id, so each group's id is read once. When a group list is missing,
+      or its groups are no larger than a core (clusters on many Intel hosts), that id is read per
+      core instead.
+    """
+
+    _GROUPS = (
+        ("physical_package_id", "package_cpus_list"),
+        ("die_id", "die_cpus_list"),
+        ("cluster_id", "cluster_cpus_list"),
+    )
 
     def __init__(self, reader: SysfsReader, online: frozenset[int] | None) -> None:
         self._reader = reader
         self._online = online
         self._known: dict[int, Cpu] = {}
+        self._group_ids: tuple[dict[int, int], ...] = ({}, {}, {})
+        self._use_lists = [True, True, True]
 
     def cpu(self, cpu_id: int) -> Cpu:
         if self._online is not None and cpu_id not in self._online:
@@ -147,21 +164,39 @@ class _CpuReader:
         known = self._known.get(cpu_id)
         if known is not None:
             return known
-        read = self._reader.read
         base = f"{CPU}/cpu{cpu_id}/topology/"
-        ids = []
-        for name in _TOPOLOGY_FILES:
-            text = read(base + name)
-            ids.append(0 if text is None else parse_topology_id(text, base + name))
-        siblings_text = read(base + "thread_siblings_list")
-        sibling_ids = (
-            None if siblings_text is None else parse_cpulist(siblings_text, base + "thread_siblings_list")
-        )
-        siblings = CpuSet(sibling_ids | {cpu_id} if sibling_ids else frozenset((cpu_id,)))
-        socket_id, die_id, cluster_id, core_id = ids
-        for sibling in siblings.ids:
+        listed = self._reader.read(base + "thread_siblings_list")
+        sibling_ids = None if listed is None else parse_cpulist(listed, base + "thread_siblings_list")
+        thread_ids = sibling_ids | {cpu_id} if sibling_ids else frozenset((cpu_id,))
+        siblings = CpuSet(thread_ids)
+        size = len(thread_ids)
+        socket_id = self._group_id(0, cpu_id, base, size)
+        die_id = self._group_id(1, cpu_id, base, size)
+        cluster_id = self._group_id(2, cpu_id, base, size)
+        core_id = self._id(base + "core_id")
+        for sibling in thread_ids:
             self._known[sibling] = Cpu(sibling, socket_id, die_id, cluster_id, core_id, siblings, True)
         return self._known[cpu_id]
+
+    def _id(self, path: str) -> int:
+        text = self._reader.read(path)
+        return 0 if text is None else parse_topology_id(text, path)
+
+    def _group_id(self, index: int, cpu_id: int, base: str, core_size: int) -> int:
+        known = self._group_ids[index]
+        value = known.get(cpu_id)
+        if value is not None:
+            return value
+        id_file, list_file = self._GROUPS[index]
+        value = self._id(base + id_file)
+        if self._use_lists[index]:
+            text = self._reader.read(base + list_file)
+            members = None if text is None else parse_cpulist(text, base + list_file)
+            if members is None or len(members) <= core_size:
+                self._use_lists[index] = False
+            else:
+                known.update(dict.fromkeys(members, value))
+        return value
 
 
 def _cell(reader: SysfsReader, cpus: _CpuReader, node_id: int, node_ids: list[int]) -> Cell:
