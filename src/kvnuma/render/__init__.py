@@ -1,0 +1,5 @@
+"""Libvirt domain XML for a GuestPlan (standard library ElementTree only)."""
+
+from kvnuma.render.domain import merge_into, render_domain
+
+__all__ = ["merge_into", "render_domain"]

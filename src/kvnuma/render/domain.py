@@ -1,0 +1,163 @@
+"""Domain XML from a GuestPlan: a complete minimal domain, or a base domain with only the
+engine's parts replaced.
+
+What the engine owns in a domain (everything else is kept as parsed: devices, metadata,
+``qemu:commandline`` with its namespace, comments, unknown elements):
+
+    <memory>, <currentMemory> (set to the guest memory if present), <vcpu>, <vcpus>,
+    <iothreads> (only with supplemental IOThreads), <numatune> (removed without guest cells),
+    <cputune>: vcpupin, emulatorpin, iothreadpin, vcpusched (other children kept),
+    <memoryBacking>: hugepages, nosharepages, allocation (source, access, locked... kept),
+    <cpu>: topology, numa (mode, model, features kept),
+    <features>: pmu (realtime), kvm/hint-dedicated (amd64).
+
+Whitespace: when the base is indented, the parents the engine touched are re-indented in the
+base's own indent unit; nothing else is re-flowed. Attribute quoting is ElementTree's.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from kvnuma.placement import GuestPlan
+from kvnuma.render import sections
+from kvnuma.render.xmlio import parse_domain, write_domain
+
+__all__ = ["merge_into", "render_domain"]
+
+# libvirt's usual order of the domain's children; new ones are inserted by it
+_ORDER = (
+    "name", "uuid", "genid", "title", "description", "metadata", "maxMemory", "memory", "currentMemory",
+    "blkiotune", "memtune", "memoryBacking", "vcpu", "vcpus", "iothreads", "iothreadids", "cputune",
+    "numatune", "resource", "sysinfo", "bootloader", "os", "features", "cpu", "clock", "on_poweroff",
+    "on_reboot", "on_crash", "pm", "devices",
+)  # fmt: skip
+_CPUTUNE_OWNED = frozenset({"vcpupin", "emulatorpin", "iothreadpin", "vcpusched"})
+_BACKING_OWNED = frozenset({"hugepages", "nosharepages", "allocation"})
+_CPU_OWNED = frozenset({"topology", "numa"})
+
+
+def render_domain(plan: GuestPlan, *, arch: str = "x86_64", machine: str = "q35") -> str:
+    """A complete minimal domain (type kvm, q35, host-passthrough CPU) around the plan."""
+    root = ET.Element("domain", type="kvm")
+    ET.SubElement(root, "name").text = plan.name
+    os_el = ET.SubElement(root, "os")
+    ET.SubElement(os_el, "type", arch=arch, machine=machine).text = "hvm"
+    features = ET.SubElement(root, "features")
+    ET.SubElement(features, "acpi")
+    ET.SubElement(features, "apic")
+    ET.SubElement(root, "cpu", mode="host-passthrough", check="none", migratable="on")
+    for event in ("on_poweroff", "on_reboot", "on_crash"):
+        ET.SubElement(root, event).text = "destroy"
+    devices = ET.SubElement(root, "devices")
+    ET.SubElement(devices, "controller", type="pci", index="0", model="pcie-root")
+    ET.SubElement(devices, "memballoon", model="none")
+    _Merger(root, unit="").apply(plan)
+    ET.indent(root, "  ")
+    return write_domain(root)
+
+
+def merge_into(base_xml: str, plan: GuestPlan, *, source: str = "base domain") -> str:
+    """``base_xml`` with the engine's parts replaced by the plan's; InputError if it is not a
+    well-formed ``<domain>`` document (DTDs and entities are refused)."""
+    parsed = parse_domain(base_xml, source=source)
+    text = parsed.root.text or ""
+    unit = text.split("\n")[-1] if "\n" in text and not text.strip() else ""
+    _Merger(parsed.root, unit=unit).apply(plan)
+    return write_domain(parsed.root, parsed.declaration)
+
+
+class _Merger:
+    def __init__(self, root: ET.Element, *, unit: str) -> None:
+        self.root = root
+        self.unit = unit
+        self.touched: list[tuple[ET.Element, int]] = [(root, 0)]
+        self.created: list[tuple[ET.Element, int]] = []
+
+    def apply(self, plan: GuestPlan) -> None:
+        self.top("memory", sections.memory(plan))
+        if self.root.find("currentMemory") is not None:
+            self.top("currentMemory", sections.memory(plan, "currentMemory"))
+        self.top("vcpu", sections.vcpu(plan))
+        self.top("vcpus", sections.vcpus(plan))
+        if plan.iothread_pins:
+            self.top("iothreads", sections.iothreads(plan))
+        self.top("numatune", sections.numatune(plan))
+        self.children("cputune", _CPUTUNE_OWNED, sections.cputune_children(plan))
+        self.children("memoryBacking", _BACKING_OWNED, sections.memory_backing_children(plan))
+        self.children("cpu", _CPU_OWNED, sections.cpu_children(plan))
+        if plan.realtime:
+            self.children("features", frozenset({"pmu"}), [ET.Element("pmu", state="off")])
+        if plan.hint_dedicated:
+            features = self.ensure(self.root, "features", 1)
+            kvm = features.find("kvm")
+            if kvm is None:
+                kvm = ET.Element("kvm")
+                self.insert(features, kvm, len(features), 2)
+            self.touched.append((kvm, 2))
+            self.splice(kvm, frozenset({"hint-dedicated"}), [ET.Element("hint-dedicated", state="on")], 2)
+        if self.unit:
+            self.reindent()
+
+    # --- edits ---------------------------------------------------------------------------
+    def top(self, tag: str, new: ET.Element | None) -> None:
+        old = self.root.find(tag)
+        if old is not None:
+            index = list(self.root).index(old)
+            self.root.remove(old)
+            if new is not None:
+                self.insert(self.root, new, index, 1)
+        elif new is not None:
+            self.insert(self.root, new, self.position(tag), 1)
+
+    def children(self, tag: str, owned: frozenset[str], new: list[ET.Element]) -> None:
+        parent = self.root.find(tag)
+        if parent is None and not new:
+            return
+        parent = self.ensure(self.root, tag, 1)
+        self.touched.append((parent, 1))
+        self.splice(parent, owned, new, 1)
+        if len(parent) == 0 and not parent.attrib and tag != "cpu":
+            self.root.remove(parent)
+
+    def splice(self, parent: ET.Element, owned: frozenset[str], new: list[ET.Element], depth: int) -> None:
+        kids = list(parent)
+        positions = [i for i, kid in enumerate(kids) if kid.tag in owned]
+        at = positions[0] if positions else len(kids)
+        for i in reversed(positions):
+            parent.remove(kids[i])
+        for offset, element in enumerate(new):
+            self.insert(parent, element, at + offset, depth + 1)
+
+    def ensure(self, parent: ET.Element, tag: str, depth: int) -> ET.Element:
+        found = parent.find(tag)
+        if found is not None:
+            return found
+        element = ET.Element(tag)
+        self.insert(parent, element, self.position(tag) if parent is self.root else len(parent), depth)
+        return element
+
+    def insert(self, parent: ET.Element, element: ET.Element, index: int, depth: int) -> None:
+        parent.insert(index, element)
+        self.created.append((element, depth))
+
+    def position(self, tag: str) -> int:
+        rank = _ORDER.index(tag)
+        for index, kid in enumerate(self.root):
+            if isinstance(kid.tag, str) and kid.tag in _ORDER and _ORDER.index(kid.tag) > rank:
+                return index
+        return len(self.root)
+
+    # --- whitespace ------------------------------------------------------------------------
+    def reindent(self) -> None:
+        for element, depth in self.created:
+            ET.indent(element, self.unit, level=depth)
+        for parent, depth in self.touched:
+            kids = list(parent)
+            if not kids:
+                parent.text = None
+                continue
+            parent.text = "\n" + self.unit * (depth + 1)
+            for kid in kids:
+                kid.tail = "\n" + self.unit * (depth + 1)
+            kids[-1].tail = "\n" + self.unit * depth
