@@ -1,0 +1,29 @@
+"""The live-migration NUMA check: size class, the outcome table per Topology Manager policy, and
+the target's layout against the VM's guest NUMA plan. Pure: nodes and VMIs come in as values."""
+
+from kvnuma.migration.layout import Finding, check_layout
+from kvnuma.migration.nodes import CellLayout, NodeLayout
+from kvnuma.migration.outcome import Outcome, Policy, table_outcome
+from kvnuma.migration.plan import GuestCell, GuestPlan, pack, plan_guest, split_memory
+from kvnuma.migration.size_class import SizeClass, classify, pod_cpus
+from kvnuma.migration.verdict import Verdict, check_migration
+
+__all__ = [
+    "CellLayout",
+    "Finding",
+    "GuestCell",
+    "GuestPlan",
+    "NodeLayout",
+    "Outcome",
+    "Policy",
+    "SizeClass",
+    "Verdict",
+    "check_layout",
+    "check_migration",
+    "classify",
+    "pack",
+    "plan_guest",
+    "pod_cpus",
+    "split_memory",
+    "table_outcome",
+]
