@@ -157,7 +157,10 @@ class Store:
             if (other, op) == (manager, "Apply"):
                 continue
             for path in sorted(paths & wanted):
-                if get_path(base, path) != get_path(applied, path):
+                mine, theirs = get_path(applied, path), get_path(base, path)
+                if isinstance(mine, dict) and isinstance(theirs, dict):
+                    continue  # an empty map applied only asks that the map exist
+                if mine != theirs:
                     conflicts.append((other, path))
         if conflicts and not force:
             causes = [
