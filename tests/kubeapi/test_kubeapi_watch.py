@@ -32,7 +32,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def read_events(response: aiohttp.ClientResponse, count: int) -> list[tuple[str, Any]]:
-    events = []
+    events: list[tuple[str, Any]] = []
     for _ in range(count):
         line = await asyncio.wait_for(response.content.readline(), 10)
         assert line, f"stream ended after {len(events)} events"
