@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from engine_inputs import MI, smt_host, vmi
 
 from kvnuma.errors import InputError, RuleError
 from kvnuma.model import CpuSet, HugePagePool
@@ -15,6 +14,7 @@ from kvnuma.placement.errors import (
     PreconditionError,
     RealtimeMaskError,
 )
+from placement.engine_inputs import MI, smt_host, vmi
 
 
 def test_derived_example_two_socket_smt_host() -> None:

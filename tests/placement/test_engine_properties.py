@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from engine_inputs import MI, smt_host, vmi
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from kvnuma.errors import RuleError
 from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import GuestPlan, plan_guest
+from placement.engine_inputs import MI, smt_host, vmi
 
 Case = tuple[HostTopology, CpuSet, int, int, bool, int, bool]
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from engine_inputs import host_from_groups, smt_host, vmi
 
 from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import plan_guest
 from kvnuma.placement.errors import CoresAcrossCellsError
+from placement.engine_inputs import host_from_groups, smt_host, vmi
 
 
 def pins(host: HostTopology, cpuset: str, **spec: object) -> list[int]:
