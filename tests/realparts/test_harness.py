@@ -70,11 +70,11 @@ def expected_pins(projected_xml: str) -> tuple[dict[int, CpuSet], CpuSet]:
     return vcpus, CpuSet.parse(emulator.get("cpuset", ""))
 
 
-def qemu_objects(command_line: str) -> dict[str, dict[str, object]]:
-    """The ``-object {json}`` arguments of a QEMU command line, by id."""
-    words = command_line.split()
-    objects = (json.loads(words[i + 1]) for i, word in enumerate(words[:-1]) if word == "-object")
-    return {o["id"]: o for o in objects if isinstance(o, dict) and "id" in o}
+def qemu_objects(args: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    """The JSON ``-object`` arguments of a QEMU command line, by id."""
+    values = (args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-object")
+    objects = (json.loads(v) for v in values if v.startswith("{"))
+    return {o["id"]: o for o in objects if "id" in o}
 
 
 def assert_sees_planned_cells(report: GuestReport, xml: str) -> None:
@@ -144,7 +144,7 @@ def test_hugepage_backed_cell_boots(libvirtd: Libvirtd) -> None:
     print(f"hugepage-cell TCG boot: {report.boot_seconds:.1f} s, attempts {report.attempts}")
 
     assert_sees_planned_cells(report, backed)
-    objects = qemu_objects(report.qemu_command_line)
+    objects = qemu_objects(report.qemu_args)
     assert objects["ram-node1"]["qom-type"] == "memory-backend-file"
     assert str(objects["ram-node1"]["mem-path"]).startswith("/dev/hugepages/")
     assert objects["ram-node0"]["qom-type"] == "memory-backend-ram"

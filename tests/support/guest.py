@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shlex
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -81,7 +82,8 @@ class GuestReport:
     vcpu_affinity: Mapping[int, CpuSet]  # virsh vcpuinfo: where each vCPU thread may run
     vcpu_pins: Mapping[int, CpuSet]  # virsh vcpupin
     emulator_affinity: CpuSet  # virsh emulatorpin
-    qemu_command_line: str
+    qemu_command_line: str  # as libvirt logged it (shell-quoted, environment first)
+    qemu_args: tuple[str, ...]  # split as a shell would: (..., "-object", '{"qom-type":...}', ...)
     boot_seconds: float  # virsh start -> "E2E done" on the console (last attempt)
     attempts: int
 
@@ -253,6 +255,7 @@ def boot_and_report(libvirtd: Libvirtd, xml: str, *, timeout: float = 240) -> Gu
         vcpu_pins,
         emulator,
         command_line,
+        tuple(shlex.split(command_line)),
         boot_seconds,
         attempts=attempts,
     )
