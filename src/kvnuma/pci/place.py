@@ -1,0 +1,123 @@
+"""``place_pci_devices``: the PCI NUMA placement step on a libvirt domain, for the engine and
+the hook alike. Pure: every host fact comes in as an argument (see ``kvnuma.pci.sysfs`` for
+reading them from a sysfs root).
+"""
+
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kvnuma.pci.apply import apply_plan
+from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
+from kvnuma.pci.plan import DeviceRequest, PciPlan, Skipped, plan_placement
+from kvnuma.pci.xmltree import DomainDoc, parse_domain, to_xml
+
+__all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    """The placed domain and what happened.
+
+    ``plan`` is None when placement did not apply to this domain; ``note`` then says why
+    (no guest NUMA cells, no PCI hostdevs, expanders already placed by someone else).
+    """
+
+    doc: DomainDoc
+    plan: PciPlan | None
+    note: str = ""
+
+    @property
+    def xml(self) -> str:
+        return to_xml(self.doc)
+
+    @property
+    def skipped(self) -> tuple[Skipped, ...]:
+        return self.plan.skipped if self.plan else ()
+
+    def summary(self) -> list[str]:
+        """One line per expander and per skipped device (or the note), for logs and stderr."""
+        if self.plan is None:
+            return [self.note]
+        lines = []
+        for expander in self.plan.expanders:
+            devices = ", ".join(str(port.device) for port in expander.ports)
+            group = f" host {expander.group}" if expander.group else ""
+            lines.append(
+                f"guest cell {expander.cell}: pcie-expander-bus index {expander.index} busNr "
+                f"{expander.bus_nr}{group}: {devices}"
+            )
+        lines.extend(f"left in place: {skipped.reason}" for skipped in self.plan.skipped)
+        return lines
+
+
+def place_in_doc(
+    doc: DomainDoc,
+    host_nodes: Mapping[str, int],
+    *,
+    strict: bool = False,
+    groups: Mapping[str, str] | None = None,
+    host_cpu_nodes: Mapping[int, int] | None = None,
+) -> PlacementResult:
+    """Place ``doc``'s PCI hostdevs in place (see ``place_pci_devices``)."""
+    root = doc.root
+    cells = guest_cells(root)
+    if not cells:
+        return PlacementResult(doc, None, "nothing to do: the domain has no guest NUMA cells")
+    controllers = pci_controllers(root)
+    foreign_expanders = [c for c in controllers if c.model == "pcie-expander-bus" and not c.owned]
+    if any(c.element.find("target/node") is not None for c in foreign_expanders):
+        return PlacementResult(
+            doc, None, "nothing to do: the domain already has NUMA expander buses (PCINUMAAwareTopology?)"
+        )
+    devices = hostdevs(root)
+    if not devices:
+        return PlacementResult(doc, None, "nothing to do: the domain has no PCI hostdevs")
+    owned_indexes = [c.index for c in controllers if c.owned]
+    binding = bind_host_nodes(root, cells, host_cpu_nodes or {})
+    requests = [
+        DeviceRequest(
+            address=device.source,
+            host_node=host_nodes.get(str(device.source)),
+            group=(groups or {}).get(str(device.source)),
+            foreign_address=device.guest_bus is not None and device.guest_bus not in owned_indexes,
+        )
+        for device in devices
+    ]
+    plan = plan_placement(
+        requests,
+        binding.cell_of_node,
+        foreign_indexes=frozenset(c.index for c in controllers if not c.owned),
+        previous_indexes=owned_indexes,
+        unbound_nodes=binding.unbound,
+        strict=strict,
+    )
+    apply_plan(root, plan, controllers, devices)
+    return PlacementResult(doc, plan)
+
+
+def place_pci_devices(
+    domain: ET.Element | str,
+    host_nodes: Mapping[str, int],
+    *,
+    strict: bool = False,
+    groups: Mapping[str, str] | None = None,
+    host_cpu_nodes: Mapping[int, int] | None = None,
+) -> PlacementResult:
+    """Put each PCI hostdev of ``domain`` behind a ``pcie-expander-bus`` on the guest cell bound
+    to its host NUMA node.
+
+    ``host_nodes``: host address (``0000:3b:00.0``) -> its ``numa_node`` (-1 = no affinity; an
+    address missing here is not on the host). ``groups``: host address -> its host root complex
+    (devices of one group share an expander). ``host_cpu_nodes``: host CPU -> host node, used
+    for guest cells that ``<numatune>`` does not bind. ``strict``: a device that cannot be placed
+    is a RuleError instead of being left in place. The input is not modified.
+    """
+    if isinstance(domain, str):
+        doc = parse_domain(domain)
+    else:
+        doc = DomainDoc(copy.deepcopy(domain), short_empty_elements=True)
+    return place_in_doc(doc, host_nodes, strict=strict, groups=groups, host_cpu_nodes=host_cpu_nodes)

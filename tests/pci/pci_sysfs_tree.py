@@ -1,0 +1,54 @@
+"""Build fake sysfs trees (as the kernel lays them out) for PCI placement tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FakePciDevice:
+    """``numa_node`` None = no numa_node file; ``root_complex`` None = a plain folder, no symlink."""
+
+    address: str
+    numa_node: int | None
+    root_complex: str | None = None
+    bridges: tuple[str, ...] = ()
+    numa_node_text: str | None = None
+
+
+def build_sysfs(root: Path, devices: Iterable[FakePciDevice], node_cpus: Mapping[int, str]) -> Path:
+    """Write ``devices`` and ``node<N>/cpulist`` files under ``root``; returns ``root``."""
+    bus_dir = root / "bus" / "pci" / "devices"
+    bus_dir.mkdir(parents=True, exist_ok=True)
+    for device in devices:
+        if device.root_complex is None:
+            device_dir = bus_dir / device.address
+            device_dir.mkdir(parents=True)
+        else:
+            device_dir = root.joinpath("devices", device.root_complex, *device.bridges, device.address)
+            device_dir.mkdir(parents=True)
+            (bus_dir / device.address).symlink_to(os.path.relpath(device_dir, bus_dir))
+        if device.numa_node_text is not None:
+            (device_dir / "numa_node").write_text(device.numa_node_text)
+        elif device.numa_node is not None:
+            (device_dir / "numa_node").write_text(f"{device.numa_node}\n")
+    for node, cpulist in node_cpus.items():
+        node_dir = root / "devices" / "system" / "node" / f"node{node}"
+        node_dir.mkdir(parents=True, exist_ok=True)
+        (node_dir / "cpulist").write_text(cpulist + "\n")
+    return root
+
+
+GPU_HOST = (
+    FakePciDevice("0000:3b:00.0", 0, "pci0000:3a", ("0000:3a:00.0", "0000:3b:00.0")[:1]),
+    FakePciDevice("0000:3c:00.1", 0, "pci0000:3a", ("0000:3a:00.0",)),
+    FakePciDevice("0000:af:00.0", 1, "pci0000:ae", ("0000:ae:00.0",)),
+    FakePciDevice("0000:5e:00.0", -1, "pci0000:5d", ("0000:5d:00.0",)),
+)
+"""The host of ``kubevirt-gpu-2cell.xml``: a GPU and an RDMA NIC on node 0's root complex 3a,
+a GPU on node 1, an NVMe drive without NUMA affinity."""
+
+GPU_HOST_NODES = {0: "0-15", 1: "16-31"}
