@@ -1,0 +1,158 @@
+"""The agent's loop: discover, compare with the Node, patch only on change, retry with backoff.
+
+One cycle:
+    discover (injected ``Callable[[], HostTopology]``) + read the realtime sysctl
+        failure -> keep the last published values, /healthz unhealthy with the reason
+    write the capabilities XML atomically (when a path and a renderer are given)
+    GET the Node, compute the merge patch of our keys, PATCH only when it is not empty
+        409/429/5xx/refused/timeout -> capped exponential backoff with jitter, then again
+        (up to ``max_attempts``; the next cycle starts over); nothing is ever raised out
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kvnuma.agent.desired import Published, desired, node_patch
+from kvnuma.agent.hostfiles import read_realtime, write_atomically
+from kvnuma.agent.logs import JsonLog
+from kvnuma.agent.metrics import AgentMetrics
+from kvnuma.errors import KvnumaError
+from kvnuma.kube.backoff import Backoff
+from kvnuma.kube.client import KubeClient
+from kvnuma.kube.errors import ApiError, KubeError
+from kvnuma.kube.resources import NODES
+from kvnuma.model.topology import HostTopology
+
+__all__ = ["FIELD_MANAGER", "Agent", "AgentSettings", "CycleResult"]
+
+FIELD_MANAGER = "kvnuma-agent"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    node_name: str
+    proc_root: Path = Path("/proc")
+    capabilities_out: Path | None = None
+    interval: float = 60.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    ok: bool
+    patch: dict[str, Any] | None = None
+    reason: str = ""
+
+
+class Agent:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        discover: Callable[[], HostTopology],
+        client: KubeClient | None,
+        *,
+        render_capabilities: Callable[[HostTopology], str] | None = None,
+        metrics: AgentMetrics | None = None,
+        log: JsonLog | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.settings = settings
+        self.discover = discover
+        self.client = client
+        self.render_capabilities = render_capabilities
+        self.metrics = metrics or AgentMetrics()
+        self.log = log or JsonLog(node=settings.node_name)
+        self.backoff = backoff or Backoff()
+        self.last_published: Published | None = None
+        self.healthy = True
+        self.health_reason = "starting"
+        self.wake = asyncio.Event()
+
+    # --- one cycle ----------------------------------------------------------------------
+    def desired_now(self) -> Published:
+        """Discover and decide; raises KvnumaError/OSError on an unreadable host."""
+        started = time.perf_counter()
+        topology = self.discover()
+        self.metrics.discovery_seconds.observe(time.perf_counter() - started)
+        want = desired(topology, read_realtime(self.settings.proc_root))
+        if self.settings.capabilities_out is not None and self.render_capabilities is not None:
+            try:
+                if write_atomically(self.settings.capabilities_out, self.render_capabilities(topology)):
+                    self.log.info("capabilities-written", path=str(self.settings.capabilities_out))
+            except OSError as error:
+                self.metrics.publish_errors.labels("capabilities").inc()
+                self.log.error(
+                    "capabilities-write-failed", path=str(self.settings.capabilities_out), error=str(error)
+                )
+        return want
+
+    async def cycle(self) -> CycleResult:
+        try:
+            want = self.desired_now()
+        except (KvnumaError, OSError) as error:
+            reason = f"discovery failed: {error}"
+            self.healthy, self.health_reason = False, reason
+            self.metrics.publish_errors.labels("discovery").inc()
+            self.log.error("discovery-failed", error=str(error), keeping=_describe(self.last_published))
+            return CycleResult(False, reason=reason)
+        self.healthy, self.health_reason = True, "ok"
+        self.log.info("discovered", annotations=dict(want.annotations), labels=dict(want.labels))
+        return await self.publish(want)
+
+    async def publish(self, want: Published) -> CycleResult:
+        assert self.client is not None
+        self.backoff.reset()
+        for attempt in range(1, self.settings.max_attempts + 1):
+            try:
+                node = await self.client.get(NODES, self.settings.node_name)
+                patch = node_patch(node, want)
+                if patch is not None:
+                    await self.client.patch(
+                        NODES, self.settings.node_name, patch, patch_type="merge", field_manager=FIELD_MANAGER
+                    )
+                    self.metrics.patches.inc()
+                    self.log.info("node-patched", patch=patch, attempt=attempt)
+                else:
+                    self.log.info("node-unchanged")
+                self.last_published = want
+                self.metrics.last_publish.set(time.time())
+                return CycleResult(True, patch)
+            except KubeError as error:
+                self.metrics.publish_errors.labels(error.kind).inc()
+                retry_after = error.retry_after if isinstance(error, ApiError) else None
+                if not error.retryable or attempt == self.settings.max_attempts:
+                    self.log.error("publish-failed", kind=error.kind, error=str(error), attempt=attempt)
+                    return CycleResult(False, reason=f"publish failed: {error}")
+                delay = self.backoff.next_delay(retry_after)
+                self.log.warning(
+                    "publish-retry", kind=error.kind, error=str(error), attempt=attempt, delay=delay
+                )
+                await asyncio.sleep(delay)
+        return CycleResult(False, reason="publish failed: no attempts")  # max_attempts < 1
+
+    # --- the loop -----------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Cycle every ``interval`` seconds and whenever ``wake`` is set (SIGHUP), until ``stop``."""
+        while not stop.is_set():
+            await self.cycle()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
+            _done, pending = await asyncio.wait(
+                waiters, timeout=self.settings.interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in pending:
+                task.cancel()
+            if self.wake.is_set():
+                self.log.info("rediscover-requested")
+            self.wake.clear()
+
+
+def _describe(published: Published | None) -> dict[str, Any] | None:
+    if published is None:
+        return None
+    return {"annotations": dict(published.annotations), "labels": dict(published.labels)}

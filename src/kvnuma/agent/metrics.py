@@ -1,0 +1,32 @@
+"""The agent's Prometheus metrics, in a registry of its own (so tests can make many agents)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["AgentMetrics"]
+
+
+class AgentMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.last_publish = Gauge(
+            "kvnuma_agent_last_successful_publish_timestamp_seconds",
+            "Unix time of the last cycle that left the Node as desired.",
+            registry=self.registry,
+        )
+        self.publish_errors = Counter(
+            "kvnuma_agent_publish_errors",
+            "Failed discovery, file or API attempts, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.patches = Counter(
+            "kvnuma_agent_node_patches", "Node patches sent (writes on change).", registry=self.registry
+        )
+        self.discovery_seconds = Histogram(
+            "kvnuma_agent_discovery_duration_seconds",
+            "Time to discover the host topology.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )

@@ -1,0 +1,128 @@
+"""``kvnuma agent``: publish this node's NUMA capacity on its Node (run as a DaemonSet)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import click
+import orjson
+
+from kvnuma.errors import InputError
+
+__all__ = ["agent"]
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise InputError("--listen", f"expected HOST:PORT, got {value!r}")
+    return host or "0.0.0.0", int(port)
+
+
+@click.command(
+    help="Publish this node's NUMA capacity (VEP 135 annotations), the realtime label "
+    "and the capabilities XML; re-discover every --interval seconds and on SIGHUP."
+)
+@click.option("--node-name", envvar="NODE_NAME", default="", help="This node's name [env NODE_NAME].")
+@click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between discoveries.")
+@click.option("--once", is_flag=True, help="One cycle, then exit (0 published, 1 failed).")
+@click.option("--dry-run", is_flag=True, help="Print the Node patch that would be sent, send nothing, exit.")
+@click.option(
+    "--sysfs", "sysfs_root", type=click.Path(path_type=Path), default=Path("/sys"), show_default=True
+)
+@click.option(
+    "--proc", "proc_root", type=click.Path(path_type=Path), default=Path("/proc"), show_default=True
+)
+@click.option("--libvirt", "libvirt_uri", default=None, help="Discover through libvirt at this URI instead.")
+@click.option(
+    "--capabilities-out",
+    type=click.Path(path_type=Path),
+    default=Path("/var/lib/kvnuma/capabilities.xml"),
+    show_default=True,
+    help="Where to write the host capabilities XML ('' to skip).",
+)
+@click.option("--kubeconfig", type=click.Path(path_type=Path), default=None, help="Use this kubeconfig.")
+@click.option("--server", default=None, help="API server URL (tests); overrides in-cluster config.")
+@click.option(
+    "--listen", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /healthz and /metrics."
+)
+@click.option("--max-attempts", type=int, default=8, show_default=True, help="API attempts per cycle.")
+def agent(
+    node_name: str,
+    interval: float,
+    once: bool,
+    dry_run: bool,
+    sysfs_root: Path,
+    proc_root: Path,
+    libvirt_uri: str | None,
+    capabilities_out: Path,
+    kubeconfig: Path | None,
+    server: str | None,
+    listen: str,
+    max_attempts: int,
+) -> None:
+    from kvnuma.agent.core import Agent, AgentSettings
+    from kvnuma.agent.discovery import capabilities_renderer, make_discovery
+    from kvnuma.agent.desired import node_patch
+    from kvnuma.kube.client import KubeClient
+    from kvnuma.kube.config import load_config
+
+    if not node_name:
+        raise InputError("--node-name", "no node name (set --node-name or NODE_NAME)")
+    if interval <= 0:
+        raise InputError("--interval", f"must be positive, got {interval}")
+    settings = AgentSettings(
+        node_name=node_name,
+        proc_root=proc_root,
+        capabilities_out=None if dry_run or str(capabilities_out) in ("", ".") else capabilities_out,
+        interval=interval,
+        max_attempts=max(1, max_attempts),
+    )
+    discover = make_discovery(sysfs_root, libvirt_uri)
+    if dry_run:
+        probe = Agent(settings, discover, None)
+        want = probe.desired_now()
+
+        async def current() -> dict[str, object]:
+            if not (server or kubeconfig):
+                return {}
+            from kvnuma.kube.resources import NODES
+
+            async with KubeClient(load_config(server=server, kubeconfig=kubeconfig)) as client:
+                return await client.get(NODES, node_name)
+
+        patch = node_patch(asyncio.run(current()), want)
+        click.echo(orjson.dumps(patch, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        return
+    config = load_config(server=server, kubeconfig=kubeconfig)
+    host, port = _listen(listen)
+
+    async def main() -> int:
+        async with KubeClient(config, user_agent="kvnuma-agent") as client:
+            worker = Agent(settings, discover, client, render_capabilities=capabilities_renderer())
+            if once:
+                return 0 if (await worker.cycle()).ok else 1
+            from aiohttp import web
+
+            from kvnuma.agent.http import health_app
+
+            runner = web.AppRunner(health_app(worker), handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            worker.log.info("listening", address=f"{host}:{port}", interval=interval)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGHUP, worker.wake.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            try:
+                await worker.run(stop)
+            finally:
+                await runner.cleanup()
+            worker.log.info("stopped")
+            return 0
+
+    sys.exit(asyncio.run(main()))
