@@ -11,6 +11,9 @@ from __future__ import annotations
 from kvnuma.errors import InputError
 from kvnuma.model import CpuSet
 
+_FAST_LIMIT = 1 << 16
+"""Ids at or above this take the careful parser, which owns the limits and the error messages."""
+
 __all__ = [
     "clean",
     "parse_cpulist",
@@ -63,13 +66,13 @@ def parse_cpulist(text: str, source: str) -> frozenset[int]:
         for item in value.split(","):
             start, dash, end = item.partition("-")
             first = int(start)
-            if not dash:
-                ids.add(first)
-                continue
-            last = int(end)
-            if first < 0 or last < first or last - first > 1 << 20:
+            last = int(end) if dash else first
+            if not 0 <= first <= last < _FAST_LIMIT:
                 raise ValueError(item)
-            ids.update(range(first, last + 1))
+            if dash:
+                ids.update(range(first, last + 1))
+            else:
+                ids.add(first)
     except ValueError:
         # The careful parser names the bad item (or accepts a form the fast path skipped).
         return CpuSet.parse(value, source=source).ids
