@@ -1,0 +1,115 @@
+"""``kvnuma migrate-check``: will this VM's NUMA layout survive a live migration?
+
+Exit codes: 0 will work, 1 will not, 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kvnuma.cli.output import emit, write_text
+from kvnuma.cli.sources import load_node, load_vmi
+from kvnuma.migration import Policy, Verdict, check_migration
+from kvnuma.model.quantity import format_bytes
+from kvnuma.vmi import VmiSpec
+
+__all__ = ["EXIT_WILL_NOT_WORK", "migrate_check", "render_text"]
+
+EXIT_WILL_NOT_WORK = 1
+_MARK = {True: "ok  ", False: "FAIL", None: "n/a "}
+
+
+def render_text(verdict: Verdict) -> str:
+    plan = verdict.plan
+    lines = [f"VM {verdict.vmi}: {plan.pod_cpus} exclusive pod CPUs"]
+    if plan.cells:
+        cells = ", ".join(
+            f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
+        )
+        page = format_bytes(plan.page_size_bytes or 0)
+        lines.append(f"guest NUMA on {verdict.source}: {len(plan.cells)} cells ({cells}), {page} pages")
+    else:
+        lines.append("guest NUMA: none (no guestMappingPassthrough)")
+    lines += [f"assumption: {text}" for text in plan.assumptions]
+    where = f"smallest cell on {verdict.target}: {verdict.cell_cpus} CPUs"
+    lines.append(f"size class: {verdict.size_class.value} ({where})")
+    table = "works" if verdict.outcome.works else "fails"
+    lines.append(f"table: {verdict.outcome.row} -> {table}: {verdict.outcome.why}")
+    lines.append("layout checks:")
+    lines += [f"  {_MARK[f.ok]} {f.check}: {f.text}" for f in verdict.findings]
+    if verdict.works:
+        lines.append(f"verdict: will work (policy {verdict.policy.value})")
+    else:
+        lines.append(f"verdict: will not work (policy {verdict.policy.value})")
+        lines += [f"  - {reason}" for reason in verdict.reasons]
+    return "\n".join(lines) + "\n"
+
+
+@click.command("migrate-check")
+@click.option(
+    "--vmi",
+    "vmi_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The VMI, or a VirtualMachine (with its instance type in the same file or --instancetype).",
+)
+@click.option(
+    "--source",
+    "source_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Source node: capabilities XML, sysfs root folder, or Node YAML with kvnuma's annotations.",
+)
+@click.option(
+    "--target",
+    "target_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Target node, in any of the source's forms.",
+)
+@click.option(
+    "--policy",
+    type=click.Choice([p.value for p in Policy]),
+    default=Policy.NONE.value,
+    show_default=True,
+    help="The target kubelet's Topology Manager policy (kubelet default: none).",
+)
+@click.option(
+    "--instancetype",
+    "instancetypes",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="File(s) with the instance type the VM names.",
+)
+@click.option(
+    "--preference",
+    "preferences",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="File(s) with the preference the VM names.",
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def migrate_check(
+    *,
+    vmi_path: Path,
+    source_path: Path,
+    target_path: Path,
+    policy: str,
+    instancetypes: tuple[Path, ...],
+    preferences: tuple[Path, ...],
+    output: str,
+) -> None:
+    """Will this VM's NUMA layout survive a live migration? Exit 0 yes, 1 no, 2 bad input."""
+    obj = load_vmi(vmi_path, instancetype=instancetypes, preference=preferences)
+    vmi = VmiSpec.from_object(obj, source=str(vmi_path))
+    source, _ = load_node(source_path)
+    target, _ = load_node(target_path)
+    verdict = check_migration(vmi, source, target, Policy(policy))
+    if output == "json":
+        emit(verdict.as_dict(), "json")
+    else:
+        write_text(render_text(verdict))
+    if not verdict.works:
+        raise click.exceptions.Exit(EXIT_WILL_NOT_WORK)

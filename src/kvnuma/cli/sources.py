@@ -1,0 +1,105 @@
+"""Shared CLI loaders: nodes (capabilities XML, sysfs root, Node object) and VMIs (a VMI, or a
+VirtualMachine expanded with its instance type and preference).
+
+    load_node(path)             -> NodeLayout (+ the HostTopology when the source has one)
+    load_host(path)             -> HostTopology (capabilities XML or sysfs root only)
+    load_vmi(path, instancetype=..., preference=..., cluster_config=...) -> the VMI object (dict)
+    load_cluster_config(path)   -> LiveUpdateConfig (a KubeVirt or HyperConverged CR)
+
+Every problem is an ``InputError`` naming the file: the CLI prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from kvnuma.cli.inputs import read_documents, read_text
+from kvnuma.errors import InputError
+from kvnuma.hotplug import LiveUpdateConfig, apply_defaults
+from kvnuma.instancetype import expand_vm
+from kvnuma.migration.nodes import NodeLayout
+from kvnuma.model.topology import HostTopology
+from kvnuma.topology.capabilities import parse_capabilities
+from kvnuma.topology.sysfs import read_sysfs
+
+__all__ = ["load_cluster_config", "load_host", "load_node", "load_vmi"]
+
+_VM_KINDS = ("VirtualMachine", "VirtualMachineInstance")
+
+
+def load_host(path: Path) -> HostTopology:
+    """A host topology from a sysfs root (a folder) or a ``virsh capabilities`` file."""
+    if path.is_dir():
+        return read_sysfs(path)
+    text = read_text(path)
+    if not text.lstrip().startswith("<"):
+        raise InputError(str(path), "expected a capabilities XML file or a sysfs root folder")
+    return parse_capabilities(text, source=str(path))
+
+
+def load_node(path: Path) -> tuple[NodeLayout, HostTopology | None]:
+    """A node from a sysfs root, a capabilities XML file or a Node object (YAML/JSON)."""
+    if not path.is_dir():
+        text = read_text(path)
+        if not text.lstrip().startswith("<"):
+            documents = read_documents(path)
+            if len(documents) != 1:
+                raise InputError(str(path), f"expected one Node object, found {len(documents)} documents")
+            return NodeLayout.from_node_object(documents[0], source=str(path)), None
+    topology = load_host(path)
+    return NodeLayout.from_topology(str(path), topology), topology
+
+
+def load_vmi(
+    path: Path,
+    *,
+    instancetype: Path | Iterable[Path] | None = None,
+    preference: Path | Iterable[Path] | None = None,
+    cluster_config: Path | None = None,
+) -> dict[str, Any]:
+    """The VMI object in ``path``; a VirtualMachine is expanded with the instance type and
+    preference it names, looked up in ``instancetype``/``preference`` files and in ``path``
+    itself (a multi-document file may carry all three). With ``cluster_config`` the VMI
+    mutator's hotplug defaults (maxSockets) are applied as KubeVirt would."""
+    documents = [(str(path), doc) for doc in read_documents(path)]
+    vms = [(source, doc) for source, doc in documents if doc.get("kind") in _VM_KINDS]
+    if len(vms) != 1:
+        raise InputError(
+            str(path), f"expected one VirtualMachine or VirtualMachineInstance, found {len(vms)}"
+        )
+    source, obj = vms[0]
+    extra = [(s, d) for s, d in documents if d is not obj]
+    for group in (instancetype, preference):
+        for extra_path in _paths(group):
+            extra += [(str(extra_path), doc) for doc in read_documents(extra_path)]
+    if obj.get("kind") == "VirtualMachine":
+        vmi = expand_vm(obj, extra, source=source)
+    else:
+        if extra and _names_any(extra):
+            raise InputError(source, "instance type/preference files apply to a VirtualMachine, not a VMI")
+        vmi = dict(obj)
+    if cluster_config is not None:
+        vmi = apply_defaults(vmi, load_cluster_config(cluster_config), source=source)
+    return vmi
+
+
+def load_cluster_config(path: Path) -> LiveUpdateConfig:
+    documents = read_documents(path)
+    configs = [doc for doc in documents if doc.get("kind") in ("KubeVirt", "HyperConverged")]
+    if len(configs) != 1:
+        raise InputError(str(path), f"expected one KubeVirt or HyperConverged object, found {len(configs)}")
+    return LiveUpdateConfig.from_object(configs[0], source=str(path))
+
+
+def _paths(group: Path | Iterable[Path] | None) -> list[Path]:
+    if group is None:
+        return []
+    if isinstance(group, Path):
+        return [group]
+    return list(group)
+
+
+def _names_any(documents: Sequence[tuple[str, Mapping[str, Any]]]) -> bool:
+    return any(str(doc.get("kind", "")).startswith("VirtualMachine") for _, doc in documents)
