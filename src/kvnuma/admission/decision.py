@@ -26,6 +26,7 @@ from kvnuma.vmi import VmiSpec
 __all__ = ["AdmissionConfig", "Decision", "Mode", "Outcome", "decide"]
 
 MAX_WARNING = 120
+_MAX_MEMORY = 1 << 60  # 1 EiB: a larger VMI memory is not a real request
 
 
 class Mode(StrEnum):
@@ -88,6 +89,10 @@ def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -
         spec = VmiSpec.from_object(request.obj, source="object")
     except InputError as error:
         return _allow(uid, Outcome.INVALID, error.one_line(), warn=f"auto-NUMA skipped: {error.one_line()}")
+    memory = spec.requested_memory_bytes
+    if memory is not None and memory > _MAX_MEMORY:
+        problem = f"object: requested memory ({len(str(memory))} digits) is absurd, over 1Ei"
+        return _allow(uid, Outcome.INVALID, problem, warn=f"auto-NUMA skipped: {problem}")
     if spec.has_numa:
         return _allow(uid, Outcome.HAS_NUMA, "spec.domain.cpu.numa already set")
     if capacity.nodes == 0:

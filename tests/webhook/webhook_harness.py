@@ -1,0 +1,112 @@
+"""A running webhook over real TLS (trustme CA) and an admission caller that plays kube-apiserver."""
+
+from __future__ import annotations
+
+import io
+import ssl
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import trustme
+from kubevirt_validator import apply_json_patch, decode_patch, kubevirt_rejections
+
+from kvnuma.webhook.cache import ClusterCache
+from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState
+from kvnuma.webhook.server import SourceLoop, WebhookServer
+
+
+def write_pair(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    cert, key = folder / "tls.crt", folder / "tls.key"
+    issued.cert_chain_pems[0].write_to_path(str(cert))
+    issued.private_key_pem.write_to_path(str(key))
+    return cert, key
+
+
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+def vmi_review(vmi: dict[str, Any], *, uid: str | None = None) -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid or str(uuid.uuid4()),
+            "kind": {"group": "kubevirt.io", "version": "v1", "kind": "VirtualMachineInstance"},
+            "resource": {"group": "kubevirt.io", "version": "v1", "resource": "virtualmachineinstances"},
+            "namespace": "vms",
+            "operation": "CREATE",
+            "object": vmi,
+            "dryRun": False,
+        },
+    }
+
+
+@dataclass
+class RunningWebhook:
+    server: WebhookServer
+    url: str
+    session: aiohttp.ClientSession
+    ssl: ssl.SSLContext
+    ca: trustme.CA
+    folder: Path
+
+    async def post(self, body: bytes | dict[str, Any]) -> tuple[int, Any]:
+        kwargs: dict[str, Any] = {"json": body}
+        if isinstance(body, bytes):
+            kwargs = {"data": io.BytesIO(body) if len(body) > (1 << 20) else body}
+        async with self.session.post(self.url + MUTATE_PATH, ssl=self.ssl, **kwargs) as response:
+            return response.status, await response.json(content_type=None)
+
+    async def get(self, path: str) -> tuple[int, str]:
+        async with self.session.get(self.url + path, ssl=self.ssl) as response:
+            return response.status, await response.text()
+
+    async def create_vmi(self, vmi: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """kube-apiserver's part: call the webhook, check the answer, apply the patch, reinvoke once
+        (reinvocationPolicy IfNeeded), then run KubeVirt's admission. Returns (stored VMI, response)."""
+        review = vmi_review(vmi)
+        status, answer = await self.post(review)
+        assert status == 200, answer
+        assert answer["apiVersion"] == "admission.k8s.io/v1"
+        assert answer["kind"] == "AdmissionReview"
+        assert answer["response"]["uid"] == review["request"]["uid"]
+        assert all(len(w) <= 120 for w in answer["response"].get("warnings", []))
+        if not answer["response"]["allowed"]:
+            return vmi, answer
+        mutated = apply_json_patch(vmi, decode_patch(answer))
+        if mutated != vmi:
+            status, again = await self.post(vmi_review(mutated))
+            assert status == 200
+            assert decode_patch(again) == [], "not idempotent under reinvocation"
+        if not kubevirt_rejections(vmi):
+            assert kubevirt_rejections(mutated) == [], (
+                f"kvnuma made an admissible VMI inadmissible: {mutated}"
+            )
+        return mutated, answer
+
+
+@asynccontextmanager
+async def running_webhook(
+    tmp: Path, *, source: SourceLoop | None, cache: ClusterCache | None = None, cert_poll: float = 5.0
+) -> AsyncIterator[RunningWebhook]:
+    ca = trustme.CA()
+    cert, key = write_pair(ca, tmp)
+    state = WebhookState(cache=cache or ClusterCache())
+    server = WebhookServer(
+        state, cert=cert, key=key, host="127.0.0.1", port=0, source=source, cert_poll_seconds=cert_poll
+    )
+    port = await server.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield RunningWebhook(server, f"https://127.0.0.1:{port}", session, client_context(ca), ca, tmp)
+    finally:
+        await server.stop()
