@@ -1,0 +1,42 @@
+"""Small test nodes for the migration check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kvnuma.migration import NodeLayout
+from kvnuma.model import Cell, Cpu, HostTopology, HugePagePool
+from kvnuma.vmi import VmiSpec
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+def topology(cpus_per_cell: Sequence[int], *, pages_2m: int = 8192, free: int | None = None) -> HostTopology:
+    cells = []
+    next_id = 0
+    for index, count in enumerate(cpus_per_cell):
+        cpus = tuple(Cpu(next_id + i) for i in range(count))
+        next_id += count
+        pool = HugePagePool(2 * MiB, pages_2m, free)
+        cells.append(Cell(index, cpus, 64 * GiB, (pool,)))
+    return HostTopology(cells=tuple(cells))
+
+
+def layout(cpus_per_cell: Sequence[int], name: str = "node", **kwargs: Any) -> NodeLayout:
+    return NodeLayout.from_topology(name, topology(cpus_per_cell, **kwargs))
+
+
+def passthrough_vmi(
+    vcpus: int, memory: str = "8Gi", *, isolate: bool = False, dedicated: bool = True, numa: bool = True
+) -> VmiSpec:
+    cpu: dict[str, Any] = {
+        "sockets": vcpus,
+        "dedicatedCpuPlacement": dedicated,
+        "isolateEmulatorThread": isolate,
+    }
+    if numa:
+        cpu["numa"] = {"guestMappingPassthrough": {}}
+    domain = {"cpu": cpu, "memory": {"guest": memory, "hugepages": {"pageSize": "2Mi"}}}
+    return VmiSpec.from_object({"metadata": {"name": "vm"}, "spec": {"domain": domain}})

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+
+from kvnuma.errors import RuleError
+from kvnuma.migration import NodeLayout, Policy, check_migration, plan_guest, split_memory
+
+from .nodes import GiB, MiB, layout, passthrough_vmi
+
+
+def test_guest_plan_packs_into_fewest_cells_and_splits_memory() -> None:
+    plan = plan_guest(passthrough_vmi(24, "24Gi"), layout([16, 16]))
+    assert [(c.vcpus, c.memory_bytes) for c in plan.cells] == [(16, 12 * GiB), (8, 12 * GiB)]
+
+
+def test_memory_split_is_kubevirts() -> None:
+    assert split_memory(64 * MiB, 2 * MiB, 3) == [22 * MiB, 22 * MiB, 20 * MiB]
+    with pytest.raises(RuleError):
+        split_memory(3 * MiB, 2 * MiB, 1)
+
+
+def test_same_layout_works() -> None:
+    verdict = check_migration(
+        passthrough_vmi(24, "24Gi"), layout([16, 16]), layout([16, 16]), Policy.BEST_EFFORT
+    )
+    assert verdict.works, verdict.reasons
+    assert verdict.reasons == ()
+
+
+def test_layout_mismatch_is_caught() -> None:
+    """The guest keeps 2 cells (16 + 8 vCPUs); a target with one 32-CPU cell packs the pod into one."""
+    verdict = check_migration(passthrough_vmi(24, "24Gi"), layout([16, 16]), layout([32]), Policy.BEST_EFFORT)
+    assert not verdict.works
+    failed = {f.check for f in verdict.findings if f.ok is False}
+    assert failed == {"enough-cells", "same-cell-count"}
+    assert verdict.outcome.works  # the table alone would have said yes
+
+
+def test_every_reason_is_listed() -> None:
+    vmi = passthrough_vmi(24, "24Gi")
+    verdict = check_migration(vmi, layout([16, 16]), layout([12, 12, 12], pages_2m=1024), Policy.RESTRICTED)
+    assert not verdict.works
+    assert verdict.reasons[0].startswith("policy restricted")
+    failed = [f.check for f in verdict.findings if f.ok is False]
+    assert failed == ["cpus-per-cell", "hugepages-per-cell", "hugepages-per-cell"]
+    assert len(verdict.reasons) == 1 + len(failed)
+
+
+def test_free_pages_are_what_counts() -> None:
+    vmi = passthrough_vmi(4, "8Gi")
+    target = layout([16, 16], pages_2m=8192, free=100)
+    verdict = check_migration(vmi, layout([16, 16]), target, Policy.SINGLE_NUMA_NODE)
+    (pages,) = [f for f in verdict.findings if f.check == "hugepages-per-cell"]
+    assert (pages.ok, pages.needed, pages.available) == (False, 4096, 100)
+
+
+def node(cpus: int, hugepages_2m: str | None = "16Gi") -> NodeLayout:
+    annotations = {
+        "kubevirt.io/max-single-numa-cpus": str(cpus),
+        "kubevirt.io/max-single-numa-memory": "64Gi",
+    }
+    if hugepages_2m is not None:
+        annotations["kubevirt.io/max-single-numa-hugepages-2Mi"] = hugepages_2m
+    obj = {"kind": "Node", "metadata": {"name": "n", "annotations": annotations}}
+    return NodeLayout.from_node_object(obj, source="n.yaml")
+
+
+def test_node_object_decides_what_it_can_and_says_what_it_cannot() -> None:
+    small = check_migration(passthrough_vmi(4, "8Gi"), node(16), node(16), Policy.NONE)
+    assert small.works
+    assert small.unchecked == ()
+    xl = check_migration(passthrough_vmi(24, "24Gi"), node(16), node(16, None), Policy.BEST_EFFORT)
+    assert xl.works  # nothing failed, but the per-cell facts are unknown
+    assert {text.split(":")[0] for text in xl.unchecked} == {
+        "enough-cells",
+        "same-cell-count",
+        "hugepages-per-cell",
+    }
+    assert xl.plan.assumptions
+
+
+def test_non_passthrough_vm_has_no_cells_to_keep() -> None:
+    vmi = passthrough_vmi(12, numa=False)
+    verdict = check_migration(vmi, layout([16, 16]), layout([16, 16]), Policy.NONE)
+    assert verdict.works
+    assert verdict.plan.cells == ()
