@@ -81,7 +81,7 @@ def test_more_sockets_than_max_is_rejected() -> None:
 
 
 def test_warnings_carry_numbers() -> None:
-    passthrough = {"guestMappingPassthrough": {}}
+    passthrough: dict[str, Any] = {"guestMappingPassthrough": {}}
     sizing = size(vmi(sockets=10, cores=8, numa=passthrough, dedicatedCpuPlacement=True), host=host(96))
     rules = {w.rule: (w.needed, w.available) for w in sizing.warnings}
     assert rules == {
