@@ -24,8 +24,12 @@ def libvirtd() -> Iterator[Libvirtd]:
     try:
         session = daemon.acquire()
     except (RuntimeError, OSError) as error:
+        failure = f"libvirtd is not available: {error}"
+    else:
+        failure = ""
+    if failure:
         daemon.release()
-        pytest.fail(f"libvirtd is not available: {error}", pytrace=False)
+        pytest.fail(failure, pytrace=False)
     session.remove_stale_domains()
     try:
         yield session

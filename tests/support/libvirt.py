@@ -42,6 +42,8 @@ LIBVIRTD = "/usr/sbin/libvirtd"
 _VIRSH_TIMEOUT = 120.0
 _READY_TIMEOUT = 90.0  # the first connection probes QEMU's capabilities (~8 s here)
 _OUR_NAME = re.compile(rf"^{DOMAIN_PREFIX}.*-(\d+)-\d+$")
+# start-up complaints of a systemd-less, DMI-less machine that do not stop libvirtd
+_HARMLESS = ("dnsmasq", "system bus", "DBus", "dmi", "dmidecode", "/dev/mem", "libvirt version", "hostname")
 _counter = itertools.count(1)
 _claimed: set[str] = set()
 
@@ -84,6 +86,8 @@ class Libvirtd:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # os.kill(-1, 0) would ask about every process
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -170,7 +174,8 @@ class LibvirtdDaemon:
             lines = self.log_file.read_text(errors="replace").splitlines()
         except OSError:
             return ""
-        return ("\nlibvirtd log:\n" + "\n".join(lines[-15:])) if lines else ""
+        lines = [line for line in lines if line.strip() and not any(noise in line for noise in _HARMLESS)]
+        return ("\nlibvirtd log:\n" + "\n".join(lines[-8:])) if lines else ""
 
     def release(self) -> None:
         """Leave; stop the daemon if no other session holds it and a test session started it."""
