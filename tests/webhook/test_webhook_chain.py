@@ -1,0 +1,144 @@
+"""The whole chain: the Kubernetes API test server holds Nodes and the KubeVirt CR, the webhook
+list-and-watches them, and the harness plays kube-apiserver's admission (TLS call, JSONPatch,
+reinvocation, then KubeVirt's own admission rules)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from webhook_harness import RunningWebhook, running_webhook
+
+from kubeapi.server import KubeApiServer
+from kvnuma.webhook.kube_source import KubeEndpoint, kube_source
+
+
+def node(name: str, cpus: int, memory: str = "64Gi", **extra: str) -> dict[str, Any]:
+    annotations = {
+        "kubevirt.io/max-single-numa-cpus": str(cpus),
+        "kubevirt.io/max-single-numa-memory": memory,
+    }
+    annotations.update(extra)
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": annotations}}
+
+
+def kubevirt(enabled: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "KubeVirt",
+        "metadata": {"name": "kubevirt", "namespace": "kubevirt"},
+        "spec": {"configuration": {"developerConfiguration": {"autoNUMAEnablement": enabled}}},
+    }
+
+
+def vmi(vcpus: int, *, dedicated: bool = True, hugepages: bool = True, memory: str = "8Gi") -> dict[str, Any]:
+    domain: dict[str, Any] = {
+        "cpu": {"sockets": 1, "cores": vcpus, "threads": 1, "dedicatedCpuPlacement": dedicated},
+        "memory": {"guest": memory},
+        "resources": {"requests": {"memory": memory}},
+        "devices": {},
+    }
+    if hugepages:
+        domain["memory"]["hugepages"] = {"pageSize": "1Gi"}
+    return {
+        "apiVersion": "kubevirt.io/v1",
+        "kind": "VirtualMachineInstance",
+        "metadata": {"name": f"vm-{vcpus}", "namespace": "vms"},
+        "spec": {"domain": domain},
+    }
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    assert check(), "condition not reached"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[KubeApiServer]:
+    async with KubeApiServer(bookmark_interval=0.2) as server:
+        server.put_object(node("worker-a", 16))
+        server.put_object(node("worker-b", 24, "96Gi"))
+        server.put_object(kubevirt(True))
+        yield server
+
+
+@pytest.fixture
+async def hook(api: KubeApiServer, tmp_path: Path) -> AsyncIterator[RunningWebhook]:
+    source = kube_source(KubeEndpoint(api.url), backoff=0.05, watch_timeout=5)
+    async with running_webhook(tmp_path, source=source) as running:
+        await eventually(lambda: running.server.state.cache.ready)
+        yield running
+
+
+def passthrough(stored: dict[str, Any]) -> bool:
+    return "numa" in stored["spec"]["domain"]["cpu"]
+
+
+async def test_threshold_follows_node_annotations(api: KubeApiServer, hook: RunningWebhook) -> None:
+    cache = hook.server.state.cache
+    assert (await hook.get("/readyz"))[0] == 200
+    stored, answer = await hook.create_vmi(vmi(20))
+    assert passthrough(stored)
+    assert "vCPUs 20 > 16" in answer["response"]["warnings"][0]
+    assert not passthrough((await hook.create_vmi(vmi(16)))[0])
+
+    api.put_object(node("worker-a", 32))  # the smallest node grows: worker-b (24) is now the minimum
+    await eventually(lambda: cache.capacity().cpus == 24)
+    assert not passthrough((await hook.create_vmi(vmi(20)))[0])
+
+    api.put_object(node("worker-c", 8))  # a small node joins
+    await eventually(lambda: cache.capacity().cpus == 8)
+    assert passthrough((await hook.create_vmi(vmi(12)))[0])
+
+    api.delete_object("Node/worker-c")
+    await eventually(lambda: cache.capacity().cpus == 24)
+    assert not passthrough((await hook.create_vmi(vmi(12)))[0])
+
+
+async def test_kubevirt_flag_switches_the_feature(api: KubeApiServer, hook: RunningWebhook) -> None:
+    api.put_object(kubevirt(False))
+    await eventually(lambda: not hook.server.state.cache.enabled)
+    stored, answer = await hook.create_vmi(vmi(64))
+    assert not passthrough(stored)
+    assert "warnings" not in answer["response"]
+    api.put_object(kubevirt(True))
+    await eventually(lambda: hook.server.state.cache.enabled)
+    assert passthrough((await hook.create_vmi(vmi(64)))[0])
+
+
+async def test_recovers_from_410_and_dropped_watches(api: KubeApiServer, hook: RunningWebhook) -> None:
+    cache = hook.server.state.cache
+    api.compact()
+    api.put_object(node("worker-a", 4))
+    await eventually(lambda: cache.capacity().cpus == 4)
+    api.faults.drop_watches()
+    api.put_object(node("worker-a", 10))
+    await eventually(lambda: cache.capacity().cpus == 10)
+    api.compact()
+    api.delete_object("Node/worker-a")
+    api.put_object(node("worker-z", 6))
+    await eventually(lambda: cache.capacity().cpus == 6 and cache.node_count == 2)
+    assert passthrough((await hook.create_vmi(vmi(7)))[0])
+
+
+@pytest.mark.parametrize(
+    ("vcpus", "dedicated", "hugepages"),
+    [
+        pytest.param(32, True, True, id="safe"),
+        pytest.param(32, False, True, id="shared-cpus"),
+        pytest.param(32, True, False, id="no-hugepages"),
+        pytest.param(32, False, False, id="neither"),
+        pytest.param(4, False, False, id="small"),
+    ],
+)
+async def test_never_produces_a_vmi_kubevirt_rejects(
+    hook: RunningWebhook, vcpus: int, dedicated: bool, hugepages: bool
+) -> None:
+    stored, _answer = await hook.create_vmi(vmi(vcpus, dedicated=dedicated, hugepages=hugepages))
+    assert passthrough(stored) is (vcpus > 16 and dedicated and hugepages)
