@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Random AdmissionReviews against the running server: never a 500, always a well-formed answer."""
 
 from __future__ import annotations
