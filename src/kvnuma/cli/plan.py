@@ -122,11 +122,8 @@ def plan(
                 "vmi": vmi_name,
                 "cpuset": cpus.format(),
                 "host": _host_summary(host),
-                "decision": {
-                    "outcome": decision.outcome.value,
-                    "reason": decision.reason,
-                    "warnings": list(decision.warnings),
-                },
+                "decision": _decision_dict(decision),
+                "decision_without_numa": None if without is None else _decision_dict(without),
                 "plan": guest.to_dict(),
                 "hugepage_check": shortfall or "ok",
                 "domain_xml": xml,
