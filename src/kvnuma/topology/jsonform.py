@@ -8,6 +8,7 @@ form back, so other tools can take a saved discovery as input.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kvnuma.errors import InputError
@@ -94,6 +95,15 @@ def from_json(data: object, *, source: str) -> HostTopology:
         )
     except _Bad as bad:
         raise InputError(source, f"{bad.field}: {bad.problem}") from None
+    # JSON objects have no order worth keeping: distances follow the order of the cells.
+    rank = {cell.id: index for index, cell in enumerate(cells)}
+    cells = tuple(
+        replace(
+            cell,
+            distances=tuple(sorted(cell.distances, key=lambda pair: (rank.get(pair[0], len(rank)), pair))),
+        )
+        for cell in cells
+    )
     return HostTopology(cells=cells, pci_devices=devices)
 
 
@@ -163,5 +173,5 @@ def _read_cell(item: dict[str, Any], where: str) -> Cell:
         cpus=tuple(cpus),
         memory_bytes=_int(item, "memory_bytes", where),
         hugepages=tuple(pools),
-        distances=tuple(sorted((int(k), v) for k, v in raw_distances.items())),
+        distances=tuple((int(k), v) for k, v in raw_distances.items()),
     )
