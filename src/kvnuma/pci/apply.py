@@ -117,6 +117,8 @@ def apply_plan(
     hostdevs = list(hostdevs)
     port_of = {port.device: port for expander in plan.expanders for port in expander.ports}
     placed = {id(h.element) for h in hostdevs if h.source in port_of}
+    children = list(devices)
+    first_owned = min((children.index(c.element) for c in owned), default=None)
     for controller in owned:
         _drop(devices, controller.element)
     for element in devices:
@@ -137,7 +139,7 @@ def apply_plan(
             new_elements.append(_port_element(port, expander, old_port))
     children = list(devices)
     after_controllers = [i + 1 for i, child in enumerate(children) if child.tag == "controller"]
-    position = max(after_controllers, default=len(children))
+    position = first_owned if first_owned is not None else max(after_controllers, default=len(children))
     for offset, element in enumerate(new_elements):
         _place_child(devices, element, position + offset, 2, unit)
     for hostdev in hostdevs:

@@ -85,4 +85,6 @@ def parse_domain(text: str, *, source: str = "domain XML") -> DomainDoc:
 def to_xml(doc: DomainDoc) -> str:
     """The document as text, without an XML declaration, ending in a newline."""
     text = ET.tostring(doc.root, encoding="unicode", short_empty_elements=doc.short_empty_elements)
+    if doc.short_empty_elements:
+        text = text.replace(" />", "/>")  # ElementTree writes <x />; libvirt writes <x/>
     return text + "\n"
