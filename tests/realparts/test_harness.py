@@ -12,7 +12,14 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from kvnuma.model import CpuSet
-from support.guest import GuestReport, boot_and_report, make_bootable, project_onto_this_host, this_host_cpus
+from support.guest import (
+    GuestReport,
+    boot_and_report,
+    make_bootable,
+    project_onto_this_host,
+    replace_hostdevs_with,
+    this_host_cpus,
+)
 from support.libvirt import Libvirtd, assert_libvirt_accepts, define_domain, validate_domain
 
 TWO_CELLS = """
@@ -148,3 +155,37 @@ def test_hugepage_backed_cell_boots(libvirtd: Libvirtd) -> None:
     assert objects["ram-node1"]["qom-type"] == "memory-backend-file"
     assert str(objects["ram-node1"]["mem-path"]).startswith("/dev/hugepages/")
     assert objects["ram-node0"]["qom-type"] == "memory-backend-ram"
+
+
+PXB_WITH_HOSTDEV = """
+<controller type='pci' index='1' model='pcie-expander-bus'>
+  <target busNr='128'><node>1</node></target>
+  <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>
+</controller>
+<controller type='pci' index='2' model='pcie-root-port'>
+  <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+</controller>
+<hostdev mode='subsystem' type='pci' managed='yes'>
+  <source><address domain='0x0000' bus='0x3b' slot='0x00' function='0x0'/></source>
+  <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>
+</hostdev>
+</devices>
+"""
+E1000E = ("0x8086", "0x10d3")  # QEMU's e1000e model: Intel 82574L
+
+
+@pytest.mark.boot
+def test_hostdev_swapped_for_emulated_endpoint_sits_on_its_guest_node(libvirtd: Libvirtd) -> None:
+    with_hostdev = TWO_CELLS.replace("</devices>", PXB_WITH_HOSTDEV)
+    pxb_node = ET.fromstring(with_hostdev).findtext(
+        "devices/controller[@model='pcie-expander-bus']/target/node"
+    )
+    assert pxb_node is not None
+    projected, _ = project_onto_this_host(with_hostdev, this_host_cpus())
+    report = boot_and_report(
+        libvirtd, make_bootable(replace_hostdevs_with(projected, "e1000e"), "pxb-hostdev")
+    )
+    print(f"pxb-hostdev TCG boot: {report.boot_seconds:.1f} s, attempts {report.attempts}")
+
+    endpoints = [p for p in report.pci if (p.vendor, p.device) == E1000E]
+    assert [p.numa_node for p in endpoints] == [int(pxb_node)]
