@@ -29,7 +29,9 @@ def render_text(verdict: Verdict) -> str:
             f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
         page = format_bytes(plan.page_size_bytes or 0)
-        lines.append(f"guest NUMA on {verdict.source}: {len(plan.cells)} cells ({cells}), {page} pages")
+        lines.append(
+            f"guest NUMA on {verdict.source}: {_count(len(plan.cells), 'cell')} ({cells}), {page} pages"
+        )
     else:
         lines.append("guest NUMA: none (no guestMappingPassthrough)")
     lines += [f"assumption: {text}" for text in plan.assumptions]
@@ -113,3 +115,7 @@ def migrate_check(
         write_text(render_text(verdict))
     if not verdict.works:
         raise click.exceptions.Exit(EXIT_WILL_NOT_WORK)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

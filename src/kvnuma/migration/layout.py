@@ -73,7 +73,7 @@ def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
         Finding(
             "same-cell-count",
             len(vcpu_cells) == wanted,
-            f"the pod packed on the target puts vCPUs in {len(vcpu_cells)} cells "
+            f"the pod packed on the target puts vCPUs in {len(vcpu_cells)} cell(s) "
             f"({', '.join(str(target.cells[i].id) for i in vcpu_cells)}), the guest keeps {wanted}",
             wanted,
             len(vcpu_cells),
