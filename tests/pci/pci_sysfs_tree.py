@@ -43,7 +43,7 @@ def build_sysfs(root: Path, devices: Iterable[FakePciDevice], node_cpus: Mapping
 
 
 GPU_HOST = (
-    FakePciDevice("0000:3b:00.0", 0, "pci0000:3a", ("0000:3a:00.0", "0000:3b:00.0")[:1]),
+    FakePciDevice("0000:3b:00.0", 0, "pci0000:3a", ("0000:3a:00.0",)),
     FakePciDevice("0000:3c:00.1", 0, "pci0000:3a", ("0000:3a:00.0",)),
     FakePciDevice("0000:af:00.0", 1, "pci0000:ae", ("0000:ae:00.0",)),
     FakePciDevice("0000:5e:00.0", -1, "pci0000:5d", ("0000:5d:00.0",)),
