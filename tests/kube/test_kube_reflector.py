@@ -1,0 +1,168 @@
+"""The Reflector against the API test server: list, watch, bookmarks, 410 and dropped streams."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from kubeapi.server import KubeApiServer
+from kvnuma.kube import KUBEVIRTS, NODES, ClusterConfig, KubeClient, Reflector
+from kvnuma.kube.backoff import Backoff
+from kvnuma.kube.errors import KubeError
+
+
+def node(name: str, **annotations: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "annotations": dict(annotations)}}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.replaces: list[list[str]] = []
+        self.errors: list[KubeError] = []
+
+    def on_event(self, kind: str, obj: dict[str, Any]) -> None:
+        self.events.append((kind, obj["metadata"]["name"]))
+
+    def on_replace(self, objs: list[dict[str, Any]]) -> None:
+        self.replaces.append(sorted(o["metadata"]["name"] for o in objs))
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[KubeApiServer]:
+    async with KubeApiServer(bookmark_interval=30) as server:
+        yield server
+
+
+async def until(check: Callable[[], bool], what: str) -> None:
+    for _ in range(2000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def running(
+    api: KubeApiServer, recorder: Recorder, **options: Any
+) -> tuple[Reflector, asyncio.Task[None]]:
+    client = KubeClient(ClusterConfig(api.url))
+    reflector = Reflector(
+        client,
+        options.pop("resource", NODES),
+        on_event=recorder.on_event,
+        on_replace=recorder.on_replace,
+        on_error=recorder.errors.append,
+        backoff=Backoff(base=0.01, cap=0.05, rng=random.Random(3)),
+        **options,
+    )
+    task = asyncio.create_task(reflector.run())
+    await asyncio.wait_for(reflector.synced.wait(), 10)
+    return reflector, task
+
+
+async def stop(reflector: Reflector, task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await reflector.client.close()
+
+
+def names(reflector: Reflector) -> list[str]:
+    return sorted(name for _ns, name in reflector.store)
+
+
+async def test_list_then_watch_applies_every_change(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder)
+    await until(lambda: api.open_watches == 1, "watch open")
+    api.put_object(node("b"))
+    api.put_object(node("a", x="1"))
+    api.delete_object("Node/b")
+    await until(lambda: len(recorder.events) == 3, "three events")
+    await stop(reflector, task)
+    assert recorder.replaces == [["a"]]
+    assert recorder.events == [("ADDED", "b"), ("MODIFIED", "a"), ("DELETED", "b")]
+    assert names(reflector) == ["a"]
+    assert reflector.store[("", "a")]["metadata"]["annotations"] == {"x": "1"}
+    assert reflector.resource_version == str(api.resource_version)
+
+
+async def test_bookmarks_advance_the_version_without_events(api: KubeApiServer) -> None:
+    recorder = Recorder()
+    reflector, task = await running(api, recorder)
+    await until(lambda: api.open_watches == 1, "watch open")
+    api.put_object(
+        {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt", "metadata": {"name": "kv", "namespace": "k"}}
+    )
+    api.bookmark_now()
+    await until(lambda: reflector.resource_version == str(api.resource_version), "bookmark seen")
+    await stop(reflector, task)
+    assert recorder.events == []
+
+
+async def test_compaction_in_an_open_stream_relists_and_replaces(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder)
+    await until(lambda: api.open_watches == 1, "watch open")
+    api.compact()
+    await until(lambda: reflector.lists == 2, "re-list")
+    await stop(reflector, task)
+    assert [getattr(e, "code", None) for e in recorder.errors] == [410]
+    assert recorder.replaces == [["a"], ["a"]]
+
+
+async def test_a_watch_from_a_compacted_version_gets_410_and_relists(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    api.faults.slow("watch", r"/nodes$", seconds=0.3, count=1)
+    recorder = Recorder()
+    reflector, task = await running(api, recorder)
+    api.put_object(node("b"))
+    api.compact()  # the delayed watch asks for a version older than this
+    await until(lambda: names(reflector) == ["a", "b"], "b after the re-list")
+    await stop(reflector, task)
+    assert [(e.kind, getattr(e, "code", None)) for e in recorder.errors] == [("expired", 410)]
+    assert recorder.replaces == [["a"], ["a", "b"]]
+
+
+async def test_a_dropped_stream_relists_and_loses_nothing(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    api.put_object(node("b"))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder)
+    await until(lambda: api.open_watches == 1, "watch open")
+    api.faults.fail_next("list", r"/nodes$", 500, count=2)
+    api.faults.drop_watches()
+    api.delete_object("Node/a")  # happens while the reflector is cut off
+    api.put_object(node("c"))
+    api.compact(expire_open_watches=False)
+    await until(lambda: names(reflector) == ["b", "c"], "store matches the server")
+    await stop(reflector, task)
+    assert recorder.replaces[-1] == ["b", "c"]
+    assert [e.kind for e in recorder.errors] == ["disconnected", "server", "server"]
+
+
+async def test_periodic_resync_relists(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, resync_seconds=0.2)
+    await until(lambda: reflector.lists >= 3, "resyncs")
+    await stop(reflector, task)
+    assert all(names == ["a"] for names in recorder.replaces)
+
+
+async def test_throttled_list_backs_off_then_syncs(api: KubeApiServer) -> None:
+    api.faults.fail_next("list", r"/kubevirts$", 429, count=2, retry_after=0)
+    api.put_object(
+        {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt", "metadata": {"name": "kv", "namespace": "k"}}
+    )
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, resource=KUBEVIRTS)
+    await stop(reflector, task)
+    assert [e.kind for e in recorder.errors] == ["throttled", "throttled"]
+    assert reflector.get("kv", "k") is not None
