@@ -15,7 +15,7 @@ sys.path.insert(0, {src!r})
 before = set(sys.modules)
 import kvnuma.hook, kvnuma.hook.main, kvnuma.pci, kvnuma.pci.sysfs
 loaded = sorted(set(sys.modules) - before)
-tops = {m.split(".")[0] for m in loaded}
+tops = {{m.split(".")[0] for m in loaded}}
 outside = sorted(t for t in tops if t not in sys.stdlib_module_names and t != "kvnuma")
 print(json.dumps({{"loaded": loaded, "outside": outside, "path": sys.path}}))
 """
