@@ -7,6 +7,7 @@ import random
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -62,14 +63,12 @@ async def test_json_patch_test_failure_is_422(client: tuple[KubeApiServer, KubeC
 
 async def test_apply_with_a_field_manager(client: tuple[KubeApiServer, KubeClient]) -> None:
     api, kube = client
-    mine = {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {"name": "n1", "annotations": {"a": "1", "b": "2"}},
-    }
-    await kube.apply(NODES, mine, field_manager="kvnuma-agent")
-    mine["metadata"]["annotations"] = {"a": "1"}
-    after = await kube.apply(NODES, mine, field_manager="kvnuma-agent")
+
+    def mine(**annotations: str) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "annotations": annotations}}
+
+    await kube.apply(NODES, mine(a="1", b="2"), field_manager="kvnuma-agent")
+    after = await kube.apply(NODES, mine(a="1"), field_manager="kvnuma-agent")
     assert after["metadata"]["annotations"] == {"a": "1"}
     assert after["metadata"]["labels"] == {"x": "1"}
     assert api.requests_for("patch")[-1].query == {"fieldManager": "kvnuma-agent"}
