@@ -1,0 +1,233 @@
+# ruff: noqa: E501
+"""Auto-NUMA webhook latency and throughput over keep-alive TLS, beside a no-op handler.
+
+The server runs in its own process (aiohttp + orjson + TLS, the same stack as ``kvnuma webhook``)
+with N annotated nodes in its cache; it serves the real handler and a no-op handler that parses the
+AdmissionReview and answers "allowed" (the floor of the stack). The client is a raw TLS socket doing
+HTTP/1.1 keep-alive, alternating the two paths, each at a paced rate. Then the cache alone absorbs
+node events, beside a plain rescan of all nodes per event.
+
+    .venv/bin/python bench/webhook_bench.py            (~35 s on 2 cores)
+
+Goals (issue 4): p99 <= 1 ms at 500 req/s; kvnuma/no-op p99 <= 1.3; p99 at 10,000 nodes within
+10% of p99 at 10 nodes; >= 20,000 node events/s absorbed by the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import socket
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+import trustme
+from aiohttp import web
+
+from kvnuma.admission import ClusterCapacity, NodeCapacity, build_response
+from kvnuma.webhook.cache import ClusterCache
+from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState, build_app
+from kvnuma.webhook.server import WebhookServer
+
+REVIEW = Path(__file__).resolve().parents[1] / "examples" / "reviews" / "large-vmi.json"
+RATE = 500.0
+REQUESTS = 2000
+WARMUP = 300
+
+
+def make_node(i: int, cpus: int) -> dict[str, Any]:
+    return {
+        "kind": "Node",
+        "metadata": {
+            "name": f"node-{i:05d}",
+            "annotations": {
+                "kubevirt.io/max-single-numa-cpus": str(cpus),
+                "kubevirt.io/max-single-numa-memory": f"{64 + i % 64}Gi",
+                "kubevirt.io/max-single-numa-hugepages-1Gi": f"{32 + i % 32}Gi",
+            },
+        },
+    }
+
+
+def filled_cache(nodes: int) -> ClusterCache:
+    cache = ClusterCache()
+    cache.nodes.on_replace([make_node(i, 16 + i % 48) for i in range(nodes)])
+    kubevirt = {"spec": {"configuration": {"developerConfiguration": {"autoNUMAEnablement": True}}}}
+    cache.kubevirts.on_replace([{"kind": "KubeVirt", "metadata": {"name": "kv"}, **kubevirt}])
+    return cache
+
+
+def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
+    async def main() -> None:
+        state = WebhookState(cache=filled_cache(nodes))
+        app = build_app(state)
+
+        async def noop(request: web.Request) -> web.Response:
+            review = orjson.loads(await request.read())
+            answer = build_response(review["request"]["uid"], allowed=True)
+            return web.Response(body=orjson.dumps(answer), content_type="application/json")
+
+        app.router.add_post("/noop", noop)
+        server = WebhookServer(state, cert=Path(cert), key=Path(key), host="127.0.0.1", port=0, app=app)
+        pipe.send(await server.start())
+        await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
+        await server.stop()
+
+    asyncio.run(main())
+
+
+class Client:
+    def __init__(self, port: int, context: ssl.SSLContext) -> None:
+        raw = socket.create_connection(("127.0.0.1", port))
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = context.wrap_socket(raw, server_hostname="localhost")
+        self.buffer = b""
+
+    def call(self, path: str, body: bytes) -> bytes:
+        head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        self.sock.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(65536)
+        header, _, rest = self.buffer.partition(b"\r\n\r\n")
+        length = int(
+            next(h for h in header.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
+        )
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        self.buffer = rest[length:]
+        if not header.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(header.decode())
+        return rest[:length]
+
+
+def paced(client: Client, body: bytes, paths: list[str], count: int, rate: float) -> dict[str, list[float]]:
+    """Alternate ``paths``; each path is called ``rate`` times a second."""
+    lat: dict[str, list[float]] = {p: [] for p in paths}
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    for i in range(count):
+        due = start + i * interval
+        for path in paths:
+            now = time.perf_counter()
+            if now < due:
+                time.sleep(due - now)
+            t0 = time.perf_counter()
+            client.call(path, body)
+            lat[path].append(time.perf_counter() - t0)
+            due += interval / len(paths)
+    return lat
+
+
+def throughput(client: Client, body: bytes, path: str, seconds: float) -> float:
+    done = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        client.call(path, body)
+        done += 1
+    return done / seconds
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
+
+
+class Server:
+    def __init__(self, nodes: int, cert: str, key: str) -> None:
+        self.parent, child = mp.Pipe()
+        self.process = mp.get_context("spawn").Process(target=serve, args=(nodes, cert, key, child))
+        self.process.start()
+        self.port = int(self.parent.recv())
+
+    def stop(self) -> None:
+        self.parent.send("stop")
+        self.process.join(10)
+
+
+def events_per_second(nodes: int, events: int) -> tuple[float, float]:
+    cache = filled_cache(nodes)
+    stream = [make_node(i % nodes, 8 + (i * 7919) % 120) for i in range(events)]
+    t0 = time.perf_counter()
+    for obj in stream:
+        cache.nodes.on_event("MODIFIED", obj)
+        cache.capacity()
+    incremental = events / (time.perf_counter() - t0)
+    per_node = {f"node-{i:05d}": NodeCapacity.from_node(make_node(i, 16)) for i in range(nodes)}
+    scan_events = 200
+    t0 = time.perf_counter()
+    for obj in stream[:scan_events]:
+        per_node[obj["metadata"]["name"]] = NodeCapacity.from_node(obj)
+        ClusterCapacity.of(list(per_node.values()))
+    rescan = scan_events / (time.perf_counter() - t0)
+    return incremental, rescan
+
+
+def main() -> int:
+    body = REVIEW.read_bytes()
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
+        issued.cert_chain_pems[0].write_to_path(cert)
+        issued.private_key_pem.write_to_path(key)
+        results: dict[int, dict[str, list[float]]] = {}
+        rates: dict[str, float] = {}
+        for nodes in (5000, 10, 10000):
+            server = Server(nodes, cert, key)
+            try:
+                client = Client(server.port, context)
+                assert b'"patch"' in client.call(MUTATE_PATH, body)
+                paths = [MUTATE_PATH, "/noop"] if nodes == 5000 else [MUTATE_PATH]
+                paced(client, body, paths, WARMUP, RATE)
+                results[nodes] = paced(client, body, paths, REQUESTS, RATE)
+                if nodes == 5000:
+                    rates["kvnuma"] = throughput(client, body, MUTATE_PATH, 2.0)
+                    rates["noop"] = throughput(client, body, "/noop", 2.0)
+                client.sock.close()
+            finally:
+                server.stop()
+    incremental, rescan = events_per_second(5000, 100_000)
+
+    k, n = results[5000][MUTATE_PATH], results[5000]["/noop"]
+    p99_10, p99_10k = pct(results[10][MUTATE_PATH], 0.99), pct(results[10000][MUTATE_PATH], 0.99)
+    print(
+        f"auto-NUMA webhook, keep-alive TLS, {RATE:.0f} req/s per path, {REQUESTS} requests, review {len(body)} B"
+    )
+    print(f"{'':38} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for label, values in (
+        ("kvnuma, 5,000 nodes", k),
+        ("no-op handler, same stack", n),
+        ("kvnuma, 10 nodes", results[10][MUTATE_PATH]),
+        ("kvnuma, 10,000 nodes", results[10000][MUTATE_PATH]),
+    ):
+        print(
+            f"{label:38} {pct(values, 0.5):8.3f} {pct(values, 0.99):8.3f} {statistics.mean(values) * 1e3:8.3f}"
+        )
+    print()
+    rows.append(("p99 kvnuma @5,000 nodes (goal <= 1 ms)", f"{pct(k, 0.99):.3f} ms"))
+    rows.append(("p99 ratio kvnuma / no-op (goal <= 1.3)", f"{pct(k, 0.99) / pct(n, 0.99):.2f}"))
+    rows.append(("p99 ratio 10,000 / 10 nodes (goal <= 1.10)", f"{p99_10k / p99_10:.2f}"))
+    rows.append(("throughput kvnuma, 1 connection", f"{rates['kvnuma']:.0f} req/s"))
+    rows.append(("throughput no-op, 1 connection", f"{rates['noop']:.0f} req/s"))
+    rows.append(("throughput ratio kvnuma / no-op", f"{rates['kvnuma'] / rates['noop']:.2f}"))
+    rows.append(("node events absorbed, 5,000 nodes (goal >= 20,000/s)", f"{incremental:,.0f} /s"))
+    rows.append(("same events with a full rescan per event (baseline)", f"{rescan:,.0f} /s"))
+    rows.append(("incremental / rescan", f"{incremental / rescan:.0f}x"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
