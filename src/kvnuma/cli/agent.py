@@ -50,7 +50,8 @@ def _listen(value: str) -> tuple[str, int]:
     "--listen", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /healthz and /metrics."
 )
 @click.option("--max-attempts", type=int, default=8, show_default=True, help="API attempts per cycle.")
-def agent(
+def agent(  # click passes every option by keyword
+    *,
     node_name: str,
     interval: float,
     once: bool,
@@ -65,8 +66,8 @@ def agent(
     max_attempts: int,
 ) -> None:
     from kvnuma.agent.core import Agent, AgentSettings
-    from kvnuma.agent.discovery import capabilities_renderer, make_discovery
     from kvnuma.agent.desired import node_patch
+    from kvnuma.agent.discovery import capabilities_renderer, make_discovery
     from kvnuma.kube.client import KubeClient
     from kvnuma.kube.config import load_config
 
