@@ -3,6 +3,9 @@
 Sources (one of): ``--sysfs ROOT`` (default ``/sys``), ``--capabilities FILE`` (a saved
 ``virsh capabilities``), ``--libvirt URI`` (a running libvirt). Output: ``table`` for people,
 ``json``/``yaml`` in the documented schema (docs/discover.md), ``capabilities`` in libvirt's form.
+
+Modules that only one source or output needs are imported when used: start-up time is most of
+what ``kvnuma discover -o json`` costs.
 """
 
 from __future__ import annotations
@@ -11,15 +14,11 @@ import platform
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from kvnuma.cli.inputs import read_text
 from kvnuma.cli.output import console, emit, write_text
 from kvnuma.model import Cell, HostTopology
 from kvnuma.model.topology import NO_NUMA_NODE
-from kvnuma.topology.capabilities import parse_capabilities, write_capabilities
 from kvnuma.topology.jsonform import to_json
-from kvnuma.topology.libvirt_host import read_libvirt
 from kvnuma.topology.sysfs import read_sysfs
 
 __all__ = ["discover", "human_bytes", "load_topology"]
@@ -34,8 +33,13 @@ def load_topology(sysfs: Path | None, capabilities: Path | None, libvirt_uri: st
     if len(given) > 1:
         raise click.UsageError(f"give at most one source, not {' and '.join(given)}")
     if capabilities is not None:
+        from kvnuma.cli.inputs import read_text  # imports PyYAML: only when needed
+        from kvnuma.topology.capabilities import parse_capabilities
+
         return parse_capabilities(read_text(capabilities), source=str(capabilities))
     if libvirt_uri is not None:
+        from kvnuma.topology.libvirt_host import read_libvirt
+
         return read_libvirt(libvirt_uri)
     return read_sysfs(sysfs if sysfs is not None else Path("/sys"))
 
@@ -57,6 +61,8 @@ def discover(sysfs: Path | None, capabilities: Path | None, libvirt_uri: str | N
     """Show this host's (or a given) NUMA topology."""
     topology = load_topology(sysfs, capabilities, libvirt_uri)
     if output == "capabilities":
+        from kvnuma.topology.capabilities import write_capabilities
+
         write_text(write_capabilities(topology, arch=platform.machine() or "x86_64"))
     elif output == "table":
         print_table(topology)
@@ -98,6 +104,8 @@ def _hugepages(cell: Cell) -> str:
 
 
 def print_table(topology: HostTopology) -> None:
+    from rich.table import Table  # only the table needs rich (start-up time of -o json)
+
     out = console()
     table = Table(title="NUMA cells", title_justify="left")
     for header in ("cell", "CPUs", "cores/threads", "memory", "huge pages", "distances"):
