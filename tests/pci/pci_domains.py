@@ -20,6 +20,7 @@ def numa_domain(
     vcpupins: dict[int, int] | None = None,
     root_ports: int = 2,
     name: str = "kvnuma-pci",
+    cell_mib: int = 128,
 ) -> str:
     """A q35 domain with ``cells`` guest cells (one vCPU each) and PCI hostdevs by host address.
 
@@ -27,7 +28,9 @@ def numa_domain(
     host CPU (default none).
     """
     memnodes = {c: c for c in range(cells)} if memnodes is None else memnodes
-    cell_xml = "".join(f"<cell id='{c}' cpus='{c}' memory='{128 * 1024}' unit='KiB'/>" for c in range(cells))
+    cell_xml = "".join(
+        f"<cell id='{c}' cpus='{c}' memory='{cell_mib * 1024}' unit='KiB'/>" for c in range(cells)
+    )
     numa = f"<numa>{cell_xml}</numa>" if cells else ""
     pins = "".join(f"<vcpupin vcpu='{v}' cpuset='{cpu}'/>" for v, cpu in sorted((vcpupins or {}).items()))
     memnode_xml = "".join(
@@ -44,7 +47,8 @@ def numa_domain(
         for a in hostdevs
     )
     return (
-        f"<domain type='qemu'><name>{name}</name><memory unit='KiB'>{max(cells, 1) * 128 * 1024}</memory>"
+        f"<domain type='qemu'><name>{name}</name>"
+        f"<memory unit='KiB'>{max(cells, 1) * cell_mib * 1024}</memory>"
         f"<vcpu placement='static'>{max(cells, 1)}</vcpu>"
         f"{'<cputune>' + pins + '</cputune>' if pins else ''}{numatune}"
         "<os><type arch='x86_64' machine='q35'>hvm</type></os>"
