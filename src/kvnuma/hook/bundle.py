@@ -29,24 +29,53 @@ _LOADER = '''
 import sys
 
 
+def _compiled():
+    """name -> code object; cached in /tmp per Python version and bundle content when writable."""
+    import marshal
+    import os
+    import zlib
+
+    key = zlib.crc32(repr(sorted(_SOURCES.items())).encode())
+    cache = "/tmp/kvnuma-hook-%s-%08x.marshal" % (sys.implementation.cache_tag, key)
+    try:
+        with open(cache, "rb") as handle:
+            return marshal.load(handle)
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    codes = {
+        name: compile(source, "<kvnuma hook bundle>/" + filename, "exec")
+        for name, (filename, source) in _SOURCES.items()
+    }
+    try:
+        scratch = "%s.%d" % (cache, os.getpid())
+        with open(scratch, "wb") as handle:
+            marshal.dump(codes, handle)
+        os.replace(scratch, cache)
+    except OSError:
+        pass
+    return codes
+
+
 class _BundledModules:
     """Imports the modules embedded above (a meta-path finder and loader)."""
+
+    def __init__(self):
+        self.codes = _compiled()
 
     def find_spec(self, name, path=None, target=None):
         if name not in _SOURCES:
             return None
-        import importlib.util
+        from importlib.machinery import ModuleSpec
 
         is_package = _SOURCES[name][0].endswith("__init__.py")
-        return importlib.util.spec_from_loader(name, self, is_package=is_package)
+        return ModuleSpec(name, self, is_package=is_package)
 
     def create_module(self, spec):
         return None
 
     def exec_module(self, module):
-        filename, source = _SOURCES[module.__name__]
-        module.__file__ = "<kvnuma hook bundle>/" + filename
-        exec(compile(source, module.__file__, "exec"), module.__dict__)
+        module.__file__ = "<kvnuma hook bundle>/" + _SOURCES[module.__name__][0]
+        exec(self.codes[module.__name__], module.__dict__)
 
 
 sys.meta_path.insert(0, _BundledModules())

@@ -13,7 +13,6 @@ annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a V
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -86,28 +85,50 @@ def on_define_domain(
     return HookOutcome(domain_xml, [f"kvnuma hook: domain left unchanged: {problem}"])
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="onDefineDomain",
-        description="kvnuma PCI NUMA placement (KubeVirt hook sidecar)",
-        allow_abbrev=False,
-    )
-    parser.add_argument("point", nargs="?", choices=["onDefineDomain"], help="the hook point")
-    parser.add_argument("--version", choices=HOOK_VERSIONS, help="hook API version (as the shim takes it)")
-    parser.add_argument("--vmi", required=True, help="the VirtualMachineInstance as JSON")
-    parser.add_argument("--domain", required=True, help="the libvirt domain XML")
-    parser.add_argument("--strict", action="store_true", help="fail instead of leaving devices in place")
-    parser.add_argument("--sysfs", help="sysfs root (default $KVNUMA_SYSFS_ROOT or /sys)")
-    return parser
+USAGE = (
+    "usage: onDefineDomain [--version v1alpha1|v1alpha2|v1alpha3] --vmi JSON --domain XML "
+    "[--strict] [--sysfs ROOT]"
+)
+_VALUED = ("--vmi", "--domain", "--version", "--sysfs")
+
+
+def parse_arguments(arguments: Sequence[str]) -> dict[str, str]:
+    """The hook's few options (no argparse: it costs milliseconds on every VM start)."""
+    options: dict[str, str] = {}
+    rest = list(arguments)
+    if rest and rest[0] == "onDefineDomain":
+        rest.pop(0)
+    while rest:
+        flag = rest.pop(0)
+        name, equals, value = flag.partition("=")
+        if name == "--strict" and not equals:
+            options["strict"] = "1"
+        elif name in _VALUED:
+            if not equals:
+                if not rest:
+                    raise InputError(name, "needs a value")
+                value = rest.pop(0)
+            options[name[2:]] = value
+        else:
+            raise InputError(flag[:40], f"unknown argument; {USAGE}")
+    for required in ("vmi", "domain"):
+        if required not in options:
+            raise InputError(f"--{required}", f"missing; {USAGE}")
+    if options.get("version", HOOK_VERSIONS[-1]) not in HOOK_VERSIONS:
+        raise InputError("--version", f"{options['version']!r} is not one of {', '.join(HOOK_VERSIONS)}")
+    return options
 
 
 def run(arguments: Sequence[str], environ: Mapping[str, str]) -> HookOutcome:
-    options = _parser().parse_args(list(arguments))
+    try:
+        options = parse_arguments(arguments)
+    except InputError as error:
+        return HookOutcome("", [f"kvnuma hook: error: {error.one_line()}"], 2)
     return on_define_domain(
-        options.vmi,
-        options.domain,
-        sysfs_root=options.sysfs or environ.get("KVNUMA_SYSFS_ROOT") or "/sys",
-        strict=options.strict or environ.get("KVNUMA_PCI_NUMA_STRICT", "").lower() in _TRUE,
+        options["vmi"],
+        options["domain"],
+        sysfs_root=options.get("sysfs") or environ.get("KVNUMA_SYSFS_ROOT") or "/sys",
+        strict="strict" in options or environ.get("KVNUMA_PCI_NUMA_STRICT", "").lower() in _TRUE,
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NoReturn
 from xml.parsers import expat
 
 from kvnuma.errors import InputError
@@ -30,8 +29,8 @@ class _Refused(Exception):
     pass
 
 
-def _refuse(what: str) -> Callable[..., NoReturn]:
-    def handler(*_args: object) -> NoReturn:
+def _refuse(what: str) -> Callable[..., int]:
+    def handler(*_args: object) -> int:
         raise _Refused(what)
 
     return handler
