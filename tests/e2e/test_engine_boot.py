@@ -9,6 +9,7 @@ must be the planned pins after folding.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -83,7 +84,19 @@ def test_guest_sees_the_planned_layout(libvirtd: Libvirtd, shape: Shape) -> None
     validate_domain(rendered)
     host_cpus = this_host_cpus()
     projected, mapping = project_onto_this_host(rendered, host_cpus)
-    report = boot_and_report(libvirtd, make_bootable(projected, f"engine-{shape.name}"))
+    try:
+        report = boot_and_report(libvirtd, make_bootable(projected, f"engine-{shape.name}"))
+    except AssertionError as error:
+        # SCHED_FIFO needs a realtime-capable host (KubeVirt only schedules realtime VMIs on nodes
+        # labelled kubevirt.io/realtime); libvirt cannot set it for QEMU's threads in this
+        # container's cgroup. The rest of the realtime shape (pmu off, nosharepages) still boots.
+        if not plan.realtime_vcpus or "Cannot set scheduler parameters" not in str(error):
+            raise
+        print(
+            f"\nE2E {shape.name}: this host refuses SCHED_FIFO for QEMU threads; booting without <vcpusched>"
+        )
+        without_fifo = re.sub(r"<vcpusched [^>]*/>", "", projected)
+        report = boot_and_report(libvirtd, make_bootable(without_fifo, f"engine-{shape.name}"))
     seen = {node: (cpus.format(), kib // 1024) for node, (cpus, kib) in sorted(report.nodes.items())}
     planned = [(c.id, c.vcpus, c.memory_bytes // MiB) for c in plan.cells]
     print(
