@@ -23,12 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "tests" / "pci")]
-
-from pci_domains import numa_domain  # noqa: E402
-from pci_sysfs_tree import FakePciDevice, build_sysfs  # noqa: E402
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
 
 from kvnuma.pci import place_pci_devices  # noqa: E402
+from pci.pci_domains import numa_domain  # noqa: E402
+from pci.pci_sysfs_tree import FakePciDevice, build_sysfs  # noqa: E402
 
 BUNDLE = ROOT / "deploy" / "hook" / "onDefineDomain"
 SYSTEM_PYTHON = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable

@@ -7,11 +7,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pci_domains import fixture, numa_domain
 
 from kvnuma.errors import InputError, RuleError
 from kvnuma.pci import place_pci_devices
 from kvnuma.pci.xmltree import parse_domain, to_xml
+from pci.pci_domains import fixture, numa_domain
 from support.libvirt import Libvirtd, assert_libvirt_accepts, validate_domain
 
 GPU_NODES = {"0000:3b:00.0": 0, "0000:3c:00.1": 0, "0000:af:00.0": 1, "0000:5e:00.0": -1}

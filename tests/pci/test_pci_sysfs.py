@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pci_sysfs_tree import GPU_HOST, GPU_HOST_NODES, FakePciDevice, build_sysfs
 
 from kvnuma.errors import InputError
 from kvnuma.pci.sysfs import read_host_pci
+from pci.pci_sysfs_tree import GPU_HOST, GPU_HOST_NODES, FakePciDevice, build_sysfs
 
 
 def test_nodes_root_complexes_and_bridges(tmp_path: Path) -> None:

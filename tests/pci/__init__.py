@@ -1,0 +1,1 @@
+"""PCI placement tests and their builders (fake sysfs trees, domain XML)."""
