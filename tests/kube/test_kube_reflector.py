@@ -166,3 +166,42 @@ async def test_throttled_list_backs_off_then_syncs(api: KubeApiServer) -> None:
     await stop(reflector, task)
     assert [e.kind for e in recorder.errors] == ["throttled", "throttled"]
     assert reflector.get("kv", "k") is not None
+
+
+async def test_without_a_store_callbacks_still_see_every_object(api: KubeApiServer) -> None:
+    api.put_object(node("a"))
+    api.put_object(node("b"))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, keep_objects=False)
+    await until(lambda: api.open_watches == 1, "watch open")
+    api.put_object(node("c"))
+    api.delete_object("Node/a")
+    api.compact()
+    await until(lambda: reflector.lists == 2, "re-list after 410")
+    await stop(reflector, task)
+    assert recorder.replaces == [["a", "b"], ["b", "c"]]
+    assert recorder.events == [("ADDED", "c"), ("DELETED", "a")]
+    assert reflector.store == {}
+    assert reflector.get("b") is None
+
+
+async def test_synced_waits_for_the_first_successful_list(api: KubeApiServer) -> None:
+    api.faults.fail_next("list", r"/nodes$", 503, count=2, retry_after=0)
+    api.put_object(node("a"))
+    recorder = Recorder()
+    client = KubeClient(ClusterConfig(api.url))
+    reflector = Reflector(
+        client,
+        NODES,
+        on_replace=recorder.on_replace,
+        on_error=recorder.errors.append,
+        backoff=Backoff(base=0.01, cap=0.05, rng=random.Random(5)),
+    )
+    task = asyncio.create_task(reflector.run())
+    await until(lambda: len(recorder.errors) == 1, "first list failed")
+    assert not reflector.synced.is_set()
+    assert recorder.replaces == []
+    await asyncio.wait_for(reflector.synced.wait(), 10)
+    await stop(reflector, task)
+    assert [e.kind for e in recorder.errors] == ["server", "server"]
+    assert recorder.replaces == [["a"]]

@@ -13,7 +13,9 @@ import pytest
 from webhook_harness import RunningWebhook, running_webhook
 
 from kubeapi.server import KubeApiServer
-from kvnuma.webhook.kube_source import KubeEndpoint, kube_source
+from kvnuma.errors import InputError
+from kvnuma.kube import ClusterConfig
+from kvnuma.webhook.kube_source import kube_source
 
 
 def node(name: str, cpus: int, memory: str = "64Gi", **extra: str) -> dict[str, Any]:
@@ -70,10 +72,32 @@ async def api() -> AsyncIterator[KubeApiServer]:
 
 @pytest.fixture
 async def hook(api: KubeApiServer, tmp_path: Path) -> AsyncIterator[RunningWebhook]:
-    source = kube_source(KubeEndpoint(api.url), backoff=0.05, watch_timeout=5)
+    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05, watch_timeout_seconds=5)
     async with running_webhook(tmp_path, source=source) as running:
         await eventually(lambda: running.server.state.cache.ready)
         yield running
+
+
+async def test_not_ready_until_nodes_and_kubevirt_are_listed(api: KubeApiServer, tmp_path: Path) -> None:
+    api.faults.fail_next("list", r"/kubevirts$", 500, count=1_000_000)
+    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05)
+    async with running_webhook(tmp_path, source=source) as running:
+        cache = running.server.state.cache
+        await eventually(lambda: cache.nodes_listed)
+        assert not cache.kubevirt_listed
+        assert (await running.get("/readyz"))[0] == 503
+        api.faults.clear()  # the KubeVirt list now succeeds on the next retry
+        await eventually(lambda: cache.ready)
+        assert (await running.get("/readyz"))[0] == 200
+        assert cache.node_count == 2
+        assert cache.enabled
+
+
+def test_no_cluster_to_watch_is_an_input_error_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    with pytest.raises(InputError, match="no API server given"):
+        kube_source()
 
 
 def passthrough(stored: dict[str, Any]) -> bool:

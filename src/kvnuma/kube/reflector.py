@@ -9,8 +9,10 @@
     every ``resync_seconds`` -> LIST again and replace, as a safety net
     other errors -> capped exponential backoff with jitter, then LIST again
 
-``synced`` is set after the first successful LIST. Callbacks run in the event loop and must
-not block.
+``synced`` is set after the first successful LIST (a server's readiness). ``store`` holds the
+objects by (namespace, name); a consumer that keeps its own digest of them (the webhook's cache)
+passes ``keep_objects=False`` so every object is not held twice. Callbacks run in the event loop
+and must not block.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Reflector:
         watch_timeout_seconds: int = 240,
         backoff: Backoff | None = None,
         on_error: Callable[[KubeError], None] | None = None,
+        keep_objects: bool = True,
     ) -> None:
         self.client = client
         self.resource = resource
@@ -59,6 +62,7 @@ class Reflector:
         self.resync_seconds = resync_seconds
         self.watch_timeout_seconds = watch_timeout_seconds
         self.backoff = backoff or Backoff()
+        self.keep_objects = keep_objects
         self.store: dict[tuple[str, str], dict[str, Any]] = {}
         self.resource_version = ""
         self.synced = asyncio.Event()
@@ -84,10 +88,11 @@ class Reflector:
     async def _list(self) -> None:
         listing = await self.client.list(self.resource, self.namespace)
         self.lists += 1
-        self.store = {_key(obj): obj for obj in listing.items}
+        if self.keep_objects:
+            self.store = {_key(obj): obj for obj in listing.items}
         self.resource_version = listing.resource_version
         self.backoff.reset()
-        self.on_replace(list(self.store.values()))
+        self.on_replace(list(self.store.values()) if self.keep_objects else listing.items)
         self.synced.set()
 
     async def _watch_until_resync(self) -> None:
@@ -106,9 +111,9 @@ class Reflector:
                     self.resource_version = event.resource_version
                 if event.type == "BOOKMARK":
                     continue
-                if event.type == "DELETED":
+                if self.keep_objects and event.type == "DELETED":
                     self.store.pop(_key(event.object), None)
-                else:
+                elif self.keep_objects:
                     self.store[_key(event.object)] = event.object
                 self.on_event(event.type, event.object)
                 if time.monotonic() > deadline:

@@ -13,7 +13,7 @@ The cluster minimum is maintained per event with ``MinTracker`` (no scan of all 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from kvnuma.admission.capacity import (
     ANNOTATION_CPUS,
@@ -24,7 +24,7 @@ from kvnuma.admission.capacity import (
 )
 from kvnuma.webhook.min_tracker import MinTracker
 
-__all__ = ["ClusterCache", "auto_numa_enabled"]
+__all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
 
 _Raw = tuple[tuple[str, str], ...]
 _EXACT = frozenset((ANNOTATION_CPUS, ANNOTATION_MEMORY))
@@ -59,6 +59,13 @@ def auto_numa_enabled(kubevirt: Mapping[str, Any]) -> bool:
             return False
         node = node.get(key)
     return node is True
+
+
+class Sink(Protocol):
+    """What a source (a folder, a ``kvnuma.kube.Reflector``) feeds."""
+
+    def on_replace(self, objects: Iterable[Mapping[str, Any]]) -> None: ...
+    def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None: ...
 
 
 class _NodeSink:
