@@ -6,6 +6,7 @@ cores c*K .. c*K+K-1, and the second thread of core i is CPU i + cells*K.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,3 +97,29 @@ def vmi(
         "spec": {"domain": domain},
     }
     return VmiSpec.from_object(obj)
+
+
+SLIT_4 = {  # a 4-node, 2-socket SLIT: 10 local, 16 same socket, 22 across
+    0: ((0, 10), (1, 16), (2, 22), (3, 22)),
+    1: ((0, 16), (1, 10), (2, 22), (3, 22)),
+    2: ((0, 22), (1, 22), (2, 10), (3, 16)),
+    3: ((0, 22), (1, 22), (2, 16), (3, 10)),
+}
+
+
+def with_distances(host: HostTopology, table: dict[int, tuple[tuple[int, int], ...]]) -> HostTopology:
+    cells = tuple(dataclasses.replace(c, distances=table.get(c.id, ())) for c in host.cells)
+    return dataclasses.replace(host, cells=cells)
+
+
+def renumber_ids(host: HostTopology, ids: Sequence[int]) -> HostTopology:
+    """``host`` with its cells renamed to ``ids`` (distances keyed by the new ids too)."""
+    rename = dict(zip((c.id for c in host.cells), ids, strict=True))
+    cells = tuple(
+        dataclasses.replace(c, id=rename[c.id], distances=tuple((rename[o], v) for o, v in c.distances))
+        for c in host.cells
+    )
+    return dataclasses.replace(host, cells=cells)
+
+
+HOST_4 = with_distances(smt_host(4, 2, smt=False), SLIT_4)

@@ -8,6 +8,8 @@ precondition and cpuset-size checks with numbers, and a per-host-node free huge 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kvnuma.model import CpuSet, HostTopology, format_bytes
 from kvnuma.placement.errors import (
     CoresAcrossCellsError,
@@ -22,7 +24,7 @@ from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
 from kvnuma.placement.pool import CpuPool
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["PARITY_ANNOTATION", "plan_guest"]
+__all__ = ["PARITY_ANNOTATION", "check_free_hugepages", "guest_distances", "plan_guest"]
 
 PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
 _HOTPLUG_ARCHES = ("amd64", "s390x")
@@ -194,6 +196,25 @@ def _guest_cells(
     involved = [cell_id for cell_id in host.cell_ids if cell_id in by_cell]
     sizes = split_memory(memory, page, [len(by_cell[c]) for c in involved], mode)
     return tuple(
-        GuestCell(guest, host_cell, tuple(by_cell[host_cell]), size, page)
+        GuestCell(
+            guest,
+            host_cell,
+            tuple(by_cell[host_cell]),
+            size,
+            page,
+            guest_distances(host, involved, host_cell),
+        )
         for guest, (host_cell, size) in enumerate(zip(involved, sizes, strict=True))
     )
+
+
+def guest_distances(
+    host: HostTopology, involved: Sequence[int], host_cell: int
+) -> tuple[tuple[int, int], ...]:
+    """KubeVirt's distance pass-through (PR #18829): the host cell's distances to the ``involved``
+    host cells, renumbered to guest cell ids, in the host's order with the host's values."""
+    cell = host.cell(host_cell)
+    if cell is None:
+        return ()
+    guest_id = {host_id: guest for guest, host_id in enumerate(involved)}
+    return tuple((guest_id[other], value) for other, value in cell.distances if other in guest_id)

@@ -32,13 +32,18 @@ class HotplugVcpu:
 
 @dataclass(frozen=True, slots=True)
 class GuestCell:
-    """A guest NUMA cell: guest id (from 0), the host cell backing it, its vCPUs and memory."""
+    """A guest NUMA cell: guest id (from 0), the host cell backing it, its vCPUs and memory.
+
+    ``distances``: (guest cell id, distance) in the host cell's order, for the guest cells whose
+    host cells the host reported a distance to (empty when the host reports none).
+    """
 
     id: int
     host_cell: int
     vcpus: tuple[int, ...]
     memory_bytes: int
     page_size_bytes: int
+    distances: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +105,7 @@ class GuestPlan:
                     "vcpus": list(c.vcpus),
                     "memory_bytes": c.memory_bytes,
                     "page_size_bytes": c.page_size_bytes,
+                    "distances": [{"id": guest, "value": value} for guest, value in c.distances],
                 }
                 for c in self.cells
             ],

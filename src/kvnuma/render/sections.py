@@ -76,15 +76,19 @@ def cpu_children(plan: GuestPlan) -> list[ET.Element]:
     if plan.cells:
         numa = _el("numa")
         for cell in plan.cells:
-            numa.append(
-                _el(
-                    "cell",
-                    id=str(cell.id),
-                    cpus=",".join(str(v) for v in cell.vcpus),
-                    memory=str(cell.memory_bytes),
-                    unit="b",
-                )
+            element = _el(
+                "cell",
+                id=str(cell.id),
+                cpus=",".join(str(v) for v in cell.vcpus),
+                memory=str(cell.memory_bytes),
+                unit="b",
             )
+            if cell.distances:
+                distances = _el("distances")
+                for guest, value in cell.distances:
+                    distances.append(_el("sibling", id=str(guest), value=str(value)))
+                element.append(distances)
+            numa.append(element)
         children.append(numa)
     return children
 
