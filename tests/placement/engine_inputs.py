@@ -7,7 +7,7 @@ cores c*K .. c*K+K-1, and the second thread of core i is CPU i + cells*K.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool
@@ -107,7 +107,7 @@ SLIT_4 = {  # a 4-node, 2-socket SLIT: 10 local, 16 same socket, 22 across
 }
 
 
-def with_distances(host: HostTopology, table: dict[int, tuple[tuple[int, int], ...]]) -> HostTopology:
+def with_distances(host: HostTopology, table: Mapping[int, tuple[tuple[int, int], ...]]) -> HostTopology:
     cells = tuple(dataclasses.replace(c, distances=table.get(c.id, ())) for c in host.cells)
     return dataclasses.replace(host, cells=cells)
 
