@@ -5,12 +5,14 @@ Exit codes: 0 will work, 1 will not, 2 bad input (one line on stderr).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from kvnuma.cli.output import emit, write_text
-from kvnuma.cli.sources import load_node, load_vmi
+from kvnuma.cli.sources import load_node, load_vmi, vm_input_options
 from kvnuma.migration import Policy, Verdict, check_migration
 from kvnuma.model.quantity import format_bytes
 from kvnuma.vmi import VmiSpec
@@ -19,6 +21,7 @@ __all__ = ["EXIT_WILL_NOT_WORK", "migrate_check", "render_text"]
 
 EXIT_WILL_NOT_WORK = 1
 _MARK = {True: "ok  ", False: "FAIL", None: "n/a "}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def render_text(verdict: Verdict) -> str:
@@ -49,6 +52,12 @@ def render_text(verdict: Verdict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _node_option(flag: str, help_text: str) -> Callable[[_F], _F]:
+    """A required node file option, passed as ``<name>_path``."""
+    dest = f"{flag.removeprefix('--')}_path"
+    return click.option(flag, dest, required=True, type=click.Path(path_type=Path), help=help_text)
+
+
 @click.command("migrate-check")
 @click.option(
     "--vmi",
@@ -57,20 +66,10 @@ def render_text(verdict: Verdict) -> str:
     type=click.Path(path_type=Path),
     help="The VMI, or a VirtualMachine (with its instance type in the same file or --instancetype).",
 )
-@click.option(
-    "--source",
-    "source_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Source node: capabilities XML, sysfs root folder, or Node YAML with kvnuma's annotations.",
+@_node_option(
+    "--source", "Source node: capabilities XML, sysfs root folder, or Node YAML with kvnuma's annotations."
 )
-@click.option(
-    "--target",
-    "target_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Target node, in any of the source's forms.",
-)
+@_node_option("--target", "Target node, in any of the source's forms.")
 @click.option(
     "--policy",
     type=click.Choice([p.value for p in Policy]),
@@ -78,20 +77,7 @@ def render_text(verdict: Verdict) -> str:
     show_default=True,
     help="The target kubelet's Topology Manager policy (kubelet default: none).",
 )
-@click.option(
-    "--instancetype",
-    "instancetypes",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="File(s) with the instance type the VM names.",
-)
-@click.option(
-    "--preference",
-    "preferences",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="File(s) with the preference the VM names.",
-)
+@vm_input_options
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def migrate_check(
     *,
@@ -106,8 +92,7 @@ def migrate_check(
     """Will this VM's NUMA layout survive a live migration? Exit 0 yes, 1 no, 2 bad input."""
     obj = load_vmi(vmi_path, instancetype=instancetypes, preference=preferences)
     vmi = VmiSpec.from_object(obj, source=str(vmi_path))
-    source, _ = load_node(source_path)
-    target, _ = load_node(target_path)
+    source, target = (load_node(path)[0] for path in (source_path, target_path))
     verdict = check_migration(vmi, source, target, Policy(policy))
     if output == "json":
         emit(verdict.as_dict(), "json")

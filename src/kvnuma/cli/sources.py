@@ -5,15 +5,19 @@ VirtualMachine expanded with its instance type and preference).
     load_host(path)             -> HostTopology (capabilities XML or sysfs root only)
     load_vmi(path, instancetype=..., preference=..., cluster_config=...) -> the VMI object (dict)
     load_cluster_config(path)   -> LiveUpdateConfig (a KubeVirt or HyperConverged CR)
+    load_feature_gates(path)    -> the KubeVirt CR's developerConfiguration.featureGates
+    vm_input_options            -> click options --instancetype FILE... --preference FILE...
 
 Every problem is an ``InputError`` naming the file: the CLI prints one line and exits 2.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import click
 
 from kvnuma.cli.inputs import read_documents, read_text
 from kvnuma.errors import InputError
@@ -24,9 +28,34 @@ from kvnuma.model.topology import HostTopology
 from kvnuma.topology.capabilities import parse_capabilities
 from kvnuma.topology.sysfs import read_sysfs
 
-__all__ = ["load_cluster_config", "load_host", "load_node", "load_vmi"]
+__all__ = [
+    "load_cluster_config",
+    "load_feature_gates",
+    "load_host",
+    "load_node",
+    "load_vmi",
+    "vm_input_options",
+]
 
 _VM_KINDS = ("VirtualMachine", "VirtualMachineInstance")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def vm_input_options(command: _F) -> _F:
+    """``--instancetype FILE`` and ``--preference FILE`` (each repeatable), passed to the command
+    as ``instancetypes`` and ``preferences`` (tuples of paths) for ``load_vmi``."""
+    for flag, dest, what in (
+        ("--preference", "preferences", "preference"),
+        ("--instancetype", "instancetypes", "instance type"),
+    ):
+        command = click.option(
+            flag,
+            dest,
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help=f"File(s) with the {what} the VirtualMachine names (repeatable).",
+        )(command)
+    return command
 
 
 def load_host(path: Path) -> HostTopology:
@@ -64,6 +93,8 @@ def load_vmi(
     itself (a multi-document file may carry all three). With ``cluster_config`` the VMI
     mutator's hotplug defaults (maxSockets) are applied as KubeVirt would."""
     documents = [(str(path), doc) for doc in read_documents(path)]
+    if len(documents) == 1 and "kind" not in documents[0][1]:  # a bare VMI without apiVersion/kind
+        documents = [(str(path), {**documents[0][1], "kind": "VirtualMachineInstance"})]
     vms = [(source, doc) for source, doc in documents if doc.get("kind") in _VM_KINDS]
     if len(vms) != 1:
         raise InputError(
@@ -91,6 +122,23 @@ def load_cluster_config(path: Path) -> LiveUpdateConfig:
     if len(configs) != 1:
         raise InputError(str(path), f"expected one KubeVirt or HyperConverged object, found {len(configs)}")
     return LiveUpdateConfig.from_object(configs[0], source=str(path))
+
+
+def load_feature_gates(path: Path) -> frozenset[str]:
+    """``spec.configuration.developerConfiguration.featureGates`` of the KubeVirt CR in ``path``."""
+    documents = [doc for doc in read_documents(path) if doc.get("kind") == "KubeVirt"]
+    if len(documents) != 1:
+        raise InputError(str(path), f"expected one KubeVirt object, found {len(documents)}")
+    node: Any = documents[0]
+    for key in ("spec", "configuration", "developerConfiguration"):
+        node = node.get(key) if isinstance(node, Mapping) else None
+    gates = node.get("featureGates") if isinstance(node, Mapping) else None
+    if gates is None:
+        return frozenset()
+    if not isinstance(gates, list) or not all(isinstance(gate, str) for gate in gates):
+        where = f"{path}: spec.configuration.developerConfiguration.featureGates"
+        raise InputError(where, "expected a list of feature gate names")
+    return frozenset(gates)
 
 
 def _paths(group: Path | Iterable[Path] | None) -> list[Path]:
