@@ -1,0 +1,77 @@
+"""The engine's PCI NUMA step (GPU device NUMA): after the guest NUMA plan is rendered, put each
+PCI hostdev of the domain behind a ``pcie-expander-bus`` on the guest cell of its host node.
+
+Gated by the KubeVirt feature gate ``GPUDeviceNUMA``; a domain without guest NUMA cells or
+without PCI hostdevs is returned unchanged (the proposal's non-goal), and then the host is not
+even asked for PCI facts. Host facts come in through ``read_facts`` (the CLI reads a sysfs
+root), so this module does no IO itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kvnuma.pci import PlacementResult, place_pci_devices
+from kvnuma.pci.domain_facts import guest_cells, hostdevs
+from kvnuma.pci.sysfs import HostPciFacts
+from kvnuma.render.xmlio import parse_domain, write_domain
+
+__all__ = ["GPU_DEVICE_NUMA_GATE", "PciStep", "gate_enabled", "place_domain_devices"]
+
+GPU_DEVICE_NUMA_GATE = "GPUDeviceNUMA"
+
+FactsReader = Callable[[Sequence[str]], HostPciFacts]
+
+
+def gate_enabled(feature_gates: Collection[str]) -> bool:
+    return GPU_DEVICE_NUMA_GATE in feature_gates
+
+
+@dataclass(frozen=True)
+class PciStep:
+    """The domain after the step, and what the step did (``result`` None: the gate is off)."""
+
+    xml: str
+    result: PlacementResult | None
+
+    @property
+    def left_in_place(self) -> list[str]:
+        """One line per device left where it was, with the reason."""
+        return [skipped.reason for skipped in self.result.skipped] if self.result else []
+
+    def as_dict(self) -> dict[str, Any]:
+        result = self.result
+        if result is None:
+            return {"enabled": False, "applied": False, "note": "feature gate GPUDeviceNUMA is off"}
+        return {
+            "enabled": True,
+            "applied": result.plan is not None,
+            "note": result.note,
+            "summary": result.summary() if result.plan is not None else [],
+            "left_in_place": [
+                {"device": str(s.device), "rule": s.rule, "reason": s.reason} for s in result.skipped
+            ],
+        }
+
+
+def place_domain_devices(
+    xml: str, read_facts: FactsReader, *, strict: bool = False, source: str = "rendered domain"
+) -> PciStep:
+    """``xml`` with its PCI hostdevs placed on their guest cells (RuleError in strict mode when a
+    device cannot be placed). The XML declaration and everything kvnuma does not own are kept."""
+    parsed = parse_domain(xml, source=source)
+    devices = hostdevs(parsed.root)
+    needs_facts = bool(guest_cells(parsed.root)) and bool(devices)
+    facts = read_facts(sorted({str(d.source) for d in devices})) if needs_facts else HostPciFacts()
+    result = place_pci_devices(
+        parsed.root,
+        facts.numa_node,
+        strict=strict,
+        groups=facts.root_complex,
+        host_cpu_nodes=facts.cpu_nodes,
+    )
+    if result.plan is None:
+        return PciStep(xml, result)
+    return PciStep(write_domain(result.doc.root, parsed.declaration), result)
