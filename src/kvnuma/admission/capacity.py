@@ -2,9 +2,12 @@
 
 The node agent writes, on each Node:
 
-    kubevirt.io/max-single-numa-cpus: "20"                 CPUs of the smallest NUMA cell
-    kubevirt.io/max-single-numa-memory: "128Gi"            memory of the smallest NUMA cell
-    kubevirt.io/max-single-numa-hugepages-2Mi: "16Gi"      per page size: the smallest cell's pool, in bytes
+    kubevirt.io/max-single-numa-cpus: "20"                 online CPUs of the node's largest NUMA cell
+    kubevirt.io/max-single-numa-memory: "128Gi"            memory of the node's largest NUMA cell
+    kubevirt.io/max-single-numa-hugepages-2Mi: "16Gi"      per page size: the largest per-cell pool, in bytes
+
+(VEP 135: each node reports the most one of its NUMA nodes can give; the decision compares a VMI
+against the smallest of these values over the cluster, because the VMI may land on any node.)
 
 ``NodeCapacity.from_node`` reads them; a malformed value is left out (and reported in
 ``problems``) rather than failing the node, so one bad annotation never hides the others.
@@ -42,7 +45,7 @@ class NodeCapacity:
     cpus: int | None = None
     memory_bytes: int | None = None
     hugepages: Mapping[int, int] = field(default_factory=dict)
-    """page size in bytes -> bytes of that page size on the node's smallest cell."""
+    """page size in bytes -> bytes of that page size in the node's largest per-cell pool."""
     problems: tuple[str, ...] = ()
 
     @property
