@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -81,3 +82,120 @@ def test_plan_bad_input_exit_2(tmp_path: Path) -> None:
     code, _, err = run("plan", "--cpuset", "0-1,zz")
     assert code == 2
     assert err.count("\n") == 1
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+VM_CX1 = EXAMPLES / "instancetypes" / "vm-cx1.yaml"
+CX1 = EXAMPLES / "instancetypes" / "cx1-numa-instancetype.yaml"
+SPREAD = EXAMPLES / "instancetypes" / "spread-preference.yaml"
+NODE_A = EXAMPLES / "migration" / "node-a-capabilities.xml"
+RATIO_1 = EXAMPLES / "instancetypes" / "hyperconverged-ratio-1.yaml"
+
+
+def test_plan_expands_a_vm_with_its_instance_type_and_preference() -> None:
+    code, out, err = run(
+        "plan", str(VM_CX1), "--instancetype", str(CX1), "--preference", str(SPREAD),
+        "--capabilities", str(NODE_A), "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    # cx1: 8 vCPUs spread 2 cores per socket, maxSockets 8 from the instance type, isolated emulator
+    assert document["plan"]["topology"] == {"sockets": 8, "cores": 2, "threads": 1}
+    assert document["plan"]["vcpus"] == {"max": 16, "enabled": 8}
+    assert len(document["plan"]["emulator_cpus"]) == 1
+    assert sum(c["memory_bytes"] for c in document["plan"]["cells"]) == 16 << 30
+    hotplug = document["hotplug"]
+    assert (hotplug["sockets"], hotplug["maxSockets"], hotplug["origin"]) == (4, 8, "spec")
+    assert [w["rule"] for w in hotplug["warnings"]] == ["hotplug-vcpus-outside-numa"]
+    validate_domain(document["domain_xml"])
+
+
+def test_plan_refuses_instance_type_files_for_a_vmi(tmp_path: Path) -> None:
+    code, _, err = run("plan", str(EXAMPLES / "engine" / "numavm.yaml"), "--instancetype", str(CX1))
+    assert code == 2
+    assert "apply to a VirtualMachine" in err
+
+
+def numa_vmi_file(tmp_path: Path, **cpu: int) -> Path:
+    path = tmp_path / "vmi.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kubevirt.io/v1",
+                "kind": "VirtualMachineInstance",
+                "metadata": {"name": "hp"},
+                "spec": {
+                    "domain": {
+                        "cpu": {
+                            "dedicatedCpuPlacement": True,
+                            "numa": {"guestMappingPassthrough": {}},
+                            **cpu,
+                        },
+                        "memory": {"guest": "128Mi", "hugepages": {"pageSize": "2Mi"}},
+                    }
+                },
+            }
+        )
+    )
+    return path
+
+
+def kubevirt_cr(tmp_path: Path, live: dict[str, int]) -> Path:
+    path = tmp_path / "kubevirt.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt", "metadata": {"name": "kubevirt"},
+             "spec": {"configuration": {"liveUpdateConfiguration": live}}}
+        )
+    )  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize(
+    ("cpu", "config", "expected", "planned_max_vcpus"),
+    [
+        # (sockets, maxSockets, origin, hotplug on); no config: sized, not applied to the plan
+        pytest.param({"sockets": 2}, None, (2, 8, "ratio 4", True), 2, id="default-ratio-4"),
+        pytest.param({"sockets": 2}, "ratio-1", (2, 2, "ratio 1", False), 2, id="ratio-1-no-hotplug"),
+        pytest.param({"sockets": 2}, {"maxHotplugRatio": 3}, (2, 6, "ratio 3", True), 6, id="ratio-3"),
+        pytest.param(
+            {"sockets": 2}, {"maxCpuSockets": 5}, (2, 5, "maxCpuSockets", True), 5, id="max-cpu-sockets"
+        ),
+        pytest.param(
+            {"sockets": 2, "maxSockets": 2}, {}, (2, 2, "spec", False), 2, id="max-sockets-equals-guest"
+        ),
+    ],
+)
+def test_plan_shows_hotplug_sizing(
+    tmp_path: Path,
+    cpu: dict[str, int],
+    config: object,
+    expected: tuple[int, int, str, bool],
+    planned_max_vcpus: int,
+) -> None:
+    caps = tmp_path / "caps.xml"
+    caps.write_text(render_capabilities(synthetic_host(cells=2, cores_per_cell=2, threads=1)))
+    args = ["plan", str(numa_vmi_file(tmp_path, **cpu)), "--capabilities", str(caps), "--cpuset", "0-1"]
+    if config == "ratio-1":
+        args += ["--cluster-config", str(RATIO_1)]
+    elif isinstance(config, dict):
+        args += ["--cluster-config", str(kubevirt_cr(tmp_path, config))]
+    code, out, err = run(*args, "-o", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    hotplug = document["hotplug"]
+    assert (
+        hotplug["sockets"],
+        hotplug["maxSockets"],
+        hotplug["origin"],
+        hotplug["hotplugEnabled"],
+    ) == expected
+    assert hotplug["applied"] is (config is not None)
+    assert document["plan"]["vcpus"] == {"max": planned_max_vcpus, "enabled": 2}
+    assert ("hotplug-vcpus-outside-numa" in [w["rule"] for w in hotplug["warnings"]]) is expected[3]
+    validate_domain(document["domain_xml"])
+    code, text, _ = run(*args)
+    assert code == 0
+    section = text[text.index("CPU hotplug") : text.index("Domain XML")]
+    assert f"maxSockets {expected[1]} ({expected[2]})" in section
+    assert ("WARNING hotplug-vcpus-outside-numa" in section) is expected[3]

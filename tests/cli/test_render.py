@@ -134,3 +134,49 @@ def test_bad_files_are_one_line_and_exit_2(files: dict[str, Path]) -> None:
         assert code == 2
         assert err.count("\n") == 1
         assert str(args[1]) in err or "broken.xml" in err
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_render_a_vm_with_its_instance_type_and_preference(tmp_path: Path) -> None:
+    host = synthetic_host(cells=2, sockets=2, cores_per_cell=8, threads=1, hugepages={2 * MiB: 8192})
+    caps = tmp_path / "caps.xml"
+    caps.write_text(render_capabilities(host))
+    code, out, err = run(
+        "render", "--vmi", str(EXAMPLES / "instancetypes" / "vm-cx1.yaml"),
+        "--instancetype", str(EXAMPLES / "instancetypes" / "cx1-numa-instancetype.yaml"),
+        "--preference", str(EXAMPLES / "instancetypes" / "spread-preference.yaml"),
+        "--capabilities", str(caps), "--cpuset", "0-8",
+    )  # fmt: skip
+    assert code == 0, err
+    validate_domain(out)
+    root = ET.fromstring(out)
+    # cx1.2xlarge-numa: 8 vCPUs as 4 sockets x 2 cores (spread-2), maxSockets 8, isolated emulator
+    assert root.find("cpu/topology").attrib == {"sockets": "8", "cores": "2", "threads": "1"}  # type: ignore[union-attr]
+    assert root.findtext("vcpu") == "16"
+    assert [p.get("cpuset") for p in root.iter("vcpupin")] == [str(i) for i in range(8)]
+    assert root.find("cputune/emulatorpin").get("cpuset") == "8"  # type: ignore[union-attr]
+    assert root.findtext("memory") == str(16 << 30)
+
+
+def test_render_applies_the_cluster_hotplug_defaults(files: dict[str, Path]) -> None:
+    args = [
+        "render",
+        "--vmi",
+        str(files["vmi"]),
+        "--capabilities",
+        str(files["caps"]),
+        "--cpuset",
+        "2-5,10-12",
+    ]
+    _, plain, _ = run(*args)
+    code, out, _ = run(
+        *args, "--cluster-config", str(EXAMPLES / "instancetypes" / "hyperconverged-ratio-1.yaml")
+    )
+    assert code == 0
+    assert ET.fromstring(plain).find("vcpus") is None
+    root = ET.fromstring(out)
+    # ratio 1: maxSockets = sockets, so every vCPU is enabled and none is hotpluggable
+    assert [v.get("hotpluggable") for v in root.iter("vcpu") if v.get("id") is not None] == ["no"] * 6
+    validate_domain(out)

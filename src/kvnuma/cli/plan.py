@@ -1,12 +1,17 @@
 """``kvnuma plan``: what kvnuma would do with a VMI on a host, readably.
 
     kvnuma plan [VMI.yaml] [--capabilities FILE | --sysfs ROOT] [--cpuset LIST]
+                [--instancetype FILE]... [--preference FILE]... [--cluster-config FILE]
                 [--memory-split kubevirt|proportional] [-o text|json]
 
 Defaults: this host (``/sys``), all its online CPUs as the cpuset, and an embedded example VMI
 sized to fill that cpuset. It shows the host topology, the auto-NUMA decision the webhook would
 take with a cluster made of this one host (autoNUMAEnablement on), the guest layout and the
 domain XML. A shortfall of free huge pages is shown as a warning here (``render`` fails on it).
+VMI.yaml may be a VirtualMachine expanded with its instance type and preference. The CPU
+hotplug section is KubeVirt's sizing (``kvnuma.hotplug.size``) with the cluster's
+``liveUpdateConfiguration`` (``--cluster-config``; default ratio 4), and the guest layout
+includes the hotplug slots only when ``--cluster-config`` is given (KubeVirt's VMI mutator).
 """
 
 from __future__ import annotations
@@ -19,15 +24,23 @@ from typing import Any
 
 import click
 import yaml
-from rich.table import Table
 
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, Decision, NodeCapacity, decide
-from kvnuma.cli.discover import human_bytes
-from kvnuma.cli.output import console, emit, write_text
-from kvnuma.cli.render import capabilities_option, load_host, read_vmi, split_option, sysfs_option
+from kvnuma.cli.output import emit
+from kvnuma.cli.plan_text import print_text
+from kvnuma.cli.render import (
+    capabilities_option,
+    cluster_config_option,
+    load_host,
+    read_vmi,
+    split_option,
+    sysfs_option,
+)
+from kvnuma.cli.sources import load_cluster_config, vm_input_options
 from kvnuma.errors import RuleError
+from kvnuma.hotplug import size
 from kvnuma.model import CpuSet, HostTopology, format_bytes
-from kvnuma.placement import GuestPlan, SplitMode, check_free_hugepages, plan_guest
+from kvnuma.placement import SplitMode, check_free_hugepages, plan_guest
 from kvnuma.render import render_domain
 from kvnuma.vmi import VmiSpec
 
@@ -76,6 +89,8 @@ def admission_decision(document: dict[str, Any], host: HostTopology) -> Decision
 @capabilities_option
 @sysfs_option
 @click.option("--cpuset", metavar="LIST", help="The pod's dedicated CPUs (default: all online CPUs).")
+@vm_input_options
+@cluster_config_option
 @split_option
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def plan(
@@ -84,6 +99,9 @@ def plan(
     capabilities: Path | None,
     sysfs: Path | None,
     cpuset: str | None,
+    instancetypes: tuple[Path, ...],
+    preferences: tuple[Path, ...],
+    cluster_config: Path | None,
     memory_split: SplitMode,
     output: str,
 ) -> None:
@@ -99,8 +117,9 @@ def plan(
         spec = VmiSpec.from_object(document, source="embedded example VMI")
         vmi_name = "embedded example VMI (sized for this cpuset)"
     else:
-        spec, document = read_vmi(vmi_path)
+        spec, document = read_vmi(vmi_path, instancetypes, preferences)
         vmi_name = str(vmi_path)
+    config = load_cluster_config(cluster_config) if cluster_config is not None else None
     decision = admission_decision(document, host)
     without = None
     if spec.has_numa:  # what the webhook would do for the same VMI without spec.domain.cpu.numa
@@ -109,6 +128,9 @@ def plan(
         without = admission_decision(bare, host)
     if decision.outcome.value == "mutated":
         spec = replace(spec, has_numa=True, numa_passthrough=True)
+    sizing = size(spec, config, host=host)
+    if config is not None and sizing.origin != "none":  # the VMI mutator writes maxSockets
+        spec = replace(spec, max_sockets=sizing.max_sockets)
     guest = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=False)
     shortfall = ""
     try:
@@ -126,12 +148,13 @@ def plan(
                 "decision_without_numa": None if without is None else _decision_dict(without),
                 "plan": guest.to_dict(),
                 "hugepage_check": shortfall or "ok",
+                "hotplug": {**sizing.as_dict(), "applied": config is not None},
                 "domain_xml": xml,
             },
             "json",
         )
         return
-    _print_text(
+    print_text(
         host=host,
         cpus=cpus,
         vmi_name=vmi_name,
@@ -139,6 +162,7 @@ def plan(
         guest=guest,
         shortfall=shortfall,
         xml=xml,
+        hotplug=(sizing, config),
     )
 
 
@@ -155,95 +179,5 @@ def _host_summary(host: HostTopology) -> dict[str, Any]:
     }
 
 
-def _pools(host: HostTopology, cell_id: int) -> str:
-    cell = host.cell(cell_id)
-    if cell is None:
-        return ""
-    parts = []
-    for pool in cell.hugepages:
-        if pool.page_size_bytes <= 4096:
-            continue
-        free = "?" if pool.free is None else str(pool.free)
-        parts.append(f"{format_bytes(pool.page_size_bytes)}: {free}/{pool.total}")
-    return ", ".join(parts) or "-"
-
-
 def _decision_dict(decision: Decision) -> dict[str, Any]:
     return {"outcome": decision.outcome.value, "reason": decision.reason, "warnings": list(decision.warnings)}
-
-
-def _print_text(
-    *,
-    host: HostTopology,
-    cpus: CpuSet,
-    vmi_name: str,
-    decisions: tuple[Decision, Decision | None],
-    guest: GuestPlan,
-    shortfall: str,
-    xml: str,
-) -> None:
-    decision, without = decisions
-    out = console()
-    out.rule("Host topology")
-    table = Table("cell", "CPUs", "in cpuset", "memory", "huge pages free/total")
-    for cell in host.cells:
-        table.add_row(
-            str(cell.id),
-            cell.online_cpu_ids.format() or "-",
-            (cell.online_cpu_ids & cpus).format() or "-",
-            human_bytes(cell.memory_bytes),
-            _pools(host, cell.id),
-        )
-    out.print(table)
-    out.print(
-        f"{len(host.cells)} cells, {host.cpu_count} CPUs, SMT {'on' if host.smt_enabled else 'off'}; "
-        f"max-single-numa: {host.max_single_numa_cpus} CPUs, "
-        f"{human_bytes(host.max_single_numa_memory_bytes)}",
-        markup=False,
-    )
-    out.rule("Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
-    out.print(
-        f"VMI: {vmi_name}: {guest.enabled_vcpus} vCPUs, {format_bytes(guest.memory_bytes)}", markup=False
-    )
-    out.print(f"outcome: {decision.outcome.value} - {decision.reason}", markup=False)
-    for warning in decision.warnings:
-        out.print(f"warning: {warning}", markup=False)
-    if without is not None:
-        out.print(f"without spec.domain.cpu.numa: {without.outcome.value} - {without.reason}", markup=False)
-    out.rule("Guest layout")
-    cell_of_vcpu = {v: cell.id for cell in guest.cells for v in cell.vcpus}
-    layout = Table("vCPU", "host CPU", "host cell", "guest cell", "realtime")
-    for pin in guest.vcpu_pins:
-        layout.add_row(
-            str(pin.vcpu),
-            str(pin.host_cpu),
-            str(pin.host_cell),
-            str(cell_of_vcpu.get(pin.vcpu, "-")),
-            "fifo:1" if pin.vcpu in guest.realtime_vcpus else "",
-        )
-    out.print(layout)
-    if guest.cells:
-        cells = Table("guest cell", "host node", "vCPUs", "memory", "pages")
-        for guest_cell in guest.cells:
-            size = guest_cell.page_size_bytes
-            cells.add_row(
-                str(guest_cell.id),
-                str(guest_cell.host_cell),
-                ",".join(map(str, guest_cell.vcpus)),
-                human_bytes(guest_cell.memory_bytes),
-                f"{guest_cell.memory_bytes // size} x {format_bytes(size)}",
-            )
-        out.print(cells)
-    else:
-        out.print("no guest NUMA cells (no guestMappingPassthrough)")
-    out.print(
-        f"topology {guest.sockets} sockets x {guest.cores} cores x {guest.threads} threads; "
-        f"emulator: {guest.emulator_cpus.format() or 'not isolated'}; "
-        f"IOThreads: {', '.join(f'{i}->{c}' for i, c in guest.iothread_pins) or 'none'}; "
-        f"memory split: {guest.memory_split}",
-        markup=False,
-    )
-    pages_line = f"WARNING {shortfall}" if shortfall else "enough free on every node"
-    out.print(f"huge pages: {pages_line}", markup=False)
-    out.rule("Domain XML")
-    write_text(xml)

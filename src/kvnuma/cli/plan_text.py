@@ -1,0 +1,138 @@
+"""The text form of ``kvnuma plan``: host topology, auto-NUMA decision, guest layout, CPU
+hotplug sizing and the domain XML, as rich tables and plain lines."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from kvnuma.admission import Decision
+from kvnuma.cli.discover import human_bytes
+from kvnuma.cli.output import console, write_text
+from kvnuma.hotplug import HotplugSizing, LiveUpdateConfig
+from kvnuma.model import CpuSet, HostTopology, format_bytes
+from kvnuma.placement import GuestPlan
+
+__all__ = ["hotplug_lines", "print_text"]
+
+
+def print_text(
+    *,
+    host: HostTopology,
+    cpus: CpuSet,
+    vmi_name: str,
+    decisions: tuple[Decision, Decision | None],
+    guest: GuestPlan,
+    shortfall: str,
+    xml: str,
+    hotplug: tuple[HotplugSizing, LiveUpdateConfig | None],
+) -> None:
+    decision, without = decisions
+    out = console()
+    out.rule("Host topology")
+    table = Table("cell", "CPUs", "in cpuset", "memory", "huge pages free/total")
+    for cell in host.cells:
+        table.add_row(
+            str(cell.id),
+            cell.online_cpu_ids.format() or "-",
+            (cell.online_cpu_ids & cpus).format() or "-",
+            human_bytes(cell.memory_bytes),
+            _pools(host, cell.id),
+        )
+    out.print(table)
+    out.print(
+        f"{len(host.cells)} cells, {host.cpu_count} CPUs, SMT {'on' if host.smt_enabled else 'off'}; "
+        f"max-single-numa: {host.max_single_numa_cpus} CPUs, "
+        f"{human_bytes(host.max_single_numa_memory_bytes)}",
+        markup=False,
+    )
+    out.rule("Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    out.print(
+        f"VMI: {vmi_name}: {guest.enabled_vcpus} vCPUs, {format_bytes(guest.memory_bytes)}", markup=False
+    )
+    out.print(f"outcome: {decision.outcome.value} - {decision.reason}", markup=False)
+    for warning in decision.warnings:
+        out.print(f"warning: {warning}", markup=False)
+    if without is not None:
+        out.print(f"without spec.domain.cpu.numa: {without.outcome.value} - {without.reason}", markup=False)
+    out.rule("Guest layout")
+    cell_of_vcpu = {v: cell.id for cell in guest.cells for v in cell.vcpus}
+    layout = Table("vCPU", "host CPU", "host cell", "guest cell", "realtime")
+    for pin in guest.vcpu_pins:
+        layout.add_row(
+            str(pin.vcpu),
+            str(pin.host_cpu),
+            str(pin.host_cell),
+            str(cell_of_vcpu.get(pin.vcpu, "-")),
+            "fifo:1" if pin.vcpu in guest.realtime_vcpus else "",
+        )
+    out.print(layout)
+    if guest.cells:
+        cells = Table("guest cell", "host node", "vCPUs", "memory", "pages", "distances")
+        for guest_cell in guest.cells:
+            size = guest_cell.page_size_bytes
+            cells.add_row(
+                str(guest_cell.id),
+                str(guest_cell.host_cell),
+                ",".join(map(str, guest_cell.vcpus)),
+                human_bytes(guest_cell.memory_bytes),
+                f"{guest_cell.memory_bytes // size} x {format_bytes(size)}",
+                " ".join(f"{other}:{value}" for other, value in guest_cell.distances) or "-",
+            )
+        out.print(cells)
+    else:
+        out.print("no guest NUMA cells (no guestMappingPassthrough)")
+    out.print(
+        f"topology {guest.sockets} sockets x {guest.cores} cores x {guest.threads} threads; "
+        f"emulator: {guest.emulator_cpus.format() or 'not isolated'}; "
+        f"IOThreads: {', '.join(f'{i}->{c}' for i, c in guest.iothread_pins) or 'none'}; "
+        f"memory split: {guest.memory_split}",
+        markup=False,
+    )
+    pages_line = f"WARNING {shortfall}" if shortfall else "enough free on every node"
+    out.print(f"huge pages: {pages_line}", markup=False)
+    out.rule("CPU hotplug (KubeVirt's VMI mutator)")
+    for line in hotplug_lines(*hotplug, planned=bool(guest.hotplug)):
+        out.print(line, markup=False)
+    out.rule("Domain XML")
+    write_text(xml)
+
+
+def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:
+    """The hotplug sizing, readably: topology, maxSockets and where it came from, warnings."""
+    knobs = (
+        "no --cluster-config: KubeVirt's defaults (maxHotplugRatio 4)"
+        if config is None
+        else f"cluster: maxHotplugRatio {config.max_hotplug_ratio}, "
+        f"maxCpuSockets {config.max_cpu_sockets or 'unset'}, "
+        f"rollout {'LiveUpdate' if config.live_update else 'Stage'}"
+    )
+    state = (
+        f"on, {sizing.spare_vcpus} spare vCPUs" if sizing.hotplug_enabled else "off (maxSockets = sockets)"
+    )
+    lines = [
+        knobs,
+        f"{sizing.sockets} sockets x {sizing.cores} cores x {sizing.threads} threads = {sizing.vcpus} vCPUs; "
+        f"maxSockets {sizing.max_sockets} ({sizing.origin}) -> up to {sizing.max_vcpus} vCPUs",
+        f"hotplug: {state}",
+    ]
+    if planned:
+        lines.append("guest layout: the hotplug slots are planned (<vcpus>, <topology sockets=maxSockets>)")
+    elif sizing.hotplug_enabled and sizing.origin != "spec":
+        lines.append(
+            "guest layout: planned without the mutator's maxSockets (give --cluster-config to apply it)"
+        )
+    lines += [f"WARNING {warning.one_line()}" for warning in sizing.warnings]
+    return lines
+
+
+def _pools(host: HostTopology, cell_id: int) -> str:
+    cell = host.cell(cell_id)
+    if cell is None:
+        return ""
+    parts = []
+    for pool in cell.hugepages:
+        if pool.page_size_bytes <= 4096:
+            continue
+        free = "?" if pool.free is None else str(pool.free)
+        parts.append(f"{format_bytes(pool.page_size_bytes)}: {free}/{pool.total}")
+    return ", ".join(parts) or "-"
