@@ -51,23 +51,7 @@ def test_plan_text_shows_every_section(tmp_path: Path) -> None:
 def test_plan_applies_the_webhook_mutation(tmp_path: Path) -> None:
     caps = tmp_path / "caps.xml"
     caps.write_text(render_capabilities(synthetic_host(cells=2, cores_per_cell=2, threads=1)))
-    vmi = tmp_path / "big.yaml"
-    vmi.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kubevirt.io/v1",
-                "kind": "VirtualMachineInstance",
-                "metadata": {"name": "big"},
-                "spec": {
-                    "domain": {
-                        "cpu": {"cores": 4, "dedicatedCpuPlacement": True},
-                        "memory": {"guest": "128Mi", "hugepages": {"pageSize": "2Mi"}},
-                        "resources": {"requests": {"memory": "128Mi"}},
-                    }
-                },
-            }
-        )
-    )
+    vmi = vmi_file(tmp_path, {"cores": 4, "dedicatedCpuPlacement": True}, requests="128Mi")
     code, out, _ = run("plan", str(vmi), "--capabilities", str(caps), "-o", "json")
     assert code == 0
     document = json.loads(out)
@@ -84,18 +68,17 @@ def test_plan_bad_input_exit_2(tmp_path: Path) -> None:
     assert err.count("\n") == 1
 
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-VM_CX1 = EXAMPLES / "instancetypes" / "vm-cx1.yaml"
-CX1 = EXAMPLES / "instancetypes" / "cx1-numa-instancetype.yaml"
-SPREAD = EXAMPLES / "instancetypes" / "spread-preference.yaml"
-NODE_A = EXAMPLES / "migration" / "node-a-capabilities.xml"
-RATIO_1 = EXAMPLES / "instancetypes" / "hyperconverged-ratio-1.yaml"
+def example(relpath: str) -> str:
+    return str(Path(__file__).resolve().parents[2] / "examples" / relpath)
+
+
+VM_CX1, CX1 = example("instancetypes/vm-cx1.yaml"), example("instancetypes/cx1-numa-instancetype.yaml")
+SPREAD, NODE_A = example("instancetypes/spread-preference.yaml"), example("migration/node-a-capabilities.xml")
 
 
 def test_plan_expands_a_vm_with_its_instance_type_and_preference() -> None:
     code, out, err = run(
-        "plan", str(VM_CX1), "--instancetype", str(CX1), "--preference", str(SPREAD),
-        "--capabilities", str(NODE_A), "-o", "json",
+        "plan", VM_CX1, "--instancetype", CX1, "--preference", SPREAD, "--capabilities", NODE_A, "-o", "json",
     )  # fmt: skip
     assert code == 0, err
     document = json.loads(out)
@@ -111,32 +94,18 @@ def test_plan_expands_a_vm_with_its_instance_type_and_preference() -> None:
 
 
 def test_plan_refuses_instance_type_files_for_a_vmi(tmp_path: Path) -> None:
-    code, _, err = run("plan", str(EXAMPLES / "engine" / "numavm.yaml"), "--instancetype", str(CX1))
+    code, _, err = run("plan", example("engine/numavm.yaml"), "--instancetype", CX1)
     assert code == 2
     assert "apply to a VirtualMachine" in err
 
 
-def numa_vmi_file(tmp_path: Path, **cpu: int) -> Path:
+def vmi_file(tmp_path: Path, cpu: dict[str, object], requests: str | None = None) -> Path:
+    domain: dict[str, object] = {"cpu": cpu, "memory": {"guest": "128Mi", "hugepages": {"pageSize": "2Mi"}}}
+    if requests:
+        domain["resources"] = {"requests": {"memory": requests}}
     path = tmp_path / "vmi.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "kubevirt.io/v1",
-                "kind": "VirtualMachineInstance",
-                "metadata": {"name": "hp"},
-                "spec": {
-                    "domain": {
-                        "cpu": {
-                            "dedicatedCpuPlacement": True,
-                            "numa": {"guestMappingPassthrough": {}},
-                            **cpu,
-                        },
-                        "memory": {"guest": "128Mi", "hugepages": {"pageSize": "2Mi"}},
-                    }
-                },
-            }
-        )
-    )
+    document = {"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "metadata": {"name": "v"}}
+    path.write_text(yaml.safe_dump({**document, "spec": {"domain": domain}}))
     return path
 
 
@@ -175,9 +144,20 @@ def test_plan_shows_hotplug_sizing(
 ) -> None:
     caps = tmp_path / "caps.xml"
     caps.write_text(render_capabilities(synthetic_host(cells=2, cores_per_cell=2, threads=1)))
-    args = ["plan", str(numa_vmi_file(tmp_path, **cpu)), "--capabilities", str(caps), "--cpuset", "0-1"]
+    args = [
+        "plan",
+        str(
+            vmi_file(
+                tmp_path, {"dedicatedCpuPlacement": True, "numa": {"guestMappingPassthrough": {}}, **cpu}
+            )
+        ),
+        "--capabilities",
+        str(caps),
+        "--cpuset",
+        "0-1",
+    ]
     if config == "ratio-1":
-        args += ["--cluster-config", str(RATIO_1)]
+        args += ["--cluster-config", example("instancetypes/hyperconverged-ratio-1.yaml")]
     elif isinstance(config, dict):
         args += ["--cluster-config", str(kubevirt_cr(tmp_path, config))]
     code, out, err = run(*args, "-o", "json")
