@@ -170,7 +170,8 @@ def test_plan_shows_hotplug_sizing(
         hotplug["origin"],
         hotplug["hotplugEnabled"],
     ) == expected
-    assert hotplug["applied"] is (config is not None)
+    assert hotplug["cluster_config"] is (config is not None)
+    assert hotplug["planned"] is (config is not None or "maxSockets" in cpu)
     assert document["plan"]["vcpus"] == {"max": planned_max_vcpus, "enabled": 2}
     assert ("hotplug-vcpus-outside-numa" in [w["rule"] for w in hotplug["warnings"]]) is expected[3]
     validate_domain(document["domain_xml"])

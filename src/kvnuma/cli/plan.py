@@ -148,7 +148,11 @@ def plan(
                 "decision_without_numa": None if without is None else _decision_dict(without),
                 "plan": guest.to_dict(),
                 "hugepage_check": shortfall or "ok",
-                "hotplug": {**sizing.as_dict(), "applied": config is not None},
+                "hotplug": {
+                    **sizing.as_dict(),
+                    "cluster_config": config is not None,
+                    "planned": bool(guest.hotplug),
+                },
                 "domain_xml": xml,
             },
             "json",
