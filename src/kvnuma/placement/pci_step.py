@@ -13,10 +13,10 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kvnuma.pci import PlacementResult, place_pci_devices
+from kvnuma.pci import PlacementResult, place_in_doc
 from kvnuma.pci.domain_facts import guest_cells, hostdevs
 from kvnuma.pci.sysfs import HostPciFacts
-from kvnuma.render.xmlio import parse_domain, write_domain
+from kvnuma.pci.xmltree import parse_domain
 
 __all__ = ["GPU_DEVICE_NUMA_GATE", "PciStep", "gate_enabled", "place_domain_devices"]
 
@@ -61,17 +61,21 @@ def place_domain_devices(
 ) -> PciStep:
     """``xml`` with its PCI hostdevs placed on their guest cells (RuleError in strict mode when a
     device cannot be placed). The XML declaration and everything kvnuma does not own are kept."""
-    parsed = parse_domain(xml, source=source)
-    devices = hostdevs(parsed.root)
-    needs_facts = bool(guest_cells(parsed.root)) and bool(devices)
+    doc = parse_domain(xml, source=source)  # the hook's own reader and writer (kvnuma.pci)
+    devices = hostdevs(doc.root)
+    needs_facts = bool(guest_cells(doc.root)) and bool(devices)
     facts = read_facts(sorted({str(d.source) for d in devices})) if needs_facts else HostPciFacts()
-    result = place_pci_devices(
-        parsed.root,
-        facts.numa_node,
-        strict=strict,
-        groups=facts.root_complex,
-        host_cpu_nodes=facts.cpu_nodes,
+    result = place_in_doc(
+        doc, facts.numa_node, strict=strict, groups=facts.root_complex, host_cpu_nodes=facts.cpu_nodes
     )
     if result.plan is None:
         return PciStep(xml, result)
-    return PciStep(write_domain(result.doc.root, parsed.declaration), result)
+    return PciStep(_with_declaration(xml, result.xml), result)
+
+
+def _with_declaration(original: str, placed: str) -> str:
+    """``placed`` with ``original``'s XML declaration if the writer left it out."""
+    head = original.lstrip()
+    if not head.startswith("<?xml") or placed.lstrip().startswith("<?xml"):
+        return placed
+    return head[: head.index("?>") + 2] + "\n" + placed
