@@ -10,10 +10,7 @@ what ``kvnuma discover -o json`` costs.
 
 from __future__ import annotations
 
-import platform
-from pathlib import Path
-
-import click
+import os
 
 from kvnuma.cli.output import console, emit, write_text
 from kvnuma.model import Cell, HostTopology
@@ -21,53 +18,112 @@ from kvnuma.model.topology import NO_NUMA_NODE
 from kvnuma.topology.jsonform import to_json
 from kvnuma.topology.sysfs import read_sysfs
 
-__all__ = ["discover", "human_bytes", "load_topology"]
+TYPE_CHECKING = False  # not typing's: see kvnuma.cli
+if TYPE_CHECKING:
+    from pathlib import Path
 
+    import click
+
+__all__ = ["OUTPUTS", "SOURCES", "human_bytes", "load_topology", "plain_options", "show"]  # + discover
+
+OUTPUTS = ("table", "json", "yaml", "capabilities")
+SOURCES = {"--sysfs": "sysfs", "--capabilities": "capabilities", "--libvirt": "libvirt_uri"}
+"""Source option -> parameter name (at most one source is given)."""
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
-def load_topology(sysfs: Path | None, capabilities: Path | None, libvirt_uri: str | None) -> HostTopology:
+def load_topology(
+    sysfs: str | Path | None, capabilities: str | Path | None, libvirt_uri: str | None
+) -> HostTopology:
     """The topology from the one source given (``/sys`` when none is)."""
     sources = {"--sysfs": sysfs, "--capabilities": capabilities, "--libvirt": libvirt_uri}
     given = [name for name, value in sources.items() if value is not None]
     if len(given) > 1:
+        import click
+
         raise click.UsageError(f"give at most one source, not {' and '.join(given)}")
     if capabilities is not None:
+        from pathlib import Path
+
         from kvnuma.cli.inputs import read_text  # imports PyYAML: only when needed
         from kvnuma.topology.capabilities import parse_capabilities
 
-        return parse_capabilities(read_text(capabilities), source=str(capabilities))
+        return parse_capabilities(read_text(Path(capabilities)), source=str(capabilities))
     if libvirt_uri is not None:
         from kvnuma.topology.libvirt_host import read_libvirt
 
         return read_libvirt(libvirt_uri)
-    return read_sysfs(sysfs if sysfs is not None else Path("/sys"))
+    return read_sysfs("/sys" if sysfs is None else sysfs)
 
 
-@click.command()
-@click.option("--sysfs", type=click.Path(path_type=Path), help="Read a sysfs tree (default: /sys).")
-@click.option(
-    "--capabilities", type=click.Path(path_type=Path), help="Read a saved `virsh capabilities` XML."
-)
-@click.option("--libvirt", "libvirt_uri", metavar="URI", help="Ask a running libvirt (qemu:///system).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Choice(["table", "json", "yaml", "capabilities"]),
-    default="table",
-    show_default=True,
-)
-def discover(sysfs: Path | None, capabilities: Path | None, libvirt_uri: str | None, output: str) -> None:
-    """Show this host's (or a given) NUMA topology."""
+def show(
+    *,
+    sysfs: str | Path | None = None,
+    capabilities: str | Path | None = None,
+    libvirt_uri: str | None = None,
+    output: str = "table",
+) -> None:
+    """``kvnuma discover``: the topology from the source, printed as ``output``."""
     topology = load_topology(sysfs, capabilities, libvirt_uri)
     if output == "capabilities":
         from kvnuma.topology.capabilities import write_capabilities
 
-        write_text(write_capabilities(topology, arch=platform.machine() or "x86_64"))
+        write_text(write_capabilities(topology, arch=os.uname().machine or "x86_64"))
     elif output == "table":
         print_table(topology)
     else:
         emit(to_json(topology), output)
+
+
+def plain_options(args: list[str]) -> dict[str, str] | None:
+    """``show``'s arguments from ``kvnuma discover ARGS`` when ARGS are plain: each option once,
+    in one of click's spellings (``--sysfs DIR``, ``--sysfs=DIR``, ``-o json``, ``-ojson``,
+    ``--output=json``), a valid output, at most one source. Else None, and click parses ARGS
+    (help, usage errors and their wording stay click's)."""
+    options: dict[str, str] = {}
+    rest = iter(args)
+    for arg in rest:
+        if arg.startswith("-o") and not arg.startswith("--"):
+            name, value = "output", arg[2:] or next(rest, "")
+        else:
+            flag, equals, value = arg.partition("=")
+            name = "output" if flag == "--output" else SOURCES.get(flag, "")
+            if not name:
+                return None
+            if not equals:
+                value = next(rest, "")
+        if name in options or not value or value.startswith("-"):
+            return None
+        options[name] = value
+    if options.setdefault("output", "table") not in OUTPUTS or len(options) > 2:
+        return None
+    return options
+
+
+def _command() -> click.Command:
+    from pathlib import Path
+
+    import click
+
+    @click.command(name="discover")
+    @click.option("--sysfs", type=click.Path(path_type=Path), help="Read a sysfs tree (default: /sys).")
+    @click.option(
+        "--capabilities", type=click.Path(path_type=Path), help="Read a saved `virsh capabilities` XML."
+    )
+    @click.option("--libvirt", "libvirt_uri", metavar="URI", help="Ask a running libvirt (qemu:///system).")
+    @click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table", show_default=True)
+    def discover(sysfs: Path | None, capabilities: Path | None, libvirt_uri: str | None, output: str) -> None:
+        """Show this host's (or a given) NUMA topology."""
+        show(sysfs=sysfs, capabilities=capabilities, libvirt_uri=libvirt_uri, output=output)
+
+    return discover
+
+
+def __getattr__(name: str) -> click.Command:
+    """``discover``, the click command, is built (and click imported) on first use."""
+    from kvnuma.cli import build_once
+
+    return build_once(globals(), "discover", name, _command)
 
 
 def human_bytes(amount: int) -> str:

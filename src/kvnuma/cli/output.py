@@ -13,11 +13,13 @@ rich and PyYAML are imported only when used, so a command printing JSON starts f
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
 
 import orjson
 
+TYPE_CHECKING = False  # not typing's: importing typing costs start-up time (mypy knows the name)
 if TYPE_CHECKING:
+    from typing import Any
+
     from rich.console import Console
 
 __all__ = ["DATA_FORMATS", "console", "dumps_json", "dumps_yaml", "emit", "write_text"]

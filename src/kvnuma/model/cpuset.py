@@ -9,7 +9,6 @@ as KubeVirt writes guest cell cpus.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from kvnuma.errors import InputError
 
 __all__ = ["CpuSet"]
 
-_ITEM = re.compile(r"^(\^)?(\d+)(?:\s*-\s*(\d+))?$")
+_ITEM = r"^(\^)?(\d+)(?:\s*-\s*(\d+))?$"  # compiled (and re imported) on first use
 _MAX_ID = 1 << 22  # far above any real CPU id; stops "0-99999999999" from eating memory
 
 
@@ -38,6 +37,8 @@ class CpuSet:
     @classmethod
     def parse(cls, text: str, *, source: str = "cpu list", exclusions: bool = False) -> CpuSet:
         """Parse ``text``; any malformed item raises InputError naming ``source`` and the item."""
+        import re
+
         cleaned = text.replace("\x00", "").strip()
         include: set[int] = set()
         exclude: set[int] = set()
@@ -47,7 +48,7 @@ class CpuSet:
             item = raw.strip()
             if not item:
                 continue
-            match = _ITEM.match(item)
+            match = re.match(_ITEM, item)
             if match is None or (match.group(1) and not exclusions):
                 raise InputError(source, f"malformed cpu list item {item!r} in {cleaned!r}")
             start = int(match.group(2))

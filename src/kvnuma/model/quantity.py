@@ -8,27 +8,17 @@ binary-SI quantities.
 
 from __future__ import annotations
 
-import re
-from fractions import Fraction
-
 from kvnuma.errors import InputError
+
+TYPE_CHECKING = False  # fractions and re are imported on first use: `kvnuma discover` needs neither
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = ["format_bytes", "parse_bytes", "parse_quantity"]
 
 _BINARY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
-_DECIMAL = {
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 1000),
-    "": Fraction(1),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-}
-_QUANTITY = re.compile(
+_DECIMAL_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_QUANTITY = (
     r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
     r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?\d{1,3}))?$"
 )
@@ -38,6 +28,9 @@ _BYTE_SUFFIXES = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
     """Parse a Kubernetes quantity into an exact Fraction; InputError on anything else."""
+    import re
+    from fractions import Fraction
+
     if isinstance(value, bool):
         raise InputError(source, f"expected a quantity, got {value!r}")
     if isinstance(value, int):
@@ -47,7 +40,7 @@ def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
         raise InputError(source, f"malformed quantity {value[:_MAX_TEXT]!r}")
-    match = _QUANTITY.match(text)
+    match = re.match(_QUANTITY, text)  # re caches the compiled pattern
     if match is None:
         raise InputError(source, f"malformed quantity {text!r}")
     number = Fraction(match.group("number"))
@@ -56,7 +49,7 @@ def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
     suffix = match.group("suffix") or ""
     if suffix in _BINARY:
         return number * _BINARY[suffix]
-    return number * _DECIMAL[suffix]
+    return number * Fraction(10) ** _DECIMAL_EXPONENT[suffix]
 
 
 def parse_bytes(value: str | int, *, source: str = "quantity") -> int:

@@ -22,8 +22,6 @@ What it reads, relative to the root, and how it copes with real trees (see docs/
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Protocol
 
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
@@ -38,7 +36,21 @@ from kvnuma.topology.sysfs_values import (
     parse_topology_id,
 )
 
-__all__ = ["DirectoryReader", "SysfsReader", "parse_sysfs", "read_sysfs"]
+TYPE_CHECKING = False  # typing, like pathlib, is not imported at run time: start-up cost
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class SysfsReader(Protocol):
+        """Read-only access to a sysfs-like tree by path relative to its root."""
+
+        def read(self, relpath: str) -> str | None:
+            """The file's text, or None when it is missing or unreadable."""
+
+        def listdir(self, relpath: str) -> list[str] | None:
+            """The folder's entry names, or None when it is missing or not a folder."""
+
+
+__all__ = ["DirectoryReader", "parse_sysfs", "read_sysfs"]
 
 NODE = "devices/system/node"
 CPU = "devices/system/cpu"
@@ -46,20 +58,10 @@ PCI = "bus/pci/devices"
 KERNEL_HUGEPAGES = "kernel/mm/hugepages"
 
 
-class SysfsReader(Protocol):
-    """Read-only access to a sysfs-like tree by path relative to its root."""
-
-    def read(self, relpath: str) -> str | None:
-        """The file's text, or None when it is missing or unreadable."""
-
-    def listdir(self, relpath: str) -> list[str] | None:
-        """The folder's entry names, or None when it is missing or not a folder."""
-
-
 class DirectoryReader:
     """``SysfsReader`` over a real folder, with raw ``os`` calls (the fast path for /sys)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self._prefix = os.fspath(root).rstrip("/") + "/"
 
     def read(self, relpath: str) -> str | None:
@@ -87,18 +89,14 @@ class DirectoryReader:
             return None
 
 
-def read_sysfs(root: Path = Path("/sys")) -> HostTopology:
+def read_sysfs(root: str | os.PathLike[str] = "/sys") -> HostTopology:
     """Read the tree under ``root``; ``/proc/meminfo`` is read only when ``root`` is ``/sys``."""
-    meminfo = None
-    if root == Path("/sys"):
-        try:
-            meminfo = Path("/proc/meminfo").read_text(encoding="latin-1")
-        except OSError:
-            meminfo = None
+    reader = DirectoryReader(root)
+    meminfo = DirectoryReader("/proc").read("meminfo") if os.path.normpath(root) == "/sys" else None
     try:
-        return parse_sysfs(DirectoryReader(root), meminfo=meminfo)
+        return parse_sysfs(reader, meminfo=meminfo)
     except InputError as error:
-        raise error.under(str(root)) from None
+        raise error.under(os.fspath(root)) from None
 
 
 def parse_sysfs(reader: SysfsReader, *, meminfo: str | None = None) -> HostTopology:
