@@ -5,7 +5,11 @@
 1. In process: ``read_sysfs`` on a synthetic 8-cell, 448-CPU SMT tree (goal <= 5 ms) and on this
    machine's /sys; also the file reads it needed.
 2. Whole commands: ``kvnuma discover -o json`` vs ``virsh capabilities`` vs ``lscpu -J``
-   (process start included). virsh is skipped with a note when libvirtd does not answer.
+   (process start included), beside this interpreter's own start-up (``python -I -c pass``,
+   the floor of any Python command) and ``virsh -c test:///default capabilities`` (virsh
+   without a daemon). ``virsh -c qemu:///system`` is skipped with a note when libvirtd does not
+   answer. kvnuma runs with a bytecode cache, as an installed package does; when this shell sets
+   PYTHONDONTWRITEBYTECODE (every run compiles kvnuma's sources) that figure is printed too.
 
 Prints medians (and minimums: the machine's cores may be shared) and ratios of medians;
 asserts nothing about time.
@@ -14,6 +18,7 @@ asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -59,11 +64,18 @@ class CountingReader(DirectoryReader):
         return super().read(relpath)
 
 
-def run_quiet(command: list[str]) -> Callable[[], object]:
+def run_quiet(command: list[str], env: dict[str, str] | None = None) -> Callable[[], object]:
     def action() -> object:
-        return subprocess.run(command, capture_output=True, check=True)
+        return subprocess.run(command, capture_output=True, check=True, env=env)
 
     return action
+
+
+def with_bytecode_cache(folder: str) -> dict[str, str]:
+    """The environment with a bytecode cache in ``folder`` (an installed package has its .pyc)."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=folder)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def libvirt_answers(virsh: str) -> bool:
@@ -103,8 +115,15 @@ def main() -> None:
 
     kvnuma = str(Path(sys.executable).parent / "kvnuma")
     print(f"whole commands on this machine (median of {command_runs}):")
-    ours = median_ms(run_quiet([kvnuma, "discover", "-o", "json"]), command_runs)
-    row("kvnuma discover -o json", ours)
+    with tempfile.TemporaryDirectory() as cache:
+        env = with_bytecode_cache(cache)
+        ours = median_ms(run_quiet([kvnuma, "discover", "-o", "json"], env), command_runs)
+        row("kvnuma discover -o json", ours, "with a bytecode cache")
+        if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+            cold = median_ms(run_quiet([kvnuma, "discover", "-o", "json"]), command_runs)
+            row("  ... without one", cold, "PYTHONDONTWRITEBYTECODE is set: sources compiled per run")
+        start = median_ms(run_quiet([sys.executable, "-I", "-c", "pass"], env), command_runs)
+    row("python -I -c pass", start, f"kvnuma/python start-up = {ours / start:.2f}")
     lscpu = shutil.which("lscpu")
     if lscpu is not None:
         peer = median_ms(run_quiet([lscpu, "-J"]), command_runs)
@@ -112,6 +131,9 @@ def main() -> None:
     else:
         print("  lscpu -J                  skipped: lscpu is not installed")
     virsh = shutil.which("virsh")
+    if virsh is not None:
+        peer = median_ms(run_quiet([virsh, "-c", "test:///default", "capabilities"]), command_runs)
+        row("virsh test:///default caps", peer, f"kvnuma/virsh(no daemon) = {ours / peer:.2f}")
     if virsh is not None and libvirt_answers(virsh):
         peer = median_ms(run_quiet([virsh, "-c", URI, "capabilities"]), command_runs)
         row("virsh capabilities", peer, f"kvnuma/virsh = {ours / peer:.2f}")
