@@ -10,9 +10,12 @@ import orjson
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kvnuma.cli import cli, main
 from kvnuma.cli.discover import plain_options
+from kvnuma.cli.output import dumps_json
 from kvnuma.model import PciDevice
 from kvnuma.topology.capabilities import parse_capabilities
 from kvnuma.topology.jsonform import from_json, to_json
@@ -197,3 +200,57 @@ def test_discover_json_imports_neither_click_nor_yaml_rich_typing(host_tree: Pat
     assert done.returncode == 0, done.stderr
     assert orjson.loads(done.stdout)["summary"]["cells"] == 4
     assert done.stderr == "[]"
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(1 << 70), max_value=1 << 70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=8)
+)
+_KEYS = st.text(max_size=6) | st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=6)
+_DOCUMENTS = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(_KEYS, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _orjson_text(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+
+
+@given(_DOCUMENTS)
+def test_dumps_json_writes_orjsons_bytes(value: object) -> None:
+    try:
+        expected = _orjson_text(value)
+    except orjson.JSONEncodeError:
+        with pytest.raises(orjson.JSONEncodeError):
+            dumps_json(value)
+        return
+    assert dumps_json(value) == expected
+
+
+@pytest.mark.parametrize("depth", [pytest.param(100, id="plain"), pytest.param(300, id="orjson-limit")])
+def test_dumps_json_deep_nesting_is_orjsons_too(depth: int) -> None:
+    value: object = [1]
+    for _ in range(depth):
+        value = {"a": value}
+    try:
+        expected = _orjson_text(value)
+    except orjson.JSONEncodeError:
+        with pytest.raises(orjson.JSONEncodeError):
+            dumps_json(value)
+        return
+    assert dumps_json(value) == expected
+
+
+def test_dumps_json_of_a_large_host_is_orjsons() -> None:
+    data = to_json(synthetic_host())
+    assert dumps_json(data) == _orjson_text(data)

@@ -1,7 +1,10 @@
 """Printing for every kvnuma command: JSON, YAML and rich tables, to stdout.
 
 * ``dumps_json``: sorted keys, two-space indent, a trailing newline — the same bytes for the same
-  data on every run, so output can be diffed and committed;
+  data on every run, so output can be diffed and committed. orjson's bytes: plain data (dicts
+  with printable-ASCII keys, lists, tuples, printable-ASCII strings, 64-bit ints, bools, None) is
+  written here without importing orjson (whose import pulls in dataclasses, uuid, platform,
+  datetime and json: a third of ``kvnuma discover -o json``); anything else goes to orjson;
 * ``dumps_yaml``: block style, keys in the order given (the JSON form's order reads well);
 * ``console``: a rich Console on stdout; when stdout is not a terminal it prints plain text
   without colour and is wide enough that tables do not wrap;
@@ -13,8 +16,6 @@ rich and PyYAML are imported only when used, so a command printing JSON starts f
 from __future__ import annotations
 
 import sys
-
-import orjson
 
 TYPE_CHECKING = False  # not typing's: importing typing costs start-up time (mypy knows the name)
 if TYPE_CHECKING:
@@ -30,7 +31,69 @@ _PIPE_WIDTH = 200
 
 def dumps_json(data: Any) -> str:
     """Stable JSON text (sorted keys, indented, newline at the end)."""
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    parts: list[str] = []
+    try:
+        _plain_json(data, "\n", parts)
+    except _NotPlain:
+        import orjson
+
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
+    parts.append("\n")
+    return "".join(parts)
+
+
+class _NotPlain(Exception):
+    """The value needs orjson (a float, non-ASCII or escaped text, a big int, another type)."""
+
+
+_INT_RANGE = range(-(1 << 63), 1 << 64)  # orjson's: wider ints are its error to raise
+_MAX_DEPTH = 128  # deeper goes to orjson (its recursion limit is its error to raise)
+
+
+def _plain_string(value: object) -> str:
+    if type(value) is not str or not (value.isascii() and value.isprintable()):
+        raise _NotPlain
+    if '"' in value or "\\" in value:
+        raise _NotPlain
+    return f'"{value}"'
+
+
+def _plain_json(value: object, newline: str, out: list[str]) -> None:
+    """Append ``value`` as OPT_INDENT_2 | OPT_SORT_KEYS JSON; ``newline`` is "\\n" + the indent."""
+    kind = type(value)
+    if kind is str:
+        out.append(_plain_string(value))
+    elif kind is bool or value is None:
+        out.append("true" if value is True else "false" if value is False else "null")
+    elif kind is int:
+        if value not in _INT_RANGE:
+            raise _NotPlain
+        out.append(str(value))
+    elif kind is dict or kind is list or kind is tuple:
+        if len(newline) > 2 * _MAX_DEPTH:
+            raise _NotPlain
+        assert isinstance(value, dict | list | tuple)
+        if not value:
+            out.append("{}" if kind is dict else "[]")
+            return
+        inner = newline + "  "
+        if isinstance(value, dict):
+            for key in value:
+                _plain_string(key)
+            out.append("{")
+            for key in sorted(value):
+                out.append(f'{inner}"{key}": ')
+                _plain_json(value[key], inner, out)
+                out.append(",")
+        else:
+            out.append("[")
+            for item in value:
+                out.append(inner)
+                _plain_json(item, inner, out)
+                out.append(",")
+        out[-1] = newline + ("}" if kind is dict else "]")
+    else:
+        raise _NotPlain
 
 
 def dumps_yaml(data: Any) -> str:
