@@ -126,7 +126,7 @@ def test_malformed_domain_is_one_line_and_no_xml(gpu_host: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        "kvnuma hook: error: --domain: not well-formed XML: mismatched tag at line 1, column 20"
+        "kvnuma hook: error: --domain: malformed XML: mismatched tag at line 1, column 20"
     ]
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kvnuma.errors import InputError, RuleError
 from kvnuma.pci import place_pci_devices
-from kvnuma.pci.xmltree import parse_domain, to_xml
+from kvnuma.xmldoc import parse_document, to_text
 from pci.pci_domains import fixture, numa_domain
 from support.libvirt import Libvirtd, assert_libvirt_accepts, validate_domain
 
@@ -123,13 +123,13 @@ def test_an_element_input_is_not_modified() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        pytest.param("<domain><devices>", "not well-formed", id="truncated"),
+        pytest.param("<domain><devices>", "malformed XML", id="truncated"),
         pytest.param(
             '<!DOCTYPE d [<!ENTITY x "y">]><domain>&x;</domain>',
-            "refused: the document contains",
+            "XML with a DOCTYPE declaration at line 1, column 13 is refused",
             id="doctype",
         ),
-        pytest.param("<network/>", "expected <domain>", id="not-a-domain"),
+        pytest.param("<network/>", "expected a <domain> document, found <network>", id="not-a-domain"),
     ],
 )
 def test_bad_domain_xml_is_one_clear_input_error(text: str, problem: str) -> None:
@@ -163,7 +163,7 @@ def test_idempotent(case: tuple[str, dict[str, int], dict[str, str]]) -> None:
     xml, nodes, groups = case
     once = place_pci_devices(xml, nodes, groups=groups).xml
     assert place_pci_devices(once, nodes, groups=groups).xml == once
-    assert to_xml(parse_domain(once)) == once
+    assert to_text(parse_document(once, source="placed")) == once
 
 
 @pytest.mark.parametrize(

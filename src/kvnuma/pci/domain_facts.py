@@ -1,18 +1,20 @@
 """What PCI placement reads from a libvirt domain: guest cells, how they bind to host nodes,
 the PCI controllers and the PCI hostdevs.
 
-Works on an ElementTree element with plain tag names (libvirt's domain elements carry no
+Works on a ``kvnuma.xmldoc.Element`` with plain tag names (libvirt's domain elements carry no
 namespace). Standard library only.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from kvnuma.errors import InputError
-from kvnuma.pci.values import PciAddress, parse_id_list
+from kvnuma.pci.values import PciAddress, Record, parse_id_list
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kvnuma.xmldoc import Element
 
 __all__ = [
     "OWNED_ALIAS_PREFIX",
@@ -29,48 +31,54 @@ OWNED_ALIAS_PREFIX = "ua-kvnuma-"
 """kvnuma marks the controllers it adds with libvirt user aliases starting with this."""
 
 
-@dataclass(frozen=True)
-class PciController:
-    element: ET.Element
-    index: int
-    model: str
-    alias: str
+class PciController(Record):
+    __slots__ = ("alias", "element", "index", "model")
+
+    def __init__(self, element: Element, index: int, model: str, alias: str) -> None:
+        self.element = element
+        self.index = index
+        self.model = model
+        self.alias = alias
 
     @property
     def owned(self) -> bool:
         return self.alias.startswith(OWNED_ALIAS_PREFIX)
 
 
-@dataclass(frozen=True)
-class Hostdev:
+class Hostdev(Record):
     """A ``<hostdev type='pci'>`` with its host source address and guest address (if any)."""
 
-    element: ET.Element
-    source: PciAddress
-    guest_bus: int | None
+    __slots__ = ("element", "guest_bus", "source")
+
+    def __init__(self, element: Element, source: PciAddress, guest_bus: int | None) -> None:
+        self.element = element
+        self.source = source
+        self.guest_bus = guest_bus
 
     @property
-    def guest_address(self) -> ET.Element | None:
+    def guest_address(self) -> Element | None:
         for child in self.element.findall("address"):
             if child.get("type") == "pci":
                 return child
         return None
 
 
-@dataclass(frozen=True)
-class CellBinding:
+class CellBinding(Record):
     """Host node -> guest cell, and the host nodes that could not be bound (with why)."""
 
-    cell_of_node: Mapping[int, int]
-    unbound: Mapping[int, str]
+    __slots__ = ("cell_of_node", "unbound")
+
+    def __init__(self, cell_of_node: Mapping[int, int], unbound: Mapping[int, str]) -> None:
+        self.cell_of_node = cell_of_node
+        self.unbound = unbound
 
 
-def _alias(element: ET.Element) -> str:
+def _alias(element: Element) -> str:
     alias = element.find("alias")
     return alias.get("name", "") if alias is not None else ""
 
 
-def pci_controllers(root: ET.Element) -> list[PciController]:
+def pci_controllers(root: Element) -> list[PciController]:
     found = []
     for element in root.findall("devices/controller"):
         if element.get("type") != "pci":
@@ -85,7 +93,7 @@ def pci_controllers(root: ET.Element) -> list[PciController]:
     return found
 
 
-def hostdevs(root: ET.Element) -> list[Hostdev]:
+def hostdevs(root: Element) -> list[Hostdev]:
     found = []
     for element in root.findall("devices/hostdev"):
         if element.get("mode", "subsystem") != "subsystem" or element.get("type") != "pci":
@@ -103,7 +111,7 @@ def hostdevs(root: ET.Element) -> list[Hostdev]:
     return found
 
 
-def guest_cells(root: ET.Element) -> dict[int, frozenset[int]]:
+def guest_cells(root: Element) -> dict[int, frozenset[int]]:
     """Guest cell id -> its vCPUs, from ``<cpu><numa><cell>``."""
     cells = {}
     for cell in root.findall("cpu/numa/cell"):
@@ -127,7 +135,7 @@ def _invert(cells_of_node: dict[int, set[int]]) -> tuple[dict[int, int], dict[in
 
 
 def bind_host_nodes(
-    root: ET.Element, cells: Mapping[int, frozenset[int]], host_cpu_nodes: Mapping[int, int]
+    root: Element, cells: Mapping[int, frozenset[int]], host_cpu_nodes: Mapping[int, int]
 ) -> CellBinding:
     """Which guest cell each host node backs: first from ``<numatune><memnode cellid nodeset>``
     (as KubeVirt's VEP 115 placement does), else for nodes not named there from the vCPU pins

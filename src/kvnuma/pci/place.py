@@ -5,34 +5,41 @@ reading them from a sysfs root).
 
 from __future__ import annotations
 
-import copy
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from kvnuma.pci.apply import apply_plan
 from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
-from kvnuma.pci.plan import DeviceRequest, PciPlan, Skipped, plan_placement
-from kvnuma.pci.xmltree import DomainDoc, parse_domain, to_xml
+from kvnuma.pci.plan import DeviceRequest, plan_placement
+from kvnuma.pci.values import Record
+from kvnuma.xmldoc import XmlDoc, copy_tree, parse_document, to_text
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
+    from collections.abc import Mapping
+
+    from kvnuma.pci.plan import PciPlan, Skipped
+    from kvnuma.xmldoc import Element
 
 __all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
 
 
-@dataclass(frozen=True)
-class PlacementResult:
+class PlacementResult(Record):
     """The placed domain and what happened.
 
     ``plan`` is None when placement did not apply to this domain; ``note`` then says why
     (no guest NUMA cells, no PCI hostdevs, expanders already placed by someone else).
     """
 
-    doc: DomainDoc
-    plan: PciPlan | None
-    note: str = ""
+    __slots__ = ("doc", "note", "plan")
+
+    def __init__(self, doc: XmlDoc, plan: PciPlan | None, note: str = "") -> None:
+        self.doc = doc
+        self.plan = plan
+        self.note = note
 
     @property
     def xml(self) -> str:
-        return to_xml(self.doc)
+        """The domain as text: the input's prolog, prefixes, comments and empty-element forms kept."""
+        return to_text(self.doc)
 
     @property
     def skipped(self) -> tuple[Skipped, ...]:
@@ -55,7 +62,7 @@ class PlacementResult:
 
 
 def place_in_doc(
-    doc: DomainDoc,
+    doc: XmlDoc,
     host_nodes: Mapping[str, int],
     *,
     strict: bool = False,
@@ -100,7 +107,7 @@ def place_in_doc(
 
 
 def place_pci_devices(
-    domain: ET.Element | str,
+    domain: Element | ET.Element | str,
     host_nodes: Mapping[str, int],
     *,
     strict: bool = False,
@@ -114,10 +121,11 @@ def place_pci_devices(
     address missing here is not on the host). ``groups``: host address -> its host root complex
     (devices of one group share an expander). ``host_cpu_nodes``: host CPU -> host node, used
     for guest cells that ``<numatune>`` does not bind. ``strict``: a device that cannot be placed
-    is a RuleError instead of being left in place. The input is not modified.
+    is a RuleError instead of being left in place. The input (text, a ``kvnuma.xmldoc`` or an
+    ElementTree element) is not modified.
     """
     if isinstance(domain, str):
-        doc = parse_domain(domain)
+        doc = parse_document(domain, source="domain XML", root="domain")
     else:
-        doc = DomainDoc(copy.deepcopy(domain), short_empty_elements=True)
+        doc = XmlDoc(copy_tree(domain))
     return place_in_doc(doc, host_nodes, strict=strict, groups=groups, host_cpu_nodes=host_cpu_nodes)

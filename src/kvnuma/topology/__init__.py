@@ -4,7 +4,6 @@
     capabilities    libvirt's ``virsh capabilities`` XML, both ways
     libvirt_host    a running libvirt (libvirt-python when importable, else ``virsh``)
     jsonform        the documented JSON form printed by ``kvnuma discover -o json``
-    safexml         stdlib-only XML parsing that refuses DTDs and entities
 
 Everything here returns a ``kvnuma.model.HostTopology`` or raises ``InputError``.
 """

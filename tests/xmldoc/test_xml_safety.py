@@ -1,4 +1,5 @@
-"""safexml refuses DTDs and entities and keeps prefixed names verbatim."""
+"""kvnuma.xmldoc refuses DTDs and entities (one InputError with source, line and column) and keeps
+prefixed names verbatim."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from kvnuma.errors import InputError
-from kvnuma.topology.safexml import MAX_XML_BYTES, parse_xml
+from kvnuma.xmldoc import MAX_XML_BYTES, XmlDoc, parse_document, parse_element, to_text
 
 _LAUGHS = (
     '<?xml version="1.0"?>\n<!DOCTYPE lolz [\n <!ENTITY lol "lol">\n'
@@ -27,7 +28,7 @@ _LAUGHS = (
 )
 def test_dtds_and_entities_are_refused(text: str, what: str) -> None:
     with pytest.raises(InputError) as caught:
-        parse_xml(text, source="in.xml")
+        parse_element(text, source="in.xml")
     assert caught.value.source == "in.xml"
     assert what in caught.value.problem
     assert "refused" in caught.value.problem
@@ -35,12 +36,12 @@ def test_dtds_and_entities_are_refused(text: str, what: str) -> None:
 
 def test_undeclared_entity_is_malformed() -> None:
     with pytest.raises(InputError, match=r"in\.xml: malformed XML: undefined entity at line 1, column 4"):
-        parse_xml("<x>&xxe;</x>", source="in.xml")
+        parse_element("<x>&xxe;</x>", source="in.xml")
 
 
 def test_too_large_is_refused() -> None:
     with pytest.raises(InputError, match="larger than"):
-        parse_xml("<x>" + " " * MAX_XML_BYTES + "</x>", source="big.xml")
+        parse_element("<x>" + " " * MAX_XML_BYTES + "</x>", source="big.xml")
 
 
 def test_tree_text_tail_and_prefixes_survive() -> None:
@@ -48,9 +49,17 @@ def test_tree_text_tail_and_prefixes_survive() -> None:
         "<domain xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
         "<name>vm &amp; co</name>tail<qemu:commandline><qemu:arg value='-s'/></qemu:commandline></domain>"
     )
-    root = parse_xml(text, source="d.xml")
+    root = parse_element(text, source="d.xml")
     assert root.findtext("name") == "vm & co"
     assert root[0].tail == "tail"
     assert root[1].tag == "qemu:commandline"
     assert root.get("xmlns:qemu") == "http://libvirt.org/schemas/domain/qemu/1.0"
-    assert ET.fromstring(ET.tostring(root))[1][0].get("value") == "-s"
+    written = to_text(XmlDoc(root))
+    assert '<qemu:commandline><qemu:arg value="-s"/></qemu:commandline>' in written
+    assert ET.fromstring(written)[1][0].get("value") == "-s"
+
+
+def test_refusal_names_line_and_column() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_document('<?xml version="1.0"?>\n\n<!DOCTYPE d>\n<d/>', source="f")
+    assert caught.value.one_line().startswith("f: XML with a DOCTYPE declaration at line 3, column ")

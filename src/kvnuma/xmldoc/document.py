@@ -1,0 +1,223 @@
+"""Safe, preserving XML in and out, with the standard library only.
+
+``parse_document`` drives expat directly, without namespace processing, and refuses any
+``<!DOCTYPE>``, entity declaration or external entity reference: no entity expansion ("billion
+laughs") and no external entity (file or network read) can happen. Every refusal and every
+syntax error is one ``InputError`` naming the source, the line and the column.
+
+What comes back out with ``to_text``, as it came in:
+
+* names verbatim: ``<qemu:commandline>`` stays ``qemu:commandline`` and ``xmlns:qemu`` stays an
+  attribute where it was written;
+* attribute order, comments and processing instructions (inside the root and after it);
+* the prolog (XML declaration, comments before the root) byte for byte;
+* how each empty element was written: ``<x/>`` (libvirt), ``<x />`` or ``<x></x>`` (KubeVirt's Go
+  ``encoding/xml``); elements added later take the form most of the input used.
+
+Not kept: attribute quote characters (always ``"``), character references and CDATA sections
+(written as escaped text), whitespace inside tags.
+"""
+
+from __future__ import annotations
+
+from pyexpat import ErrorString, ExpatError, ParserCreate
+
+from kvnuma.errors import InputError
+from kvnuma.xmldoc.element import Comment, Element, ProcessingInstruction
+
+TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import NoReturn
+
+__all__ = ["LONG", "MAX_XML_BYTES", "SHORT", "SPACED", "XmlDoc", "parse_document", "parse_element", "to_text"]
+
+MAX_XML_BYTES = 16 << 20
+"""Refuse documents larger than this (16 MiB): no libvirt document comes near it."""
+
+SHORT, SPACED, LONG = "/>", " />", "></"
+"""The ways to write an empty element: ``<x/>``, ``<x />``, ``<x></x>``."""
+
+
+class XmlDoc:
+    """A parsed document: ``root``, the raw ``prolog`` before it and ``epilog`` after it, and
+    ``empty``: how to write an empty element whose form the input did not record."""
+
+    __slots__ = ("empty", "epilog", "prolog", "root")
+
+    def __init__(self, root: Element, prolog: str = "", epilog: str = "", empty: str = SHORT) -> None:
+        self.root = root
+        self.prolog = prolog
+        self.epilog = epilog
+        self.empty = empty
+
+    @property
+    def declaration(self) -> str:
+        """The XML declaration (``<?xml version="1.0"?>``) the prolog starts with, or ""."""
+        head = self.prolog.lstrip()
+        return head[: head.index("?>") + 2] if head.startswith("<?xml") and "?>" in head else ""
+
+
+class _Refused(Exception):
+    pass
+
+
+def _refuse(what: str) -> Callable[..., NoReturn]:
+    def handler(*_args: object) -> NoReturn:
+        raise _Refused(what)
+
+    return handler
+
+
+def parse_element(text: str | bytes, *, source: str) -> Element:
+    """The root element, without comments and processing instructions (for readers)."""
+    return _parse(text, source, keep=False).root
+
+
+def parse_document(text: str | bytes, *, source: str, root: str | None = None) -> XmlDoc:
+    """The whole document (see the module text); InputError naming ``source`` if it is not
+    well-formed XML, declares a DTD or entities, or (``root`` given) has another root element."""
+    doc = _parse(text, source, keep=True)
+    if root is not None and doc.root.tag != root:
+        raise InputError(source, f"expected a <{root}> document, found <{doc.root.tag}>")
+    return doc
+
+
+def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
+    if len(text) > MAX_XML_BYTES:
+        raise InputError(source, f"XML document larger than {MAX_XML_BYTES} bytes")
+    data = text.encode() if isinstance(text, str) else text
+    if len(data) > MAX_XML_BYTES:
+        raise InputError(source, f"XML document larger than {MAX_XML_BYTES} bytes")
+    parser = ParserCreate("utf-8" if isinstance(text, str) else None)
+    parser.buffer_text = True
+    stack: list[Element] = []
+    top: list[Element] = []
+    marks = {"root": -1, "epilog": -1}
+    forms = {SHORT: 0, SPACED: 0, LONG: 0}
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        element = Element(name, attributes)
+        if stack:
+            stack[-1].children.append(element)
+        else:
+            top.append(element)
+            marks["root"] = parser.CurrentByteIndex
+        stack.append(element)
+
+    def end(_name: str) -> None:
+        element = stack.pop()
+        if element.children or element.text is not None:
+            return
+        at = parser.CurrentByteIndex  # after "/>" for <x/>, at "</x>" for <x></x>
+        form = (
+            (SPACED if data[at - 3 : at - 2] in b" \t\r\n" else SHORT) if data[at - 2 : at] == b"/>" else LONG
+        )
+        element.form = form
+        forms[form] += 1
+
+    def characters(chunk: str) -> None:
+        if not stack:
+            return
+        element = stack[-1]
+        if element.children:
+            last = element.children[-1]
+            last.tail = chunk if last.tail is None else last.tail + chunk
+        else:
+            element.text = chunk if element.text is None else element.text + chunk
+
+    def outside() -> bool:
+        if stack:
+            return False
+        if top and marks["epilog"] < 0:
+            marks["epilog"] = parser.CurrentByteIndex
+        return True
+
+    def comment(body: str) -> None:
+        if not outside() and keep:
+            stack[-1].children.append(Comment(body))
+
+    def instruction(target: str, body: str) -> None:
+        if not outside() and keep:
+            stack[-1].children.append(ProcessingInstruction(target, body))
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.CommentHandler = comment
+    parser.ProcessingInstructionHandler = instruction
+    parser.StartDoctypeDeclHandler = _refuse("a DOCTYPE declaration")
+    parser.EntityDeclHandler = _refuse("an entity declaration")
+    parser.UnparsedEntityDeclHandler = _refuse("an unparsed entity declaration")
+    parser.ExternalEntityRefHandler = _refuse("an external entity reference")
+    parser.SetParamEntityParsing(0)  # XML_PARAM_ENTITY_PARSING_NEVER
+    try:
+        parser.Parse(data, True)
+    except _Refused as refused:
+        where = f"line {parser.CurrentLineNumber}, column {parser.CurrentColumnNumber + 1}"
+        raise InputError(
+            source, f"XML with {refused} at {where} is refused (DTDs and entities are not allowed)"
+        ) from None
+    except ExpatError as error:
+        reason = ErrorString(error.code) if error.code is not None else str(error)
+        raise InputError(
+            source, f"malformed XML: {reason} at line {error.lineno}, column {error.offset + 1}"
+        ) from None
+    prolog = data[: marks["root"]].decode("utf-8", "replace")
+    epilog = data[marks["epilog"] :].decode("utf-8", "replace").rstrip() if marks["epilog"] >= 0 else ""
+    empty = max((SHORT, SPACED, LONG), key=lambda form: forms[form])  # ties: SHORT, libvirt's
+    return XmlDoc(top[0], prolog, epilog if keep else "", empty)
+
+
+# --- out ----------------------------------------------------------------------------------------
+def _text(value: str) -> str:
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    return value
+
+
+def _attribute(value: str) -> str:
+    value = _text(value)
+    for raw, escaped in (('"', "&quot;"), ("\r", "&#13;"), ("\n", "&#10;"), ("\t", "&#09;")):
+        if raw in value:
+            value = value.replace(raw, escaped)
+    return value
+
+
+def _write(element: Element, out: list[str], empty: str, forced: bool) -> None:
+    tag: object = element.tag
+    if tag is Comment:
+        out.append(f"<!--{element.text or ''}-->")
+    elif tag is ProcessingInstruction:
+        out.append(f"<?{element.text or ''}?>")
+    else:
+        out.append(f"<{tag}")
+        for name, value in element.attrib.items():
+            out.append(f' {name}="{_attribute(value)}"')
+        if element.children or element.text:
+            out.append(">")
+            if element.text:
+                out.append(_text(element.text))
+            for child in element.children:
+                _write(child, out, empty, forced)
+            out.append(f"</{tag}>")
+        else:
+            form = empty if forced or element.form is None else element.form
+            out.append(f"></{tag}>" if form == LONG else form)
+    if element.tail:
+        out.append(_text(element.tail))
+
+
+def to_text(doc: XmlDoc, *, empty: str | None = None) -> str:
+    """The document as text ending in a newline: prolog, root, epilog. ``empty`` (SHORT, SPACED
+    or LONG) writes every empty element that way instead of as the input did."""
+    out = [doc.prolog]
+    _write(doc.root, out, empty or doc.empty, empty is not None)
+    if doc.epilog:
+        out.append("\n" + doc.epilog)
+    out.append("\n")
+    return "".join(out)
