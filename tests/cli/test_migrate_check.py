@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from kvnuma.agent.desired import desired
 from kvnuma.cli import cli
+from kvnuma.topology.capabilities import parse_capabilities
 from support.hostbuilder import render_sysfs, synthetic_host
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -18,6 +21,9 @@ SPREAD = EXAMPLES / "instancetypes" / "spread-preference.yaml"
 NODE_A = EXAMPLES / "migration" / "node-a-capabilities.xml"
 NODE_B = EXAMPLES / "migration" / "node-b-capabilities.xml"
 NODE_C = EXAMPLES / "migration" / "node-c.yaml"
+NODE_D = EXAMPLES / "migration" / "node-d-capabilities.xml"
+NODE_D_OBJECT = EXAMPLES / "migration" / "node-d.yaml"
+NODE_B_OBJECT = EXAMPLES / "migration" / "node-b.yaml"
 XL = EXAMPLES / "migration" / "vmi-xl.yaml"
 MiB = 1 << 20
 
@@ -57,6 +63,44 @@ def test_exit_codes(target: Path, policy: str, code: int) -> None:
     got, out, err = run(*vm_args(target, policy))
     assert (got, err) == (code, "")
     assert ("verdict: will work" in out) == (code == 0)
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "node"),
+    [
+        pytest.param(NODE_A, EXAMPLES / "migration" / "node-c.yaml", id="node-c-is-node-a"),
+        pytest.param(EXAMPLES / "migration" / "node-b-capabilities.xml", NODE_B_OBJECT, id="node-b"),
+        pytest.param(NODE_D, NODE_D_OBJECT, id="node-d"),
+    ],
+)
+def test_example_nodes_carry_what_the_agent_publishes(capabilities: Path, node: Path) -> None:
+    topology = parse_capabilities(capabilities.read_text(), source=str(capabilities))
+    published = yaml.safe_load(node.read_text())["metadata"]["annotations"]
+    assert published == dict(desired(topology, realtime=False).annotations)
+
+
+@pytest.mark.parametrize(
+    ("target", "code", "checks"),
+    [
+        # asymmetric target (16 + 8 CPUs): the guest's 10Gi cell 1 does not fit cell 1's 8Gi
+        pytest.param(NODE_D, 1, ["ok", "ok", "ok", "ok", "ok", "FAIL"], id="capabilities-decides-all"),
+        # the same host as a Node object: everything is within its largest cell, nothing decidable
+        pytest.param(NODE_D_OBJECT, 0, ["n/a"] * 6, id="node-object-says-n/a"),
+        # a Node whose largest cell (8) is under the guest's 16-vCPU cell: decided from the Node alone
+        pytest.param(
+            NODE_B_OBJECT, 1, ["n/a", "FAIL", "FAIL", "n/a", "FAIL", "FAIL"], id="node-object-over-largest"
+        ),
+    ],
+)
+def test_xl_on_asymmetric_and_node_object_targets(target: Path, code: int, checks: list[str]) -> None:
+    got, out, err = run(
+        "--vmi", str(XL), "--source", str(NODE_A), "--target", str(target), "--policy", "best-effort"
+    )
+    assert (got, err) == (code, "")
+    section = out.split("layout checks:\n")[1].split("verdict:")[0]
+    assert [line.split()[0] for line in section.splitlines()] == checks
+    assert ("checks n/a" in out) == (code == 0 and "n/a" in checks)
+    assert "smallest cell on" not in out
 
 
 def test_json_lists_every_reason() -> None:

@@ -66,17 +66,29 @@ def node(cpus: int, hugepages_2m: str | None = "16Gi") -> NodeLayout:
 
 
 def test_node_object_decides_what_it_can_and_says_what_it_cannot() -> None:
+    large = check_migration(passthrough_vmi(9, "8Gi"), node(16), node(16), Policy.NONE)
+    assert not large.works  # 2 x 9 >= 16: large on any cell that holds it, decided
+    assert large.unchecked == ()
     small = check_migration(passthrough_vmi(4, "8Gi"), node(16), node(16), Policy.NONE)
     assert small.works
-    assert small.unchecked == ()
-    xl = check_migration(passthrough_vmi(24, "24Gi"), node(16), node(16, None), Policy.BEST_EFFORT)
+    assert [text.split(":")[0] for text in small.unchecked] == ["size-class"]  # a cell of 4-8 CPUs?
+    xl = check_migration(passthrough_vmi(24, "24Gi"), layout([16, 16]), node(16, None), Policy.BEST_EFFORT)
     assert xl.works  # nothing failed, but the per-cell facts are unknown
     assert {text.split(":")[0] for text in xl.unchecked} == {
         "enough-cells",
         "same-cell-count",
+        "cpus-per-cell",
         "hugepages-per-cell",
     }
-    assert xl.plan.assumptions
+
+
+def test_node_object_source_with_a_pod_over_its_largest_cell_has_unknown_guest_cells() -> None:
+    verdict = check_migration(passthrough_vmi(24, "24Gi"), node(16), layout([32]), Policy.BEST_EFFORT)
+    assert verdict.plan.cells == ()
+    assert "largest cell (16 CPUs)" in (verdict.plan.unknown or "")
+    # 24 vCPUs in cells of at most 16 are at least 2 guest cells; one 32-CPU cell packs them into 1
+    assert [(f.check, f.ok) for f in verdict.findings] == [("guest-cells", None), ("same-cell-count", False)]
+    assert not verdict.works
 
 
 def test_non_passthrough_vm_has_no_cells_to_keep() -> None:

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kvnuma.migration import SizeClass, classify, pod_cpus
+from kvnuma.migration import SizeClass, classify, pod_cpus, reference_cell
 
 from .nodes import passthrough_vmi
 
@@ -42,3 +42,23 @@ def test_classes_are_ordered_by_size(cell: int, cpus: int) -> None:
 )
 def test_pod_cpus(vcpus: int, isolate: bool, dedicated: bool, expected: int) -> None:
     assert pod_cpus(passthrough_vmi(vcpus, isolate=isolate, dedicated=dedicated)) == expected
+
+
+@pytest.mark.parametrize(
+    ("cpus", "cells", "expected"),
+    [
+        pytest.param(6, (16, 8), 8, id="fits-both-smallest-holding"),
+        pytest.param(12, (16, 8), 16, id="fits-only-the-largest"),
+        pytest.param(20, (16, 8), 16, id="fits-none-largest"),
+        pytest.param(6, (4, 16, 8), 8, id="a-cell-too-small-is-not-a-reference"),
+        pytest.param(8, (8, 8), 8, id="symmetric"),
+    ],
+)
+def test_reference_cell(cpus: int, cells: tuple[int, ...], expected: int) -> None:
+    assert reference_cell(cpus, cells) == expected
+
+
+@given(cells=st.lists(st.integers(1, 64), min_size=1, max_size=8), cpus=st.integers(1, 256))
+def test_extra_large_exactly_when_no_cell_holds_the_pod(cells: list[int], cpus: int) -> None:
+    size = classify(cpus, reference_cell(cpus, tuple(cells)))
+    assert (size is SizeClass.EXTRA_LARGE) == (cpus > max(cells))

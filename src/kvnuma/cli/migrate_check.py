@@ -27,7 +27,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def render_text(verdict: Verdict) -> str:
     plan = verdict.plan
     lines = [f"VM {verdict.vmi}: {plan.pod_cpus} exclusive pod CPUs"]
-    if plan.cells:
+    if plan.unknown is not None:
+        lines.append(f"guest NUMA: {plan.unknown}")
+    elif plan.cells:
         cells = ", ".join(
             f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
@@ -38,13 +40,19 @@ def render_text(verdict: Verdict) -> str:
     else:
         lines.append("guest NUMA: none (no guestMappingPassthrough)")
     lines += [f"assumption: {text}" for text in plan.assumptions]
-    where = f"smallest cell on {verdict.target}: {verdict.cell_cpus} CPUs"
-    lines.append(f"size class: {verdict.size_class.value} ({where})")
+    sizing = verdict.sizing
+    maybe = "" if sizing.undecided is None else "; may be large on a smaller cell, not decidable"
+    lines.append(f"size class: {sizing.size.value} ({sizing.reference}{maybe})")
     table = "works" if verdict.outcome.works else "fails"
     lines.append(f"table: {verdict.outcome.row} -> {table}: {verdict.outcome.why}")
     lines.append("layout checks:")
     lines += [f"  {_MARK[f.ok]} {f.check}: {f.text}" for f in verdict.findings]
-    if verdict.works:
+    if verdict.works and verdict.unchecked:
+        count = _count(len(verdict.unchecked), "check")
+        lines.append(
+            f"verdict: will work as far as can be checked, {count} n/a (policy {verdict.policy.value})"
+        )
+    elif verdict.works:
         lines.append(f"verdict: will work (policy {verdict.policy.value})")
     else:
         lines.append(f"verdict: will not work (policy {verdict.policy.value})")

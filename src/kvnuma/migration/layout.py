@@ -3,15 +3,17 @@
 KubeVirt keeps the guest cells across a migration, so the target must give: at least as many
 cells; a pod packed on the target spanning exactly as many cells as the guest has; in the cell
 that takes guest cell i (the i-th cell of the packed span, host order) enough CPUs for its vCPUs
-and enough free huge pages of the VM's size for its memory. From a Node object (capacities
-only) a check is decided when the smallest cell settles it, and otherwise reported as not
-possible (``ok`` None) — never guessed.
+and enough free huge pages of the VM's size for its memory. A Node object gives only its largest
+cell's capacity (VEP 135): a check that exceeds it is decided (False: no cell can), a check
+within it is decided only for a one-cell guest (the one cell suffices, assuming it is free), and
+otherwise reported as not possible (``ok`` None) — never guessed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kvnuma.migration.nodes import NODE_OBJECT_LIMIT as LIMIT
 from kvnuma.migration.nodes import NodeLayout
 from kvnuma.migration.plan import GuestPlan, pack
 from kvnuma.model.quantity import format_bytes
@@ -39,6 +41,8 @@ class Finding:
 
 
 def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
+    if plan.unknown is not None:
+        return _unknown_guest(plan, target)
     if not plan.cells:
         return [Finding("guest-cells", True, "the VM has no guest NUMA cells; nothing to keep")]
     if target.cells is None:
@@ -119,67 +123,109 @@ def _vcpu_cells(span: list[int], sizes: list[int], vcpus: int) -> list[int]:
 
 
 def _from_capacity(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
-    assert target.min_cell_cpus is not None
-    smallest = target.min_cell_cpus
+    """Against a Node object: the largest cell ``L`` is all that is known. Exceeding it is
+    decided (no cell can); within it only a one-cell guest whose whole pod fits ``L`` is
+    decided (the packed pod lands in one cell that suffices). A pod over ``L`` spans cells the
+    Node does not describe, even when its vCPUs alone would fit one."""
+    largest = target.max_cell_cpus
     wanted = len(plan.cells)
-    unknown = "a Node object gives only its smallest cell"
+    one = wanted == 1
+    whole = one and plan.pod_cpus <= largest
     findings = [
         Finding(
             "enough-cells",
-            True if wanted == 1 else None,
-            "one guest cell" if wanted == 1 else f"{wanted} guest cells; cell count unknown ({unknown})",
+            True if one else None,
+            "one guest cell" if one else f"{wanted} guest cells; the target's cell count is unknown: {LIMIT}",
             wanted,
             None,
-        )
+        ),
+        _span_on_capacity(plan, largest, target.name),
     ]
-    if wanted == 1:
-        fits = plan.pod_cpus <= smallest
-        findings.append(
-            Finding(
-                "same-cell-count",
-                True if fits else None,
-                f"the pod's {plan.pod_cpus} CPUs fit the smallest cell ({smallest} CPUs)"
-                if fits
-                else f"the pod's {plan.pod_cpus} CPUs exceed the smallest cell ({smallest}); {unknown}",
-                plan.pod_cpus,
-                smallest,
-            )
-        )
-    else:
-        findings.append(Finding("same-cell-count", None, f"{wanted} guest cells; {unknown}", wanted, None))
     for guest in plan.cells:
-        findings.append(
-            Finding(
-                "cpus-per-cell",
-                True if guest.vcpus <= smallest else None,
-                f"guest cell {guest.index}: {guest.vcpus} vCPUs, smallest target cell {smallest} CPUs",
-                guest.vcpus,
-                smallest,
-            )
-        )
+        where = f"guest cell {guest.index}: {guest.vcpus} vCPUs, the target's largest cell has {largest} CPUs"
+        ok = False if guest.vcpus > largest else (True if whole else None)
+        suffix = {True: " (assuming they are free)", False: "", None: f"; which cell takes it: {LIMIT}"}
+        findings.append(Finding("cpus-per-cell", ok, where + suffix[ok], guest.vcpus, largest))
     if plan.page_size_bytes is not None:
-        pool = target.min_cell_hugepages.get(plan.page_size_bytes)
-        size = format_bytes(plan.page_size_bytes)
-        for guest in plan.cells:
-            if pool is None:
-                findings.append(
-                    Finding(
-                        "hugepages-per-cell",
-                        None,
-                        f"the Node publishes no hugepages-{size} capacity",
-                        guest.memory_bytes,
-                        None,
-                    )
-                )
-                continue
-            findings.append(
-                Finding(
-                    "hugepages-per-cell",
-                    True if pool >= guest.memory_bytes else None,
-                    f"guest cell {guest.index}: {format_bytes(guest.memory_bytes)} of {size} pages, "
-                    f"smallest target cell pool {format_bytes(pool)} (total; free pages not published)",
-                    guest.memory_bytes,
-                    pool,
-                )
-            )
+        findings += _pages_on_capacity(plan, plan.page_size_bytes, target, whole=whole)
+    return findings
+
+
+def _span_on_capacity(plan: GuestPlan, largest: int, name: str) -> Finding:
+    wanted = len(plan.cells)
+    if plan.pod_cpus <= largest:
+        return Finding(
+            "same-cell-count",
+            wanted == 1,
+            f"the pod's {plan.pod_cpus} CPUs fit the largest cell of {name} ({largest} CPUs), so the "
+            f"packed pod spans one cell (assuming they are free); the guest keeps {wanted}",
+            wanted,
+            1,
+        )
+    least = -(-plan.vcpus // largest)
+    if least > wanted:
+        return Finding(
+            "same-cell-count",
+            False,
+            f"the guest's {plan.vcpus} vCPUs need at least {least} cells of {name} (largest cell "
+            f"{largest} CPUs); the guest keeps {wanted}",
+            wanted,
+            least,
+        )
+    return Finding(
+        "same-cell-count",
+        None,
+        f"the pod's {plan.pod_cpus} CPUs exceed the largest cell of {name} ({largest} CPUs); "
+        f"how many cells it spans: {LIMIT}",
+        wanted,
+        None,
+    )
+
+
+def _pages_on_capacity(plan: GuestPlan, page: int, target: NodeLayout, *, whole: bool) -> list[Finding]:
+    pool = target.max_cell_hugepages.get(page)
+    size = format_bytes(page)
+    findings = []
+    for guest in plan.cells:
+        need = format_bytes(guest.memory_bytes)
+        if pool is None:
+            text = f"guest cell {guest.index}: the Node publishes no hugepages-{size} capacity"
+            findings.append(Finding("hugepages-per-cell", None, text, guest.memory_bytes, None))
+            continue
+        text = (
+            f"guest cell {guest.index}: {need} of {size} pages, the target's largest per-cell pool "
+            f"is {format_bytes(pool)} (total)"
+        )
+        if guest.memory_bytes > pool:
+            ok: bool | None = False
+        elif whole:
+            ok = True
+            text += "; assuming they are free and in the cell that takes the pod (the Node does not say)"
+        else:
+            ok = None
+            text += f"; which cell backs it: {LIMIT}"
+        findings.append(Finding("hugepages-per-cell", ok, text, guest.memory_bytes, pool))
+    return findings
+
+
+def _unknown_guest(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
+    """The source gave no guest cells (a Node object and a pod larger than its largest cell):
+    only a target too small for the pod, or one whose packed pod spans fewer cells than the
+    guest has at least, is decided."""
+    assert plan.unknown is not None
+    findings = [Finding("guest-cells", None, plan.unknown)]
+    sizes = target.cell_cpus
+    if sizes is None:
+        return findings
+    span = pack(list(sizes), plan.pod_cpus)
+    if span is None:
+        text = f"target has {sum(sizes)} online CPUs, the pod needs {plan.pod_cpus}"
+        return [*findings, Finding("cpus", False, text, plan.pod_cpus, sum(sizes))]
+    spans = len(_vcpu_cells(span, list(sizes), plan.vcpus))
+    if spans < plan.least_cells:
+        text = (
+            f"the pod packed on the target puts vCPUs in {spans} cell(s); the guest's {plan.vcpus} "
+            f"vCPUs have at least {plan.least_cells} cells on the source"
+        )
+        findings.append(Finding("same-cell-count", False, text, plan.least_cells, spans))
     return findings

@@ -2,8 +2,11 @@
 
 A ``NodeLayout`` comes from a full ``HostTopology`` (capabilities XML, a sysfs tree) — then every
 cell is known, with free huge pages when the source says (else the pool's total) — or from a
-Node object carrying kvnuma's VEP 135 annotations, which publish only the *smallest* cell's CPUs,
-memory and per-size huge page pool. Checks that need per-cell facts say so when ``cells`` is None.
+Node object carrying kvnuma's VEP 135 annotations, which publish only the node's *largest* cell:
+its online CPUs, its memory, and per page size the largest per-cell pool (each may be a different
+cell). The other cells may be smaller, so a Node object decides a check only when exceeding the
+largest cell settles it (no cell can) or one cell is all that is asked for; checks that need the
+other cells say so when ``cells`` is None.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from kvnuma.admission.capacity import NodeCapacity
 from kvnuma.errors import InputError
 from kvnuma.model.topology import HostTopology
 
-__all__ = ["CellLayout", "NodeLayout"]
+__all__ = ["NODE_OBJECT_LIMIT", "CellLayout", "NodeLayout"]
+
+NODE_OBJECT_LIMIT = "a Node object gives only its largest cell's capacity (VEP 135)"
+"""The reason every check a Node object cannot decide gives."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +41,20 @@ class NodeLayout:
     name: str
     cells: tuple[CellLayout, ...] | None
     """Cells with CPUs, in host order; None when only capacities are known (a Node object)."""
-    min_cell_cpus: int | None
-    min_cell_memory_bytes: int | None = None
-    min_cell_hugepages: Mapping[int, int] = field(default_factory=dict)
-    """Page size -> bytes of the smallest cell's pool (Node objects only)."""
+    max_cell_cpus: int
+    """Online CPUs of the largest cell (all that a Node object tells about its cells' CPUs)."""
+    max_cell_memory_bytes: int | None = None
+    max_cell_hugepages: Mapping[int, int] = field(default_factory=dict)
+    """Page size -> bytes of the largest per-cell pool (Node objects only)."""
 
     @property
     def kind(self) -> str:
         return "topology" if self.cells is not None else "capacity"
+
+    @property
+    def cell_cpus(self) -> tuple[int, ...] | None:
+        """Online CPUs per cell (host order), or None when only the largest cell is known."""
+        return None if self.cells is None else tuple(cell.cpus for cell in self.cells)
 
     @classmethod
     def from_topology(cls, name: str, topology: HostTopology) -> NodeLayout:
@@ -59,7 +71,7 @@ class NodeLayout:
             cells.append(CellLayout(cell.id, len(cell.online_cpus), cell.memory_bytes, pages, free_known))
         if not cells:
             raise InputError(name, "the topology has no cell with online CPUs")
-        return cls(name=name, cells=tuple(cells), min_cell_cpus=min(c.cpus for c in cells))
+        return cls(name=name, cells=tuple(cells), max_cell_cpus=max(c.cpus for c in cells))
 
     @classmethod
     def from_node_object(cls, node: Mapping[str, Any], *, source: str) -> NodeLayout:
@@ -81,7 +93,7 @@ class NodeLayout:
         return cls(
             name=str(metadata.get("name") or source),
             cells=None,
-            min_cell_cpus=capacity.cpus,
-            min_cell_memory_bytes=capacity.memory_bytes,
-            min_cell_hugepages=dict(capacity.hugepages),
+            max_cell_cpus=capacity.cpus,
+            max_cell_memory_bytes=capacity.memory_bytes,
+            max_cell_hugepages=dict(capacity.hugepages),
         )

@@ -7,8 +7,10 @@ draining the cells in host order; every host cell that receives a vCPU becomes o
 Memory is split as KubeVirt's ``numaMapping`` does: equal shares in whole pages, the leftover
 pages to the first cells.
 
-From a Node object only the smallest cell is known, so its cells are taken as all that size
-(the plan says so in ``assumptions``).
+From a Node object only the largest cell is known (VEP 135). A pod that fits it is packed into
+that one cell (the plan says so in ``assumptions``: the CPUs are taken as free). A larger pod
+spans cells the Node object says nothing about, so the guest's cells are not known: the plan
+has no cells and ``unknown`` says why (never a guess at the other cells' sizes).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kvnuma.errors import InputError, RuleError
-from kvnuma.migration.nodes import NodeLayout
+from kvnuma.migration.nodes import NODE_OBJECT_LIMIT, NodeLayout
 from kvnuma.migration.size_class import pod_cpus
 from kvnuma.model.quantity import format_bytes
 from kvnuma.vmi import VmiSpec
@@ -34,10 +36,20 @@ class GuestCell:
 @dataclass(frozen=True, slots=True)
 class GuestPlan:
     cells: tuple[GuestCell, ...]
-    """Empty when the VM has no guest NUMA (no guestMappingPassthrough)."""
+    """Empty when the VM has no guest NUMA (no guestMappingPassthrough) or they are ``unknown``."""
     page_size_bytes: int | None
     pod_cpus: int
     assumptions: tuple[str, ...] = ()
+    unknown: str | None = None
+    """Why the VM's guest cells cannot be known from the source (None when they are)."""
+    vcpus: int = 0
+    least_cells: int = 0
+    """When ``unknown``: the fewest guest cells the vCPUs can have (cells of at most the largest)."""
+
+    @property
+    def passthrough(self) -> bool:
+        """The VM has guest NUMA cells (known or not)."""
+        return bool(self.cells) or self.unknown is not None
 
 
 def pack(cell_cpus: list[int], cpus: int) -> list[int] | None:
@@ -77,7 +89,7 @@ def split_memory(memory: int, page: int, cells: int) -> list[int]:
 def plan_guest(vmi: VmiSpec, node: NodeLayout) -> GuestPlan:
     cpus = pod_cpus(vmi)
     if not (vmi.numa_passthrough and vmi.dedicated_cpu_placement):
-        return GuestPlan((), None, cpus)
+        return GuestPlan((), None, cpus, vcpus=vmi.vcpus)
     if vmi.hugepage_size_bytes is None:
         raise InputError(
             "spec.domain.cpu.numa.guestMappingPassthrough",
@@ -87,13 +99,23 @@ def plan_guest(vmi: VmiSpec, node: NodeLayout) -> GuestPlan:
     if memory is None:
         raise InputError("spec.domain.memory.guest", "no guest memory (memory.guest or resources.memory)")
     assumptions: tuple[str, ...] = ()
-    if node.cells is not None:
-        sizes = [cell.cpus for cell in node.cells]
+    page = vmi.hugepage_size_bytes
+    if node.cell_cpus is not None:
+        sizes = list(node.cell_cpus)
+    elif cpus <= node.max_cell_cpus:
+        sizes = [node.max_cell_cpus]
+        assumptions = (
+            f"{node.name}: {NODE_OBJECT_LIMIT}; the pod's {cpus} CPUs are taken as packed into that "
+            f"cell ({node.max_cell_cpus} CPUs), assuming they are free",
+        )
     else:
-        assert node.min_cell_cpus is not None
-        count = -(-cpus // node.min_cell_cpus)
-        sizes = [node.min_cell_cpus] * count
-        assumptions = (f"{node.name}: only capacities known; cells taken as {node.min_cell_cpus} CPUs each",)
+        unknown = (
+            f"the guest's cells on {node.name} are unknown: the pod's {cpus} CPUs exceed its largest "
+            f"cell ({node.max_cell_cpus} CPUs) and {NODE_OBJECT_LIMIT}; give the source as "
+            "capabilities XML or a sysfs root"
+        )
+        least = -(-vmi.vcpus // node.max_cell_cpus)
+        return GuestPlan((), page, cpus, unknown=unknown, vcpus=vmi.vcpus, least_cells=least)
     chosen = pack(sizes, cpus)
     if chosen is None:
         raise RuleError(
@@ -109,7 +131,6 @@ def plan_guest(vmi: VmiSpec, node: NodeLayout) -> GuestPlan:
         if take:
             vcpu_counts.append(take)
         remaining -= take
-    page = vmi.hugepage_size_bytes
     shares = split_memory(memory, page, len(vcpu_counts))
     cells = tuple(GuestCell(i, n, shares[i]) for i, n in enumerate(vcpu_counts))
-    return GuestPlan(cells, page, cpus, assumptions)
+    return GuestPlan(cells, page, cpus, assumptions, vcpus=vmi.vcpus)

@@ -9,7 +9,7 @@ from kvnuma.migration.layout import Finding, check_layout
 from kvnuma.migration.nodes import NodeLayout
 from kvnuma.migration.outcome import Outcome, Policy, table_outcome
 from kvnuma.migration.plan import GuestPlan, plan_guest
-from kvnuma.migration.size_class import SizeClass, classify
+from kvnuma.migration.size_class import SizeClass, Sizing, size_on
 from kvnuma.vmi import VmiSpec
 
 __all__ = ["Verdict", "check_migration"]
@@ -21,11 +21,14 @@ class Verdict:
     source: str
     target: str
     policy: Policy
-    size_class: SizeClass
-    cell_cpus: int
+    sizing: Sizing
     outcome: Outcome
     plan: GuestPlan
     findings: tuple[Finding, ...]
+
+    @property
+    def size_class(self) -> SizeClass:
+        return self.sizing.size
 
     @property
     def works(self) -> bool:
@@ -50,11 +53,14 @@ class Verdict:
             "works": self.works,
             "sizeClass": self.size_class.value,
             "podCpus": self.plan.pod_cpus,
-            "targetCellCpus": self.cell_cpus,
+            "targetCellCpus": self.sizing.cell_cpus,
+            "sizeReference": self.sizing.reference,
+            "sizeClassDecided": self.sizing.undecided is None,
             "table": {"row": self.outcome.row, "works": self.outcome.works, "why": self.outcome.why},
             "guestCells": [
                 {"cell": c.index, "vcpus": c.vcpus, "memoryBytes": c.memory_bytes} for c in self.plan.cells
             ],
+            "guestCellsUnknown": self.plan.unknown,
             "pageSizeBytes": self.plan.page_size_bytes,
             "assumptions": list(self.plan.assumptions),
             "checks": [f.as_dict() for f in self.findings],
@@ -65,19 +71,30 @@ class Verdict:
 
 def check_migration(vmi: VmiSpec, source: NodeLayout, target: NodeLayout, policy: Policy) -> Verdict:
     """Classify the VM on the target, apply the outcome table and check the target's layout
-    against the guest plan the VM has on the source."""
+    against the guest plan the VM has on the source. When the size class is not decidable (a
+    Node object target) and the table answers differently for the classes it may be, the table
+    row is reported as not checked."""
     plan = plan_guest(vmi, source)
-    assert target.min_cell_cpus is not None
-    size = classify(plan.pod_cpus, target.min_cell_cpus)
-    outcome = table_outcome(size, policy, dedicated=vmi.dedicated_cpu_placement, passthrough=bool(plan.cells))
+    sizing = size_on(plan.pod_cpus, target)
+    dedicated, passthrough = vmi.dedicated_cpu_placement, plan.passthrough
+    outcome = table_outcome(sizing.size, policy, dedicated=dedicated, passthrough=passthrough)
+    findings = check_layout(plan, target)
+    if sizing.undecided is not None:
+        other = table_outcome(SizeClass.LARGE, policy, dedicated=dedicated, passthrough=passthrough)
+        if other.works != outcome.works:
+            text = f"{sizing.undecided}; the table says {_says(outcome)} for small, {_says(other)} for large"
+            findings.insert(0, Finding("size-class", None, text))
     return Verdict(
         vmi=vmi.name or "VMI",
         source=source.name,
         target=target.name,
         policy=policy,
-        size_class=size,
-        cell_cpus=target.min_cell_cpus,
+        sizing=sizing,
         outcome=outcome,
         plan=plan,
-        findings=tuple(check_layout(plan, target)),
+        findings=tuple(findings),
     )
+
+
+def _says(outcome: Outcome) -> str:
+    return f"{'works' if outcome.works else 'fails'} ({outcome.row})"
