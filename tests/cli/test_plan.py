@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,8 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 from kvnuma.cli import cli
+from kvnuma.cli.plan import hugepage_lines
+from kvnuma.model import CpuSet, HostTopology
+from kvnuma.placement import plan_guest
 from kvnuma.topology.sysfs import read_sysfs
-from support.hostbuilder import render_capabilities, synthetic_host
+from kvnuma.vmi import VmiSpec
+from support.hostbuilder import render_capabilities, render_sysfs, synthetic_host
 from support.libvirt import validate_domain
 
 MiB = 1 << 20
@@ -45,7 +50,8 @@ def test_plan_text_shows_every_section(tmp_path: Path) -> None:
         assert heading in out
     # embedded example: 8 CPUs in whole SMT pairs -> 4 cores x 2 threads over both cells, 256Mi
     assert "topology 1 sockets x 4 cores x 2 threads" in out
-    assert "WARNING hugepages-per-node" in out  # 8 pages per cell are not enough for 64 pages
+    # 8 pages per cell are not enough for 64 pages; capabilities carry totals only
+    assert "WARNING free count not reported and the total does not suffice: hugepages-per-node" in out
 
 
 def test_plan_applies_the_webhook_mutation(tmp_path: Path) -> None:
@@ -180,3 +186,87 @@ def test_plan_shows_hotplug_sizing(
     section = text[text.index("CPU hotplug") : text.index("Domain XML")]
     assert f"maxSockets {expected[1]} ({expected[2]})" in section
     assert ("WARNING hotplug-vcpus-outside-numa" in section) is expected[3]
+
+
+def pages_host(total: int, free: tuple[int | None, int | None]) -> HostTopology:
+    """Two cells of 2 CPUs (0-1, 2-3), ``total`` 2Mi pages each, ``free`` per cell (None: unknown)."""
+    host = synthetic_host(cells=2, cores_per_cell=2, threads=1, hugepages={2 * MiB: total})
+    cells = tuple(
+        dataclasses.replace(cell, hugepages=tuple(dataclasses.replace(p, free=f) for p in cell.hugepages))
+        for cell, f in zip(host.cells, free, strict=True)
+    )
+    replaced: HostTopology = dataclasses.replace(host, cells=cells)
+    return replaced
+
+
+UNKNOWN = "free count not reported and the total does not suffice: "
+TOTALS_SUFFICE = "the free check could not be made there; the totals suffice"
+SHORT = "hugepages-per-node: needed 32 pages of 2Mi, available {} (host node {} backing guest cell {})"
+
+
+@pytest.mark.parametrize(
+    ("form", "total", "free", "expected"),
+    [
+        pytest.param(
+            "capabilities", 512, (None, None),
+            [f"free counts not reported on nodes 0, 1: {TOTALS_SUFFICE}"],
+            id="capabilities-totals-suffice",
+        ),
+        pytest.param(
+            "capabilities", 16, (None, None),
+            [f"WARNING {UNKNOWN}{SHORT.format('16 total', n, n)}" for n in (0, 1)],
+            id="capabilities-totals-too-small",
+        ),
+        pytest.param("sysfs", 512, (512, 512), ["enough free on every node"], id="sysfs-enough-free"),
+        pytest.param(
+            "sysfs", 512, (10, 512),
+            [f"WARNING {SHORT.format('10 free', 0, 0)}", "enough free on node 1"],
+            id="sysfs-one-node-short",
+        ),
+    ],
+)  # fmt: skip
+def test_plan_says_what_the_free_page_check_could_establish(
+    tmp_path: Path, form: str, total: int, free: tuple[int | None, int | None], expected: list[str]
+) -> None:
+    host = pages_host(total, free)
+    if form == "capabilities":
+        (tmp_path / "caps.xml").write_text(render_capabilities(host))
+        source = ["--capabilities", str(tmp_path / "caps.xml")]
+    else:
+        render_sysfs(host, tmp_path / "root")
+        source = ["--sysfs", str(tmp_path / "root")]
+    cpu = {"sockets": 2, "dedicatedCpuPlacement": True, "numa": {"guestMappingPassthrough": {}}}
+    args = ["plan", str(vmi_file(tmp_path, cpu)), *source, "--cpuset", "0,2"]
+    code, out, err = run(*args)
+    assert code == 0, err
+    assert [
+        line.removeprefix("huge pages: ") for line in out.splitlines() if line.startswith("huge pages:")
+    ] == (expected)
+    assert ("?/" in out) is (form == "capabilities")  # the host table shows the unknown free counts
+    code, out, _ = run(*args, "-o", "json")
+    check = json.loads(out)["hugepage_check"]
+    assert check == ("ok" if expected == ["enough free on every node"] else "; ".join(expected))
+
+
+@pytest.mark.parametrize(
+    ("free", "expected"),
+    [
+        pytest.param(
+            (40, None),
+            [f"free counts not reported on node 1: {TOTALS_SUFFICE}", "enough free on node 0"],
+            id="one-known-one-unknown",
+        ),
+        pytest.param((40, 40), ["enough free on every node"], id="both-known"),
+        pytest.param(
+            (40, 0), [f"WARNING {SHORT.format('0 free', 1, 1)}", "enough free on node 0"], id="none-free"
+        ),
+    ],
+)  # fmt: skip
+def test_unknown_free_counts_are_named_beside_checked_nodes(
+    tmp_path: Path, free: tuple[int | None, int | None], expected: list[str]
+) -> None:
+    cpu = {"sockets": 2, "dedicatedCpuPlacement": True, "numa": {"guestMappingPassthrough": {}}}
+    spec = VmiSpec.from_object(yaml.safe_load(vmi_file(tmp_path, cpu).read_text()))
+    host = pages_host(512, free)
+    guest = plan_guest(spec, CpuSet.parse("0,2"), host, check_hugepages=False)
+    assert hugepage_lines(guest, host) == expected

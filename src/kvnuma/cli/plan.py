@@ -7,7 +7,9 @@
 Defaults: this host (``/sys``), all its online CPUs as the cpuset, and an embedded example VMI
 sized to fill that cpuset. It shows the host topology, the auto-NUMA decision the webhook would
 take with a cluster made of this one host (autoNUMAEnablement on), the guest layout and the
-domain XML. A shortfall of free huge pages is shown as a warning here (``render`` fails on it).
+domain XML. A shortfall of free huge pages is shown as a warning here (``render`` fails on it);
+where the source reports no free counts (libvirt capabilities) the line says the free check
+could not be made there and whether the totals suffice.
 VMI.yaml may be a VirtualMachine expanded with its instance type and preference. The CPU
 hotplug section is KubeVirt's sizing (``kvnuma.hotplug.size``) with the cluster's
 ``liveUpdateConfiguration`` (``--cluster-config``; default ratio 4), and the guest layout
@@ -40,11 +42,11 @@ from kvnuma.cli.sources import load_cluster_config, vm_input_options
 from kvnuma.errors import RuleError
 from kvnuma.hotplug import size
 from kvnuma.model import CpuSet, HostTopology, format_bytes
-from kvnuma.placement import SplitMode, check_free_hugepages, plan_guest
+from kvnuma.placement import GuestPlan, SplitMode, check_free_hugepages, plan_guest
 from kvnuma.render import render_domain
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["admission_decision", "example_vmi", "plan"]
+__all__ = ["admission_decision", "example_vmi", "hugepage_lines", "plan"]
 
 
 def example_vmi(host: HostTopology, cpuset: CpuSet) -> dict[str, Any]:
@@ -132,11 +134,7 @@ def plan(
     if config is not None and sizing.origin != "none":  # the VMI mutator writes maxSockets
         spec = replace(spec, max_sockets=sizing.max_sockets)
     guest = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=False)
-    shortfall = ""
-    try:
-        check_free_hugepages(guest.cells, host)
-    except RuleError as error:
-        shortfall = error.one_line()
+    pages = hugepage_lines(guest, host)
     xml = render_domain(guest)
     if output == "json":
         emit(
@@ -147,7 +145,7 @@ def plan(
                 "decision": _decision_dict(decision),
                 "decision_without_numa": None if without is None else _decision_dict(without),
                 "plan": guest.to_dict(),
-                "hugepage_check": shortfall or "ok",
+                "hugepage_check": "ok" if pages == [ENOUGH] else "; ".join(pages),
                 "hotplug": {
                     **sizing.as_dict(),
                     "cluster_config": config is not None,
@@ -164,10 +162,56 @@ def plan(
         vmi_name=vmi_name,
         decisions=(decision, without),
         guest=guest,
-        shortfall=shortfall,
+        hugepages=pages,
         xml=xml,
         hotplug=(sizing, config),
     )
+
+
+ENOUGH = "enough free on every node"
+
+
+def hugepage_lines(guest: GuestPlan, host: HostTopology) -> list[str]:
+    """The engine's free huge page check (``check_free_hugepages``) per guest cell, in words:
+    shortfalls as warnings, and the host nodes where it could only compare totals (the source
+    reports no free counts) or nothing at all (no pools reported) named as such."""
+    if not guest.cells:
+        what = "none requested" if guest.page_size_bytes is None else "no guest NUMA cells"
+        return [f"{what}: not checked per node"]
+    lines: list[str] = []
+    enough: list[int] = []
+    totals: list[int] = []
+    unreported: list[int] = []
+    for cell in guest.cells:
+        host_cell = host.cell(cell.host_cell)
+        pool = None if host_cell is None else host_cell.pool(cell.page_size_bytes)
+        free_unknown = pool is not None and pool.free is None
+        try:
+            check_free_hugepages((cell,), host)
+        except RuleError as error:
+            what = "free count not reported and the total does not suffice: " if free_unknown else ""
+            lines.append(f"WARNING {what}{error.one_line()}")
+            continue
+        if host_cell is None or not host_cell.hugepages:
+            unreported.append(cell.host_cell)
+        else:
+            (totals if free_unknown else enough).append(cell.host_cell)
+    if totals:
+        lines.append(
+            f"free counts not reported on {_nodes(totals)}: the free check could not be made there; "
+            "the totals suffice"
+        )
+    if unreported:
+        lines.append(f"no huge page pools reported on {_nodes(unreported)}: not checked")
+    if not lines:
+        return [ENOUGH]
+    if enough:
+        lines.append(f"enough free on {_nodes(enough)}")
+    return lines
+
+
+def _nodes(ids: list[int]) -> str:
+    return ("node " if len(ids) == 1 else "nodes ") + ", ".join(map(str, ids))
 
 
 def _host_summary(host: HostTopology) -> dict[str, Any]:

@@ -22,7 +22,7 @@ def print_text(
     vmi_name: str,
     decisions: tuple[Decision, Decision | None],
     guest: GuestPlan,
-    shortfall: str,
+    hugepages: list[str],
     xml: str,
     hotplug: tuple[HotplugSizing, LiveUpdateConfig | None],
 ) -> None:
@@ -88,8 +88,8 @@ def print_text(
         f"memory split: {guest.memory_split}",
         markup=False,
     )
-    pages_line = f"WARNING {shortfall}" if shortfall else "enough free on every node"
-    out.print(f"huge pages: {pages_line}", markup=False)
+    for line in hugepages:
+        out.print(f"huge pages: {line}", markup=False)
     out.rule("CPU hotplug (KubeVirt's VMI mutator)")
     for line in hotplug_lines(*hotplug, planned=bool(guest.hotplug)):
         out.print(line, markup=False)
