@@ -4,10 +4,13 @@ Measures, in the same run:
   * in-process placement (``place_pci_devices`` on the domain XML text, parse + place + write);
   * the hook process end to end (``python3 -I deploy/hook/onDefineDomain --vmi … --domain …``
     with a fake sysfs), and the same through ``python -m kvnuma.hook``;
-  * the baseline: a ``python3 -I -c pass`` process start.
+  * the baselines: a ``python3 -I -c pass`` and a ``python3 -I -S -c pass`` process start (the
+    bundle's shebang runs ``-IS``);
+  * with ``--compare FILE``, another bundle in the same run (e.g. an older one:
+    ``git show REV:deploy/hook/onDefineDomain > /tmp/old-hook``).
 Goal: the hook process <= 20 ms. Prints medians and ratios to the baseline.
 
-    .venv/bin/python bench/pci_bench.py [--runs 30]
+    .venv/bin/python bench/pci_bench.py [--runs 30] [--compare /tmp/old-hook]
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def timed(action: Callable[[], object], runs: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
-    runs = parser.parse_args().runs
+    parser.add_argument("--compare", type=Path, help="another bundle to time in the same run")
+    options = parser.parse_args()
+    runs = options.runs
     devices, addresses = host()
     domain = numa_domain(8, addresses, root_ports=4)
     nodes = {d.address: d.numa_node for d in devices if d.numa_node is not None}
@@ -76,6 +81,7 @@ def main() -> None:
         results = {
             "in-process placement": timed(lambda: place_pci_devices(domain, nodes, groups=groups), runs),
             "baseline: python3 -I -c pass": timed(run([SYSTEM_PYTHON, "-I", "-c", "pass"]), runs),
+            "baseline: python3 -I -S -c pass": timed(run([SYSTEM_PYTHON, "-I", "-S", "-c", "pass"]), runs),
             "hook process (bundle, python3 -I)": timed(
                 run([SYSTEM_PYTHON, "-I", str(BUNDLE), *arguments]), runs
             ),
@@ -84,12 +90,16 @@ def main() -> None:
                 run([sys.executable, "-m", "kvnuma.hook", *arguments]), runs
             ),
         }
+        if options.compare is not None:
+            results[f"compare: {options.compare.name} (python3 -I -S)"] = timed(
+                run([SYSTEM_PYTHON, "-I", "-S", str(options.compare), *arguments]), runs
+            )
     baseline = statistics.median(results["baseline: python3 -I -c pass"])
     print(f"8 GPUs + 8 NICs on an 8-cell guest, {runs} runs each, medians (p90)")
     for name, samples in results.items():
         median = statistics.median(samples)
         p90 = sorted(samples)[int(len(samples) * 0.9) - 1]
-        print(f"  {name:40s} {median:7.2f} ms ({p90:6.2f})  x{median / baseline:5.2f} of baseline")
+        print(f"  {name:44s} {median:7.2f} ms ({p90:6.2f})  x{median / baseline:5.2f} of baseline")
     hook = statistics.median(results["hook process (bundle, shebang -IS)"])
     print(f"goal: hook process <= 20 ms: {'met' if hook <= 20 else 'NOT met'} ({hook:.1f} ms)")
 

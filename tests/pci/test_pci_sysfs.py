@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,15 @@ def test_garbage_numa_node_names_the_file(tmp_path: Path) -> None:
         read_host_pci(build_sysfs(tmp_path, [device], {}), [device.address])
     assert caught.value.source.endswith("bus/pci/devices/0000:01:00.0/numa_node")
     assert "'zero'" in caught.value.problem
+
+
+def test_a_link_through_another_link_is_resolved_inside_the_root(tmp_path: Path) -> None:
+    chain = ("0000:16:00.0", "0000:17:00.0")
+    root = build_sysfs(tmp_path, [FakePciDevice("0000:19:00.0", 1, "pci0000:16", chain)], {})
+    link = root / "bus" / "pci" / "devices" / "0000:19:00.0"
+    (root / "hop").symlink_to(link.resolve())
+    link.unlink()
+    link.symlink_to(os.path.relpath(root / "hop", link.parent))
+    facts = read_host_pci(root, ["0000:19:00.0"])
+    assert facts.root_complex == {"0000:19:00.0": "pci0000:16"}
+    assert facts.bridges == {"0000:19:00.0": chain}

@@ -62,32 +62,30 @@ def _is_bdf(name: str) -> bool:
     )
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, *, missing: str | None = None) -> str:
+    """The file's text (NULs and surrounding whitespace removed); ``missing`` if it does not exist
+    and ``missing`` is given, else InputError naming the file."""
     try:
         with open(path, "rb") as handle:
             return handle.read().decode("ascii", "replace").replace("\x00", "").strip()
+    except FileNotFoundError:
+        if missing is not None:
+            return missing
+        raise InputError(path, "unreadable: No such file or directory") from None
     except OSError as error:
         raise InputError(path, f"unreadable: {error.strerror or error}") from None
 
 
 def _numa_node(device_dir: str) -> int:
     path = os.path.join(device_dir, "numa_node")
-    if not os.path.exists(path):
-        return -1
-    text = _read_text(path)
+    text = _read_text(path, missing="-1")
     try:
         return int(text)
     except ValueError:
         raise InputError(path, f"{text!r} is not a NUMA node number") from None
 
 
-def _topology_path(real_root: str, device_dir: str) -> tuple[str | None, tuple[str, ...]]:
-    if not os.path.islink(device_dir):
-        return None, ()
-    relative = os.path.relpath(os.path.realpath(device_dir), real_root)
-    parts = [part for part in relative.split(os.sep) if part not in ("", ".")]
-    if parts[:1] == [".."]:  # the device's folder is outside the root: nothing to learn there
-        return None, ()
+def _root_complex_and_chain(parts: list[str]) -> tuple[str | None, tuple[str, ...]]:
     for position, part in enumerate(parts):
         if _is_root_complex(part):
             chain = tuple(p for p in parts[position + 1 :] if _is_bdf(p))
@@ -95,17 +93,34 @@ def _topology_path(real_root: str, device_dir: str) -> tuple[str | None, tuple[s
     return None, ()
 
 
+def _topology_path(root: str, device_dir: str) -> tuple[str | None, tuple[str, ...]]:
+    try:
+        target = os.readlink(device_dir)  # ../../../devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0
+    except OSError:  # not a symlink: no topology to learn
+        return None, ()
+    found = _root_complex_and_chain(target.split("/"))
+    if found[0] is not None:
+        return found
+    # not sysfs's usual one-hop link: resolve it fully, inside the root only
+    relative = os.path.relpath(os.path.realpath(device_dir), os.path.realpath(root))
+    parts = [part for part in relative.split(os.sep) if part not in ("", ".")]
+    return _root_complex_and_chain(parts) if parts[:1] != [".."] else (None, ())
+
+
 def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
     node_root = os.path.join(root, "devices", "system", "node")
     cpu_nodes: dict[int, int] = {}
-    if not os.path.isdir(node_root):
+    try:
+        names = sorted(os.listdir(node_root))
+    except (FileNotFoundError, NotADirectoryError):
         return cpu_nodes
-    for name in sorted(os.listdir(node_root)):
+    for name in names:
         number = name[4:]
-        cpulist = os.path.join(node_root, name, "cpulist")
-        if not (name.startswith("node") and number.isdecimal()) or not os.path.exists(cpulist):
+        if not (name.startswith("node") and number.isdecimal()):
             continue
-        for cpu in parse_id_list(_read_text(cpulist), source=cpulist):
+        cpulist = os.path.join(node_root, name, "cpulist")
+        text = _read_text(cpulist, missing="")
+        for cpu in parse_id_list(text, source=cpulist):
             cpu_nodes[cpu] = int(number)
     return cpu_nodes
 
@@ -115,13 +130,12 @@ def read_host_pci(root: str | os.PathLike[str], addresses: Iterable[str]) -> Hos
     from ``numa_node``. InputError names the file if a value is unreadable or garbage."""
     root = os.fspath(root)
     facts = HostPciFacts(cpu_nodes=read_cpu_nodes(root))
-    real_root = os.path.realpath(root)
     for address in addresses:
         device_dir = os.path.join(root, "bus", "pci", "devices", address)
         if not os.path.exists(device_dir):
             continue
         facts.numa_node[address] = _numa_node(device_dir)
-        complex_id, chain = _topology_path(real_root, device_dir)
+        complex_id, chain = _topology_path(root, device_dir)
         if complex_id is not None:
             facts.root_complex[address] = complex_id
             facts.bridges[address] = chain
