@@ -103,6 +103,24 @@ def test_xl_on_asymmetric_and_node_object_targets(target: Path, code: int, check
     assert "smallest cell on" not in out
 
 
+@pytest.mark.parametrize(
+    ("target", "code", "size_class", "decided"),
+    [
+        # 6 CPUs over half of cell 1 (8 CPUs), which can hold the pod: large, fails with policy none
+        pytest.param(NODE_D, 1, "large", True, id="capabilities-large"),
+        # the Node gives only 16: small against it, large on a cell of 6-12 CPUs: not decidable
+        pytest.param(NODE_D_OBJECT, 0, "small", False, id="node-object-not-decidable"),
+    ],
+)
+def test_small_vm_on_asymmetric_targets(target: Path, code: int, size_class: str, decided: bool) -> None:
+    vmi = EXAMPLES / "migration" / "vmi-small.yaml"
+    got, out, _ = run("--vmi", str(vmi), "--source", str(NODE_A), "--target", str(target), "-o", "json")
+    document = json.loads(out)
+    assert got == code
+    assert (document["sizeClass"], document["sizeClassDecided"]) == (size_class, decided)
+    assert [text.split(":")[0] for text in document["unchecked"]] == ([] if decided else ["size-class"])
+
+
 def test_json_lists_every_reason() -> None:
     code, out, _ = run(*vm_args(NODE_B, "single-numa-node"), "-o", "json")
     document = json.loads(out)
