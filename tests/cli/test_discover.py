@@ -188,10 +188,10 @@ def test_main_without_click_maps_bad_input_in_the_same_place(
     assert (code, out, err) == _run("--sysfs", str(host_tree), "-o", "json")
 
 
-def test_discover_json_imports_neither_click_nor_yaml_rich_typing(host_tree: Path) -> None:
+def test_discover_json_imports_no_heavy_module(host_tree: Path) -> None:
     probe = (
         "import atexit, sys\n"
-        "heavy = ('click', 'yaml', 'rich', 'typing', 'fractions', 'pathlib')\n"
+        "heavy = ('click', 'yaml', 'rich', 'typing', 'fractions', 'pathlib', 'dataclasses', 'orjson', 're')\n"
         "atexit.register(lambda: sys.stderr.write(repr(sorted(set(heavy) & set(sys.modules)))))\n"
         "from kvnuma.cli import main\n"
         f"main(['discover', '--sysfs', {str(host_tree)!r}, '-o', 'json'])\n"

@@ -9,10 +9,12 @@ as KubeVirt writes guest cell cpus.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-
 from kvnuma.errors import InputError
+from kvnuma.model.value import FrozenValue
+
+TYPE_CHECKING = False  # not typing's (start-up time); mypy knows the name
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["CpuSet"]
 
@@ -20,11 +22,14 @@ _ITEM = r"^(\^)?(\d+)(?:\s*-\s*(\d+))?$"  # compiled (and re imported) on first 
 _MAX_ID = 1 << 22  # far above any real CPU id; stops "0-99999999999" from eating memory
 
 
-@dataclass(frozen=True, slots=True)
-class CpuSet:
+class CpuSet(FrozenValue):
     """An immutable set of non-negative CPU (or vCPU, or node) ids."""
 
-    ids: frozenset[int] = frozenset()
+    __slots__ = ("ids",)
+    ids: frozenset[int]
+
+    def __init__(self, ids: frozenset[int] = frozenset()) -> None:
+        object.__setattr__(self, "ids", ids)
 
     @classmethod
     def of(cls, ids: Iterable[int]) -> CpuSet:

@@ -8,8 +8,6 @@ form back, so other tools can take a saved discovery as input.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
 
@@ -98,6 +96,8 @@ def from_json(data: object, *, source: str) -> HostTopology:
         )
     except _Bad as bad:
         raise InputError(source, f"{bad.field}: {bad.problem}") from None
+    from dataclasses import replace  # here: `kvnuma discover` (to_json) does not import dataclasses
+
     # JSON objects have no order worth keeping: distances follow the order of the cells.
     rank = {cell.id: index for index, cell in enumerate(cells)}
     cells = tuple(
