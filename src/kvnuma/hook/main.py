@@ -81,6 +81,8 @@ def _annotations(vmi_json: str) -> dict[str, str]:
         vmi = load_json(vmi_json)
     except ValueError as error:
         raise InputError("--vmi", f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise InputError("--vmi", "not valid JSON: nested too deeply") from None
     if not isinstance(vmi, dict):
         raise InputError("--vmi", "not a JSON object (a VirtualMachineInstance)")
     metadata = vmi.get("metadata") or {}
