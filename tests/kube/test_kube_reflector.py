@@ -205,3 +205,39 @@ async def test_synced_waits_for_the_first_successful_list(api: KubeApiServer) ->
     await stop(reflector, task)
     assert [e.kind for e in recorder.errors] == ["server", "server"]
     assert recorder.replaces == [["a"]]
+
+
+class CountingBackoff(Backoff):
+    def __init__(self) -> None:
+        super().__init__(base=0.01, cap=0.02, rng=random.Random(7))
+        self.delays = 0
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        self.delays += 1
+        return super().next_delay(retry_after)
+
+
+@pytest.mark.parametrize(
+    ("event_first", "delays"),
+    [
+        pytest.param(True, 0, id="after-an-event-relists-at-once"),
+        pytest.param(False, 1, id="before-anything-backs-off"),
+    ],
+)
+async def test_a_cut_stream_backs_off_only_when_it_delivered_nothing(
+    api: KubeApiServer, event_first: bool, delays: int
+) -> None:
+    api.put_object(node("a"))
+    recorder = Recorder()
+    backoff = CountingBackoff()
+    reflector, task = await running(api, recorder)
+    reflector.backoff = backoff
+    await until(lambda: api.open_watches == 1, "watch open")
+    if event_first:
+        api.put_object(node("b"))
+        await until(lambda: len(recorder.events) == 1, "event seen")
+    api.faults.drop_watches()
+    await until(lambda: reflector.lists == 2, "re-list")
+    await stop(reflector, task)
+    assert [e.kind for e in recorder.errors] == ["disconnected"]
+    assert backoff.delays == delays

@@ -5,7 +5,8 @@
           bookmarks and events advance the version; a stream the server ends normally
           (its timeout) is resumed from the last version
     410 Gone (HTTP or ERROR event), a cut stream -> LIST again and replace (restarting the watch
-          alone could miss deletions)
+          alone could miss deletions); a stream cut before it delivered anything backs off
+          first, so a server or proxy that drops every watch is not hammered
     every ``resync_seconds`` -> LIST again and replace, as a safety net
     other errors -> capped exponential backoff with jitter, then LIST again
 
@@ -68,6 +69,7 @@ class Reflector:
         self.synced = asyncio.Event()
         self.lists = 0
         self.watches = 0
+        self._streamed = False  # a watch delivered an event or bookmark since the last LIST
 
     def get(self, name: str, namespace: str = "") -> dict[str, Any] | None:
         return self.store.get((namespace, name))
@@ -81,7 +83,7 @@ class Reflector:
             except KubeError as error:
                 self.on_error(error)
                 expired = isinstance(error, ApiError) and error.code == 410
-                if not expired and error.kind != "disconnected":
+                if not expired and not (error.kind == "disconnected" and self._streamed):
                     retry_after = error.retry_after if isinstance(error, ApiError) else None
                     await asyncio.sleep(self.backoff.next_delay(retry_after))
 
@@ -92,6 +94,7 @@ class Reflector:
             self.store = {_key(obj): obj for obj in listing.items}
         self.resource_version = listing.resource_version
         self.backoff.reset()
+        self._streamed = False
         self.on_replace(list(self.store.values()) if self.keep_objects else listing.items)
         self.synced.set()
 
@@ -107,6 +110,7 @@ class Reflector:
                 timeout_seconds=timeout,
             )
             async for event in stream:
+                self._streamed = True
                 if event.resource_version:
                     self.resource_version = event.resource_version
                 if event.type == "BOOKMARK":
