@@ -188,6 +188,22 @@ def _attribute(value: str) -> str:
     return value
 
 
+def _attributes(attributes: dict[str, str]) -> str:
+    """`` name="value"`` for each attribute, escaped as ElementTree does."""
+    return "".join(
+        f' {name}="{_attribute(value)}"'
+        if "&" in value
+        or "<" in value
+        or ">" in value
+        or '"' in value
+        or "\n" in value
+        or "\r" in value
+        or "\t" in value
+        else f' {name}="{value}"'
+        for name, value in attributes.items()
+    )
+
+
 def _write(element: Element, out: list[str], empty: str, forced: bool) -> None:
     tag: object = element.tag
     if tag is Comment:
@@ -195,19 +211,16 @@ def _write(element: Element, out: list[str], empty: str, forced: bool) -> None:
     elif tag is ProcessingInstruction:
         out.append(f"<?{element.text or ''}?>")
     else:
-        out.append(f"<{tag}")
-        for name, value in element.attrib.items():
-            out.append(f' {name}="{_attribute(value)}"')
-        if element.children or element.text:
-            out.append(">")
-            if element.text:
-                out.append(_text(element.text))
+        start = f"<{tag}{_attributes(element.attrib)}" if element.attrib else f"<{tag}"
+        text = element.text
+        if element.children or text:
+            out.append(f"{start}>{_text(text)}" if text else f"{start}>")
             for child in element.children:
                 _write(child, out, empty, forced)
             out.append(f"</{tag}>")
         else:
             form = empty if forced or element.form is None else element.form
-            out.append(f"></{tag}>" if form == LONG else form)
+            out.append(f"{start}></{tag}>" if form == LONG else start + form)
     if element.tail:
         out.append(_text(element.tail))
 

@@ -95,9 +95,16 @@ class Element:
             yield from child.iter(tag)
 
     def find(self, path: str) -> Element | None:
+        if path in _PLAIN or _plain(path):  # a child's tag: no path to walk
+            for child in self.children:
+                if child.tag == path:
+                    return child
+            return None
         return next(iter(_select(self, path)), None)
 
     def findall(self, path: str) -> list[Element]:
+        if path in _PLAIN or _plain(path):
+            return [child for child in self.children if child.tag == path]
         return _select(self, path)
 
     def findtext(self, path: str, default: str | None = None) -> str | None:
@@ -190,6 +197,15 @@ def indent(tree: Element, space: str = "  ", level: int = 0) -> None:
 # A step is (descendants?, tag or "*" or ".", attribute name or "", attribute value or None).
 _Step = tuple[bool, str, str, "str | None"]
 _PATHS: dict[str, list[_Step]] = {}
+_PLAIN: set[str] = set()
+
+
+def _plain(path: str) -> bool:
+    """``path`` is a bare tag name (remembered in ``_PLAIN`` when it is)."""
+    if path in ("", ".", "..", "*") or "/" in path or "[" in path:
+        return False
+    _PLAIN.add(path)
+    return True
 
 
 def _compile(path: str) -> list[_Step]:
