@@ -1,7 +1,7 @@
 """PCI device NUMA placement (GPU device NUMA, pcie-expander-bus).
 
-Standard library only (plus ``kvnuma.errors``): the same code runs inside KubeVirt's
-sidecar-shim image as a hook. ``place_pci_devices`` is the entry point for the engine.
+Standard library only (plus ``kvnuma.errors`` and ``kvnuma.xmldoc``): the same code runs inside
+KubeVirt's sidecar-shim image as a hook. ``place_pci_devices`` is the entry point for the engine.
 """
 
 from kvnuma.pci.place import PlacementResult, place_in_doc, place_pci_devices
