@@ -25,7 +25,7 @@ CONFIGMAP_NAME = "kvnuma-pci-numa-hook"
 CONFIGMAP_KEY = "onDefineDomain"
 HOOK_PATH = "/usr/bin/onDefineDomain"
 _PACKAGE = Path(__file__).resolve().parents[1]
-_SKIP = {"bundle.py", "__main__.py", "xmltree.py"}
+_SKIP = {"bundle.py", "__main__.py"}
 
 _LOADER = '''
 import sys

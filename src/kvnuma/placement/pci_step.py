@@ -16,7 +16,7 @@ from typing import Any
 from kvnuma.pci import PlacementResult, place_in_doc
 from kvnuma.pci.domain_facts import guest_cells, hostdevs
 from kvnuma.pci.sysfs import HostPciFacts
-from kvnuma.pci.xmltree import parse_domain
+from kvnuma.xmldoc import parse_document
 
 __all__ = ["GPU_DEVICE_NUMA_GATE", "PciStep", "gate_enabled", "place_domain_devices"]
 
@@ -61,7 +61,7 @@ def place_domain_devices(
 ) -> PciStep:
     """``xml`` with its PCI hostdevs placed on their guest cells (RuleError in strict mode when a
     device cannot be placed). The XML declaration and everything kvnuma does not own are kept."""
-    doc = parse_domain(xml, source=source)  # the hook's own reader and writer (kvnuma.pci)
+    doc = parse_document(xml, source=source, root="domain")  # the reader and writer the hook uses
     devices = hostdevs(doc.root)
     needs_facts = bool(guest_cells(doc.root)) and bool(devices)
     facts = read_facts(sorted({str(d.source) for d in devices})) if needs_facts else HostPciFacts()

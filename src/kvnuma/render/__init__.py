@@ -1,4 +1,4 @@
-"""Libvirt domain XML for a GuestPlan (standard library ElementTree only)."""
+"""Libvirt domain XML for a GuestPlan (through ``kvnuma.xmldoc``: standard library only)."""
 
 from kvnuma.render.domain import merge_into, render_domain
 
