@@ -176,6 +176,8 @@ class VmiSpec:
 
 
 def _mapping(value: object, source: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # decoded JSON/YAML; skips the slower ABC check on the admission path
+        return value
     if not isinstance(value, Mapping):
         raise InputError(source, f"expected an object, got {type(value).__name__}")
     return value

@@ -69,3 +69,27 @@ def test_format_bytes(amount: int, text: str) -> None:
 @given(st.integers(min_value=0, max_value=2**62))
 def test_format_bytes_round_trips(amount: int) -> None:
     assert parse_bytes(format_bytes(amount)) == amount
+
+
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.sampled_from(["", "k", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"]),
+)
+def test_whole_number_fast_path_agrees_with_exact_parse(number: int, suffix: str) -> None:
+    text = f"{number}{suffix}"
+    assert parse_bytes(text) == parse_quantity(text)
+    assert parse_bytes(f" {text} ") == parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("١٢Gi", id="non-ascii-digits"),
+        pytest.param("12 Gi", id="inner-space"),
+        pytest.param("Gi", id="no-digits"),
+        pytest.param("12XB", id="unknown-suffix"),
+    ],
+)
+def test_whole_number_fast_path_leaves_bad_text_to_the_exact_parser(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_bytes(text)

@@ -18,9 +18,10 @@ __all__ = ["format_bytes", "parse_bytes", "parse_quantity"]
 
 _BINARY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
 _DECIMAL_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_WHOLE_UNITS: dict[str, int] = {**_BINARY, **{k: int(10**e) for k, e in _DECIMAL_EXPONENT.items() if e >= 0}}
 _QUANTITY = (
-    r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
-    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?\d{1,3}))?$"
+    r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
+    r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]{1,3}))?$"
 )
 _MAX_TEXT = 64
 _BYTE_SUFFIXES = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
@@ -54,12 +55,28 @@ def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
 
 def parse_bytes(value: str | int, *, source: str = "quantity") -> int:
     """Parse a quantity that must be a whole, non-negative number of bytes."""
+    if type(value) is str:
+        whole = _whole_bytes(value.strip())
+        if whole is not None:
+            return whole
     amount = parse_quantity(value, source=source)
     if amount < 0:
         raise InputError(source, f"negative quantity {value!r}")
     if amount.denominator != 1:
         raise InputError(source, f"quantity {value!r} is not a whole number of bytes")
     return int(amount)
+
+
+def _whole_bytes(text: str) -> int | None:
+    """The common case without Fractions (the admission path parses several per request): ASCII
+    digits and a whole-number suffix, ``128Gi`` or ``4096``. None sends the text the long way."""
+    end = len(text)
+    while end and not text[end - 1].isdigit():
+        end -= 1
+    digits, suffix = text[:end], text[end:]
+    if len(text) <= _MAX_TEXT and digits.isascii() and digits.isdigit() and suffix in _WHOLE_UNITS:
+        return int(digits) * _WHOLE_UNITS[suffix]
+    return None
 
 
 def format_bytes(amount: int) -> str:
