@@ -13,8 +13,9 @@ from typing import Any
 
 import aiohttp
 import trustme
-from kubevirt_validator import apply_json_patch, decode_patch, kubevirt_rejections
+from kubevirt_validator import decode_patch, kubevirt_rejections
 
+from kubeapi.patches import json_patch
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState
 from kvnuma.webhook.server import SourceLoop, WebhookServer
@@ -82,7 +83,7 @@ class RunningWebhook:
         assert all(len(w) <= 120 for w in answer["response"].get("warnings", []))
         if not answer["response"]["allowed"]:
             return vmi, answer
-        mutated = apply_json_patch(vmi, decode_patch(answer))
+        mutated = json_patch(vmi, decode_patch(answer))
         if mutated != vmi:
             status, again = await self.post(vmi_review(mutated))
             assert status == 200
