@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from kvnuma.errors import RuleError
-from kvnuma.migration import NodeLayout, Policy, check_migration, plan_guest, split_memory
+from kvnuma.migration import NodeLayout, Policy, check_migration, plan_guest
 
 from .nodes import GiB, MiB, layout, passthrough_vmi
 
@@ -13,10 +13,11 @@ def test_guest_plan_packs_into_fewest_cells_and_splits_memory() -> None:
     assert [(c.vcpus, c.memory_bytes) for c in plan.cells] == [(16, 12 * GiB), (8, 12 * GiB)]
 
 
-def test_memory_split_is_kubevirts() -> None:
-    assert split_memory(64 * MiB, 2 * MiB, 3) == [22 * MiB, 22 * MiB, 20 * MiB]
+def test_memory_split_is_the_engines_kubevirt_formula() -> None:
+    plan = plan_guest(passthrough_vmi(24, "64Mi"), layout([8, 8, 8]))
+    assert [c.memory_bytes for c in plan.cells] == [22 * MiB, 22 * MiB, 20 * MiB]
     with pytest.raises(RuleError):
-        split_memory(3 * MiB, 2 * MiB, 1)
+        plan_guest(passthrough_vmi(24, "3Mi"), layout([8, 8, 8]))
 
 
 def test_same_layout_works() -> None:

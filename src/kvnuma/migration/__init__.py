@@ -4,7 +4,7 @@ the target's layout against the VM's guest NUMA plan. Pure: nodes and VMIs come 
 from kvnuma.migration.layout import Finding, check_layout
 from kvnuma.migration.nodes import NODE_OBJECT_LIMIT, CellLayout, NodeLayout
 from kvnuma.migration.outcome import Outcome, Policy, table_outcome
-from kvnuma.migration.plan import GuestCell, GuestPlan, pack, plan_guest, split_memory
+from kvnuma.migration.plan import GuestCell, GuestPlan, pack, plan_guest
 from kvnuma.migration.size_class import SizeClass, Sizing, classify, pod_cpus, reference_cell, size_on
 from kvnuma.migration.verdict import Verdict, check_migration
 
@@ -28,6 +28,5 @@ __all__ = [
     "pod_cpus",
     "reference_cell",
     "size_on",
-    "split_memory",
     "table_outcome",
 ]

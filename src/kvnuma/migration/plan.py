@@ -4,8 +4,8 @@ The pod's exclusive CPUs are assumed packed into the fewest host cells (what an 
 Topology Manager and the CPU manager's NUMA-packed allocation give): the smallest ``k`` such
 that the ``k`` largest cells hold them, those cells in host order. KubeVirt then pins vCPUs
 draining the cells in host order; every host cell that receives a vCPU becomes one guest cell.
-Memory is split as KubeVirt's ``numaMapping`` does: equal shares in whole pages, the leftover
-pages to the first cells.
+Memory is split by the engine's ``kvnuma.placement.split_memory`` (KubeVirt's ``numaMapping``
+formula: equal shares in whole pages, the leftover pages to the first cells).
 
 From a Node object only the largest cell is known (VEP 135). A pod that fits it is packed into
 that one cell (the plan says so in ``assumptions``: the CPUs are taken as free). A larger pod
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from kvnuma.errors import InputError, RuleError
 from kvnuma.migration.nodes import NODE_OBJECT_LIMIT, NodeLayout
 from kvnuma.migration.size_class import pod_cpus
-from kvnuma.model.quantity import format_bytes
+from kvnuma.placement.memory import split_memory
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["GuestCell", "GuestPlan", "pack", "plan_guest", "split_memory"]
+__all__ = ["GuestCell", "GuestPlan", "pack", "plan_guest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,27 +63,6 @@ def pack(cell_cpus: list[int], cpus: int) -> list[int] | None:
         chosen.append(index)
         total += cell_cpus[index]
     return sorted(chosen) if total >= cpus else None
-
-
-def split_memory(memory: int, page: int, cells: int) -> list[int]:
-    """KubeVirt's per-cell split; RuleError when it cannot be done."""
-    if memory < cells * page:
-        raise RuleError(
-            "hugepages-per-cell",
-            needed=format_bytes(cells * page),
-            available=format_bytes(memory),
-            detail="not enough memory requested to allocate at least one hugepage per numa node",
-        )
-    if memory % page:
-        raise RuleError(
-            "hugepages-per-cell",
-            needed=f"a multiple of {format_bytes(page)}",
-            available=format_bytes(memory),
-            detail="requested memory can't be divided through the numa page size",
-        )
-    leftover = (memory % (page * cells)) // page
-    base = (memory - leftover * page) // cells
-    return [base + (page if i < leftover else 0) for i in range(cells)]
 
 
 def plan_guest(vmi: VmiSpec, node: NodeLayout) -> GuestPlan:
@@ -131,6 +110,6 @@ def plan_guest(vmi: VmiSpec, node: NodeLayout) -> GuestPlan:
         if take:
             vcpu_counts.append(take)
         remaining -= take
-    shares = split_memory(memory, page, len(vcpu_counts))
+    shares = split_memory(memory, page, vcpu_counts)  # the engine's own split, KubeVirt's formula
     cells = tuple(GuestCell(i, n, shares[i]) for i, n in enumerate(vcpu_counts))
     return GuestPlan(cells, page, cpus, assumptions, vcpus=vmi.vcpus)
