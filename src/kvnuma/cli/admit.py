@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from kvnuma.admission import AdmissionConfig, Mode, decide
-from kvnuma.cli.inputs import read_document
 from kvnuma.cli.output import dumps_json, write_text
 from kvnuma.errors import InputError
+from kvnuma.inputs import read_document
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.file_source import load_folder, parse_source
 

@@ -45,7 +45,7 @@ def load_topology(
     if capabilities is not None:
         from pathlib import Path
 
-        from kvnuma.cli.inputs import read_text  # imports PyYAML: only when needed
+        from kvnuma.inputs import read_text  # imports PyYAML: only when needed
         from kvnuma.topology.capabilities import parse_capabilities
 
         return parse_capabilities(read_text(Path(capabilities)), source=str(capabilities))

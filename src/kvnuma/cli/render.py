@@ -21,10 +21,10 @@ from typing import Any
 
 import click
 
-from kvnuma.cli.inputs import read_text
 from kvnuma.cli.output import emit, write_text
 from kvnuma.cli.sources import load_feature_gates, load_vmi, vm_input_options
 from kvnuma.errors import InputError
+from kvnuma.inputs import read_text
 from kvnuma.model import CpuSet, HostTopology
 from kvnuma.pci.sysfs import HostPciFacts, read_host_pci
 from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import click
 
-from kvnuma.cli.inputs import read_documents, read_text
 from kvnuma.errors import InputError
 from kvnuma.hotplug import LiveUpdateConfig, apply_defaults
+from kvnuma.inputs import read_documents, read_text
 from kvnuma.instancetype import expand_vm
 from kvnuma.migration.nodes import NodeLayout
 from kvnuma.model.topology import HostTopology

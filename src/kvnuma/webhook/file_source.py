@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kvnuma.cli.inputs import read_documents
 from kvnuma.errors import InputError
+from kvnuma.inputs import read_documents
 from kvnuma.webhook.cache import ClusterCache
 
 __all__ = ["FolderWatch", "load_folder", "parse_source"]

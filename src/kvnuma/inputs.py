@@ -1,4 +1,6 @@
-"""Reading the documents users hand to the CLI (YAML or JSON files), with one-line errors."""
+"""Reading the documents users hand to kvnuma (YAML or JSON files), with one-line errors.
+
+A neutral shell module: the CLI and the webhook's file source both read through it."""
 
 from __future__ import annotations
 
