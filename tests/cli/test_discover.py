@@ -189,20 +189,6 @@ def test_main_without_click_maps_bad_input_in_the_same_place(
     assert (code, out, err) == _run("--sysfs", str(host_tree), "-o", "json")
 
 
-def test_discover_json_imports_no_heavy_module(host_tree: Path) -> None:
-    probe = (
-        "import atexit, sys\n"
-        "heavy = ('click', 'yaml', 'rich', 'typing', 'fractions', 'pathlib', 'dataclasses', 'orjson', 're')\n"
-        "atexit.register(lambda: sys.stderr.write(repr(sorted(set(heavy) & set(sys.modules)))))\n"
-        "from kvnuma.cli import main\n"
-        f"main(['discover', '--sysfs', {str(host_tree)!r}, '-o', 'json'])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
-    assert orjson.loads(done.stdout)["summary"]["cells"] == 4
-    assert done.stderr == "[]"
-
-
 _SCALARS = (
     st.none()
     | st.booleans()

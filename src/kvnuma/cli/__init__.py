@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import KvnumaError
 
-TYPE_CHECKING = False  # not typing's: importing typing costs start-up time (mypy knows the name)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType

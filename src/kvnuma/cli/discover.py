@@ -11,6 +11,7 @@ what ``kvnuma discover -o json`` costs.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kvnuma.cli.output import console, emit, write_text
 from kvnuma.model import Cell, HostTopology
@@ -18,7 +19,6 @@ from kvnuma.model.topology import NO_NUMA_NODE
 from kvnuma.topology.jsonform import to_json
 from kvnuma.topology.sysfs import read_sysfs
 
-TYPE_CHECKING = False  # not typing's: see kvnuma.cli
 if TYPE_CHECKING:
     from pathlib import Path
 

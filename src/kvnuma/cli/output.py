@@ -16,8 +16,8 @@ rich and PyYAML are imported only when used, so a command printing JSON starts f
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's: importing typing costs start-up time (mypy knows the name)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError
 from kvnuma.pci.domain_facts import hostdevs
@@ -23,7 +24,6 @@ from kvnuma.pci.sysfs import read_host_pci
 from kvnuma.pci.values import Record
 from kvnuma.xmldoc import parse_document
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 

@@ -9,10 +9,11 @@ as KubeVirt writes guest cell cpus.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.errors import InputError
 from kvnuma.model.value import FrozenValue
 
-TYPE_CHECKING = False  # not typing's (start-up time); mypy knows the name
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 

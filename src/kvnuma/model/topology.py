@@ -8,10 +8,11 @@ order, so order is part of the value.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.model.cpuset import CpuSet
 from kvnuma.model.value import FrozenValue
 
-TYPE_CHECKING = False  # not typing's (start-up time); mypy knows the name
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -16,8 +16,8 @@ them with ``object.__setattr__``. It gets what ``@dataclass(frozen=True, slots=T
 from __future__ import annotations
 
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's: importing typing costs start-up time (mypy knows the name)
 if TYPE_CHECKING:
     from collections.abc import Callable
     from dataclasses import Field

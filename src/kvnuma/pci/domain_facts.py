@@ -7,10 +7,11 @@ namespace). Standard library only.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.errors import InputError
 from kvnuma.pci.values import PciAddress, Record, parse_id_list
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

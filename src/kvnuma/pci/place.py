@@ -5,13 +5,14 @@ reading them from a sysfs root).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.pci.apply import apply_plan
 from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
 from kvnuma.pci.plan import DeviceRequest, plan_placement
 from kvnuma.pci.values import Record
 from kvnuma.xmldoc import XmlDoc, copy_tree, parse_document, to_text
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Mapping

@@ -20,10 +20,11 @@ Rules (KubeVirt VEP 115 compatible, plus host grouping):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.errors import RuleError
 from kvnuma.pci.values import PciAddress, Record
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 

@@ -17,11 +17,11 @@ start): ``os.path`` rather than ``pathlib``, string tests rather than ``re``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError
 from kvnuma.pci.values import Record, is_hex, parse_id_list
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
