@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
 from kvnuma.pci.sysfs import read_host_pci
-from kvnuma.pci.values import Record
 from kvnuma.xmldoc import parse_document
 
 if TYPE_CHECKING:
@@ -34,13 +34,11 @@ HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
 _TRUE = ("1", "true", "yes", "on")
 
 
-class HookOutcome(Record):
-    __slots__ = ("exit_code", "stderr", "stdout")
-
-    def __init__(self, stdout: str, stderr: list[str] | None = None, exit_code: int = 0) -> None:
-        self.stdout = stdout
-        self.stderr: list[str] = [] if stderr is None else stderr
-        self.exit_code = exit_code
+@dataclass(frozen=True)
+class HookOutcome:
+    stdout: str
+    stderr: list[str] = field(default_factory=list)
+    exit_code: int = 0
 
 
 class _JsonDefaults:
