@@ -25,13 +25,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def render_text(verdict: Verdict) -> str:
-    plan = verdict.plan
+    plan = verdict.guest
     lines = [f"VM {verdict.vmi}: {plan.pod_cpus} exclusive pod CPUs"]
     if plan.unknown is not None:
         lines.append(f"guest NUMA: {plan.unknown}")
     elif plan.cells:
         cells = ", ".join(
-            f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
+            f"cell {c.id}: {len(c.vcpus)} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
         page = format_bytes(plan.page_size_bytes or 0)
         lines.append(
