@@ -20,13 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from kvnuma.admission.capacity import (
-    ANNOTATION_CPUS,
-    ANNOTATION_HUGEPAGES_PREFIX,
-    ANNOTATION_MEMORY,
-    ClusterCapacity,
-    NodeCapacity,
-)
+from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
+from kvnuma.names import is_capacity_annotation
 from kvnuma.webhook.min_tracker import MinTracker
 from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
@@ -63,8 +58,7 @@ def _digest(obj: Mapping[str, Any]) -> tuple[str, _Digest]:
     relevant = {
         key: value
         for key, value in annotations.items()
-        if isinstance(key, str)
-        and (key in (ANNOTATION_CPUS, ANNOTATION_MEMORY) or key.startswith(ANNOTATION_HUGEPAGES_PREFIX))
+        if isinstance(key, str) and is_capacity_annotation(key)
     }
     if not relevant:
         return name, _EMPTY

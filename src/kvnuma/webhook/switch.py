@@ -32,7 +32,7 @@ __all__ = [
     "from_kubevirt",
 ]
 
-ANNOTATION_AUTO_NUMA = "kvnuma.io/auto-numa"
+ANNOTATION_AUTO_NUMA = "kvnuma.io/auto-numa"  # kvnuma's own prefix, as kvnuma.io/pci-numa
 FIELD_PATH = "spec.configuration.developerConfiguration.autoNUMAEnablement"
 FLAG_VALUES = ("on", "off", "cluster")
 
