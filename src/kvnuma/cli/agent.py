@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
+from kvnuma.cli import bind_problem
 from kvnuma.errors import InputError
 
 __all__ = ["agent"]
@@ -17,14 +18,15 @@ __all__ = ["agent"]
 
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise InputError("--listen", f"expected HOST:PORT, got {value!r}")
+    if not port.isdigit() or int(port) > 65535:
+        raise InputError("--listen", f"expected HOST:PORT with a port 0-65535, got {value!r}")
     return host or "0.0.0.0", int(port)
 
 
 @click.command(
-    help="Publish this node's NUMA capacity (VEP 135 annotations), the realtime label "
-    "and the capabilities XML; re-discover every --interval seconds and on SIGHUP."
+    help="Publish this node's NUMA capacity (VEP 135 annotations) on its Node (DaemonSet).\n\n"
+    "Also the realtime label and the capabilities XML; re-discover every --interval seconds "
+    "and on SIGHUP."
 )
 @click.option("--node-name", envvar="NODE_NAME", default="", help="This node's name [env NODE_NAME].")
 @click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between discoveries.")
@@ -112,7 +114,11 @@ def agent(  # click passes every option by keyword
 
             runner = web.AppRunner(health_app(worker), handle_signals=False)
             await runner.setup()
-            await web.TCPSite(runner, host, port).start()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as error:
+                await runner.cleanup()
+                raise InputError(f"--listen {listen}", bind_problem(error)) from error
             worker.log.info("listening", address=f"{host}:{port}", interval=interval)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
