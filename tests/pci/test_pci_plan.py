@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvnuma.errors import RuleError
+from kvnuma.pci.address import PciAddress
 from kvnuma.pci.plan import DeviceRequest, PciPlan, plan_placement
-from kvnuma.pci.values import PciAddress
 
 
 def dev(bus: int, node: int | None, group: str | None = None, function: int = 0) -> DeviceRequest:

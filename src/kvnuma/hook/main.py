@@ -13,17 +13,18 @@ annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a V
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
 from kvnuma.pci.sysfs import read_host_pci
-from kvnuma.pci.values import Record
 from kvnuma.xmldoc import parse_document
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -34,51 +35,16 @@ HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
 _TRUE = ("1", "true", "yes", "on")
 
 
-class HookOutcome(Record):
-    __slots__ = ("exit_code", "stderr", "stdout")
-
-    def __init__(self, stdout: str, stderr: list[str] | None = None, exit_code: int = 0) -> None:
-        self.stdout = stdout
-        self.stderr: list[str] = [] if stderr is None else stderr
-        self.exit_code = exit_code
-
-
-class _JsonDefaults:
-    """The settings ``json.loads`` gives its C scanner (``json.decoder.JSONDecoder()``)."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
-
-
-def load_json(text: str) -> object:
-    """``json.loads(text)``, without importing ``json`` (and ``re``, 10 ms in the hook) when the
-    text is valid: the C scanner ``json`` itself uses reads it. Anything else goes to ``json``,
-    so errors (and results) are exactly ``json.loads``'s."""
-    try:
-        import _json
-    except ImportError:  # a Python without the C accelerator
-        _json = None  # type: ignore[assignment]
-    if _json is not None and not text.startswith("\ufeff"):
-        start = len(text) - len(text.lstrip(" \t\n\r"))
-        try:
-            value, end = _json.make_scanner(_JsonDefaults)(text, start)  # type: ignore[arg-type]
-        except (StopIteration, ValueError, RecursionError):
-            pass
-        else:
-            if not text[end:].strip(" \t\n\r"):
-                return value
-    import json
-
-    return json.loads(text)
+@dataclass(frozen=True)
+class HookOutcome:
+    stdout: str
+    stderr: list[str] = field(default_factory=list)
+    exit_code: int = 0
 
 
 def _annotations(vmi_json: str) -> dict[str, str]:
     try:
-        vmi = load_json(vmi_json)
+        vmi = json.loads(vmi_json)
     except ValueError as error:
         raise InputError("--vmi", f"not valid JSON: {error}") from None
     except RecursionError:
@@ -132,7 +98,7 @@ _VALUED = ("--vmi", "--domain", "--version", "--sysfs")
 
 
 def parse_arguments(arguments: Sequence[str]) -> dict[str, str]:
-    """The hook's few options (no argparse: it costs milliseconds on every VM start)."""
+    """The hook's few options, parsed by hand so that every mistake is one line naming the option."""
     options: dict[str, str] = {}
     rest = list(arguments)
     if rest and rest[0] == "onDefineDomain":

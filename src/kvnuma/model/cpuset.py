@@ -9,10 +9,11 @@ as KubeVirt writes guest cell cpus.
 
 from __future__ import annotations
 
-from kvnuma.errors import InputError
-from kvnuma.model.value import FrozenValue
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's (start-up time); mypy knows the name
+from kvnuma.errors import InputError
+
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
@@ -22,14 +23,11 @@ _ITEM = r"^(\^)?(\d+)(?:\s*-\s*(\d+))?$"  # compiled (and re imported) on first 
 _MAX_ID = 1 << 22  # far above any real CPU id; stops "0-99999999999" from eating memory
 
 
-class CpuSet(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class CpuSet:
     """An immutable set of non-negative CPU (or vCPU, or node) ids."""
 
-    __slots__ = ("ids",)
-    ids: frozenset[int]
-
-    def __init__(self, ids: frozenset[int] = frozenset()) -> None:
-        object.__setattr__(self, "ids", ids)
+    ids: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, ids: Iterable[int]) -> CpuSet:

@@ -8,9 +8,10 @@ binary-SI quantities.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.errors import InputError
 
-TYPE_CHECKING = False  # fractions and re are imported on first use: `kvnuma discover` needs neither
 if TYPE_CHECKING:
     from fractions import Fraction
 

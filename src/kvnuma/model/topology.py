@@ -8,10 +8,11 @@ order, so order is part of the value.
 
 from __future__ import annotations
 
-from kvnuma.model.cpuset import CpuSet
-from kvnuma.model.value import FrozenValue
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's (start-up time); mypy knows the name
+from kvnuma.model.cpuset import CpuSet
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -22,38 +23,19 @@ NO_NUMA_NODE = -1
 
 
 _NO_CPUS = CpuSet()
-_set = object.__setattr__  # the values are frozen: their __init__ sets fields this way
 
 
-class Cpu(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Cpu:
     """One logical CPU. ``siblings`` includes the CPU itself (its SMT thread group)."""
 
-    __slots__ = ("id", "socket_id", "die_id", "cluster_id", "core_id", "siblings", "online")  # noqa: RUF023 (field order)
     id: int
-    socket_id: int
-    die_id: int
-    cluster_id: int
-    core_id: int
-    siblings: CpuSet
-    online: bool
-
-    def __init__(  # noqa: PLR0917 (positional, as the dataclass was)
-        self,
-        id: int,
-        socket_id: int = 0,
-        die_id: int = 0,
-        cluster_id: int = 0,
-        core_id: int = 0,
-        siblings: CpuSet = _NO_CPUS,
-        online: bool = True,
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "socket_id", socket_id)
-        _set(self, "die_id", die_id)
-        _set(self, "cluster_id", cluster_id)
-        _set(self, "core_id", core_id)
-        _set(self, "siblings", siblings)
-        _set(self, "online", online)
+    socket_id: int = 0
+    die_id: int = 0
+    cluster_id: int = 0
+    core_id: int = 0
+    siblings: CpuSet = _NO_CPUS
+    online: bool = True
 
     @property
     def core_key(self) -> tuple[int, int, int, int]:
@@ -65,18 +47,13 @@ class Cpu(FrozenValue):
         return self.siblings if self.siblings else CpuSet.of([self.id])
 
 
-class HugePagePool(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class HugePagePool:
     """Pages of one size on one cell. ``free`` is None when the source does not say."""
 
-    __slots__ = ("page_size_bytes", "total", "free")  # noqa: RUF023 (field order)
     page_size_bytes: int
     total: int
-    free: int | None
-
-    def __init__(self, page_size_bytes: int, total: int, free: int | None = None) -> None:
-        _set(self, "page_size_bytes", page_size_bytes)
-        _set(self, "total", total)
-        _set(self, "free", free)
+    free: int | None = None
 
     @property
     def total_bytes(self) -> int:
@@ -87,29 +64,15 @@ class HugePagePool(FrozenValue):
         return None if self.free is None else self.page_size_bytes * self.free
 
 
-class Cell(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class Cell:
     """One NUMA cell (node). ``distances`` maps a cell id to its distance from this cell."""
 
-    __slots__ = ("id", "cpus", "memory_bytes", "hugepages", "distances")  # noqa: RUF023 (field order)
     id: int
-    cpus: tuple[Cpu, ...]
-    memory_bytes: int
-    hugepages: tuple[HugePagePool, ...]
-    distances: tuple[tuple[int, int], ...]
-
-    def __init__(
-        self,
-        id: int,
-        cpus: tuple[Cpu, ...] = (),
-        memory_bytes: int = 0,
-        hugepages: tuple[HugePagePool, ...] = (),
-        distances: tuple[tuple[int, int], ...] = (),
-    ) -> None:
-        _set(self, "id", id)
-        _set(self, "cpus", cpus)
-        _set(self, "memory_bytes", memory_bytes)
-        _set(self, "hugepages", hugepages)
-        _set(self, "distances", distances)
+    cpus: tuple[Cpu, ...] = ()
+    memory_bytes: int = 0
+    hugepages: tuple[HugePagePool, ...] = ()
+    distances: tuple[tuple[int, int], ...] = ()
 
     @property
     def cpu_ids(self) -> CpuSet:
@@ -135,42 +98,24 @@ class Cell(FrozenValue):
         return None
 
 
-class PciDevice(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class PciDevice:
     """A PCI function. ``address`` is ``dddd:bb:ss.f``; vendor, device and class keep sysfs's
     hex form (``0x10de``); ``numa_node`` is -1 when the device has no NUMA affinity."""
 
-    __slots__ = ("address", "vendor", "device", "pci_class", "numa_node")  # noqa: RUF023 (field order)
     address: str
-    vendor: str
-    device: str
-    pci_class: str
-    numa_node: int
-
-    def __init__(
-        self,
-        address: str,
-        vendor: str = "",
-        device: str = "",
-        pci_class: str = "",
-        numa_node: int = NO_NUMA_NODE,
-    ) -> None:
-        _set(self, "address", address)
-        _set(self, "vendor", vendor)
-        _set(self, "device", device)
-        _set(self, "pci_class", pci_class)
-        _set(self, "numa_node", numa_node)
+    vendor: str = ""
+    device: str = ""
+    pci_class: str = ""
+    numa_node: int = NO_NUMA_NODE
 
 
-class HostTopology(FrozenValue):
+@dataclass(frozen=True, slots=True)
+class HostTopology:
     """A host's NUMA cells (in reported order) and PCI devices (sorted by address)."""
 
-    __slots__ = ("cells", "pci_devices")
     cells: tuple[Cell, ...]
-    pci_devices: tuple[PciDevice, ...]
-
-    def __init__(self, cells: tuple[Cell, ...], pci_devices: tuple[PciDevice, ...] = ()) -> None:
-        _set(self, "cells", cells)
-        _set(self, "pci_devices", pci_devices)
+    pci_devices: tuple[PciDevice, ...] = ()
 
     # --- lookups -------------------------------------------------------------------------
     def cell(self, cell_id: int) -> Cell | None:

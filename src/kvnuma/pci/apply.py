@@ -10,9 +10,10 @@ New elements are indented like their neighbours.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.xmldoc import Element, SubElement, indent
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Iterable
 

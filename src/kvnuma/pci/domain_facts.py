@@ -7,10 +7,13 @@ namespace). Standard library only.
 
 from __future__ import annotations
 
-from kvnuma.errors import InputError
-from kvnuma.pci.values import PciAddress, Record, parse_id_list
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+from kvnuma.errors import InputError
+from kvnuma.pci.address import PciAddress
+from kvnuma.pci.id_list import parse_id_list
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -31,29 +34,25 @@ OWNED_ALIAS_PREFIX = "ua-kvnuma-"
 """kvnuma marks the controllers it adds with libvirt user aliases starting with this."""
 
 
-class PciController(Record):
-    __slots__ = ("alias", "element", "index", "model")
-
-    def __init__(self, element: Element, index: int, model: str, alias: str) -> None:
-        self.element = element
-        self.index = index
-        self.model = model
-        self.alias = alias
+@dataclass(frozen=True)
+class PciController:
+    element: Element
+    index: int
+    model: str
+    alias: str
 
     @property
     def owned(self) -> bool:
         return self.alias.startswith(OWNED_ALIAS_PREFIX)
 
 
-class Hostdev(Record):
+@dataclass(frozen=True)
+class Hostdev:
     """A ``<hostdev type='pci'>`` with its host source address and guest address (if any)."""
 
-    __slots__ = ("element", "guest_bus", "source")
-
-    def __init__(self, element: Element, source: PciAddress, guest_bus: int | None) -> None:
-        self.element = element
-        self.source = source
-        self.guest_bus = guest_bus
+    element: Element
+    source: PciAddress
+    guest_bus: int | None
 
     @property
     def guest_address(self) -> Element | None:
@@ -63,14 +62,12 @@ class Hostdev(Record):
         return None
 
 
-class CellBinding(Record):
+@dataclass(frozen=True)
+class CellBinding:
     """Host node -> guest cell, and the host nodes that could not be bound (with why)."""
 
-    __slots__ = ("cell_of_node", "unbound")
-
-    def __init__(self, cell_of_node: Mapping[int, int], unbound: Mapping[int, str]) -> None:
-        self.cell_of_node = cell_of_node
-        self.unbound = unbound
+    cell_of_node: Mapping[int, int]
+    unbound: Mapping[int, str]
 
 
 def _alias(element: Element) -> str:

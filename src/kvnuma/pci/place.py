@@ -5,13 +5,14 @@ reading them from a sysfs root).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from kvnuma.pci.apply import apply_plan
 from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
 from kvnuma.pci.plan import DeviceRequest, plan_placement
-from kvnuma.pci.values import Record
 from kvnuma.xmldoc import XmlDoc, copy_tree, parse_document, to_text
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Mapping
@@ -22,19 +23,17 @@ if TYPE_CHECKING:
 __all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
 
 
-class PlacementResult(Record):
+@dataclass(frozen=True)
+class PlacementResult:
     """The placed domain and what happened.
 
     ``plan`` is None when placement did not apply to this domain; ``note`` then says why
     (no guest NUMA cells, no PCI hostdevs, expanders already placed by someone else).
     """
 
-    __slots__ = ("doc", "note", "plan")
-
-    def __init__(self, doc: XmlDoc, plan: PciPlan | None, note: str = "") -> None:
-        self.doc = doc
-        self.plan = plan
-        self.note = note
+    doc: XmlDoc
+    plan: PciPlan | None
+    note: str = ""
 
     @property
     def xml(self) -> str:

@@ -20,10 +20,12 @@ Rules (KubeVirt VEP 115 compatible, plus host grouping):
 
 from __future__ import annotations
 
-from kvnuma.errors import RuleError
-from kvnuma.pci.values import PciAddress, Record
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+from kvnuma.errors import RuleError
+from kvnuma.pci.address import PciAddress
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -33,7 +35,8 @@ PORTS_PER_EXPANDER = 32
 HIGHEST_BUS = 255
 
 
-class DeviceRequest(Record):
+@dataclass(frozen=True)
+class DeviceRequest:
     """One PCI hostdev as placement sees it.
 
     ``host_node``: None = no such device on this host, -1 = no NUMA affinity.
@@ -41,60 +44,41 @@ class DeviceRequest(Record):
     ``foreign_address``: it has a guest address kvnuma did not set (kept, as KubeVirt does).
     """
 
-    __slots__ = ("address", "foreign_address", "group", "host_node")
-
-    def __init__(
-        self,
-        address: PciAddress,
-        host_node: int | None,
-        group: str | None = None,
-        foreign_address: bool = False,
-    ) -> None:
-        self.address = address
-        self.host_node = host_node
-        self.group = group
-        self.foreign_address = foreign_address
+    address: PciAddress
+    host_node: int | None
+    group: str | None = None
+    foreign_address: bool = False
 
 
-class Port(Record):
-    __slots__ = ("alias", "device", "index", "slot")
-
-    def __init__(self, alias: str, index: int, slot: int, device: PciAddress) -> None:
-        self.alias = alias
-        self.index = index
-        self.slot = slot
-        self.device = device
+@dataclass(frozen=True)
+class Port:
+    alias: str
+    index: int
+    slot: int
+    device: PciAddress
 
 
-class Expander(Record):
-    __slots__ = ("alias", "bus_nr", "cell", "group", "index", "ports")
-
-    def __init__(
-        self, *, alias: str, index: int, bus_nr: int, cell: int, group: str | None, ports: tuple[Port, ...]
-    ) -> None:
-        self.alias = alias
-        self.index = index
-        self.bus_nr = bus_nr
-        self.cell = cell
-        self.group = group
-        self.ports = ports
+@dataclass(frozen=True)
+class Expander:
+    alias: str
+    index: int
+    bus_nr: int
+    cell: int
+    group: str | None
+    ports: tuple[Port, ...]
 
 
-class Skipped(Record):
-    __slots__ = ("device", "reason", "rule")
-
-    def __init__(self, device: PciAddress, rule: str, reason: str) -> None:
-        self.device = device
-        self.rule = rule
-        self.reason = reason
+@dataclass(frozen=True)
+class Skipped:
+    device: PciAddress
+    rule: str
+    reason: str
 
 
-class PciPlan(Record):
-    __slots__ = ("expanders", "skipped")
-
-    def __init__(self, expanders: tuple[Expander, ...], skipped: tuple[Skipped, ...]) -> None:
-        self.expanders = expanders
-        self.skipped = skipped
+@dataclass(frozen=True)
+class PciPlan:
+    expanders: tuple[Expander, ...]
+    skipped: tuple[Skipped, ...]
 
     @property
     def controller_count(self) -> int:

@@ -17,33 +17,27 @@ start): ``os.path`` rather than ``pathlib``, string tests rather than ``re``.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError
-from kvnuma.pci.values import Record, is_hex, parse_id_list
+from kvnuma.pci.address import is_hex
+from kvnuma.pci.id_list import parse_id_list
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = ["HostPciFacts", "read_host_pci"]
 
 
-class HostPciFacts(Record):
+@dataclass(frozen=True)
+class HostPciFacts:
     """``numa_node``: present devices only. ``root_complex``/``bridges``: where known."""
 
-    __slots__ = ("bridges", "cpu_nodes", "numa_node", "root_complex")
-
-    def __init__(
-        self,
-        numa_node: dict[str, int] | None = None,
-        root_complex: dict[str, str] | None = None,
-        bridges: dict[str, tuple[str, ...]] | None = None,
-        cpu_nodes: dict[int, int] | None = None,
-    ) -> None:
-        self.numa_node: dict[str, int] = {} if numa_node is None else numa_node
-        self.root_complex: dict[str, str] = {} if root_complex is None else root_complex
-        self.bridges: dict[str, tuple[str, ...]] = {} if bridges is None else bridges
-        self.cpu_nodes: dict[int, int] = {} if cpu_nodes is None else cpu_nodes
+    numa_node: dict[str, int] = field(default_factory=dict)
+    root_complex: dict[str, str] = field(default_factory=dict)
+    bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cpu_nodes: dict[int, int] = field(default_factory=dict)
 
 
 def _is_root_complex(name: str) -> bool:

@@ -8,10 +8,11 @@ form back, so other tools can take a saved discovery as input.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
 
-TYPE_CHECKING = False  # typing is not imported at run time (start-up time of `kvnuma discover`)
 if TYPE_CHECKING:
     from typing import Any
 

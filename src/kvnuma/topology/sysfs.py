@@ -22,6 +22,7 @@ What it reads, relative to the root, and how it copes with real trees (see docs/
 from __future__ import annotations
 
 import os
+from typing import Protocol
 
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
@@ -36,26 +37,22 @@ from kvnuma.topology.sysfs_values import (
     parse_topology_id,
 )
 
-TYPE_CHECKING = False  # typing, like pathlib, is not imported at run time: start-up cost
-if TYPE_CHECKING:
-    from typing import Protocol
-
-    class SysfsReader(Protocol):
-        """Read-only access to a sysfs-like tree by path relative to its root."""
-
-        def read(self, relpath: str) -> str | None:
-            """The file's text, or None when it is missing or unreadable."""
-
-        def listdir(self, relpath: str) -> list[str] | None:
-            """The folder's entry names, or None when it is missing or not a folder."""
-
-
 __all__ = ["DirectoryReader", "parse_sysfs", "read_sysfs"]
 
 NODE = "devices/system/node"
 CPU = "devices/system/cpu"
 PCI = "bus/pci/devices"
 KERNEL_HUGEPAGES = "kernel/mm/hugepages"
+
+
+class SysfsReader(Protocol):
+    """Read-only access to a sysfs-like tree by path relative to its root."""
+
+    def read(self, relpath: str) -> str | None:
+        """The file's text, or None when it is missing or unreadable."""
+
+    def listdir(self, relpath: str) -> list[str] | None:
+        """The folder's entry names, or None when it is missing or not a folder."""
 
 
 class DirectoryReader:

@@ -21,11 +21,11 @@ Not kept: attribute quote characters (always ``"``), character references and CD
 from __future__ import annotations
 
 from pyexpat import ErrorString, ExpatError, ParserCreate
+from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError
 from kvnuma.xmldoc.element import Comment, Element, ProcessingInstruction
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import NoReturn

@@ -15,7 +15,8 @@ document goes back out the way it came in; elements made here have ``form`` None
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing costs milliseconds to import; mypy treats this name as True
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Iterator

@@ -1,10 +1,12 @@
-"""The model's frozen values behave as the frozen, slotted dataclasses they replace."""
+"""The model's values are frozen, slotted dataclasses: equal by fields within one class, hashable,
+immutable, and they copy, pickle and print as values."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 import pickle
+from dataclasses import FrozenInstanceError
 
 import pytest
 from hypothesis import given
@@ -12,7 +14,8 @@ from hypothesis import strategies as st
 
 from kvnuma import model
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
-from kvnuma.model.value import FrozenInstanceError, FrozenValue
+
+ModelValue = CpuSet | Cpu | HugePagePool | Cell | PciDevice | HostTopology
 
 _CPU_SETS = st.frozensets(st.integers(0, 64), max_size=4).map(CpuSet)
 _CPUS = st.builds(Cpu, st.integers(0, 64), st.integers(0, 3), siblings=_CPU_SETS, online=st.booleans())
@@ -31,11 +34,11 @@ _DEVICES = st.builds(PciDevice, st.just("0000:3b:00.0"), numa_node=st.integers(-
 _HOSTS = st.builds(
     HostTopology, st.lists(_CELLS, max_size=2).map(tuple), st.lists(_DEVICES, max_size=2).map(tuple)
 )
-_VALUES: st.SearchStrategy[FrozenValue] = st.one_of(_CPU_SETS, _CPUS, _POOLS, _CELLS, _DEVICES, _HOSTS)
+_VALUES: st.SearchStrategy[ModelValue] = st.one_of(_CPU_SETS, _CPUS, _POOLS, _CELLS, _DEVICES, _HOSTS)
 
 
 @given(_VALUES)
-def test_equal_copies_hash_alike_and_round_trip(value: FrozenValue) -> None:
+def test_equal_copies_hash_alike_and_round_trip(value: ModelValue) -> None:
     for twin in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
         assert twin == value
         assert hash(twin) == hash(value)
@@ -45,7 +48,7 @@ def test_equal_copies_hash_alike_and_round_trip(value: FrozenValue) -> None:
 
 
 @given(_VALUES, _VALUES)
-def test_equality_is_field_equality_within_one_class(first: FrozenValue, second: FrozenValue) -> None:
+def test_equality_is_field_equality_within_one_class(first: ModelValue, second: ModelValue) -> None:
     same_fields = type(first) is type(second) and all(
         getattr(first, name) == getattr(second, name) for name in first.__slots__
     )
@@ -90,3 +93,14 @@ def test_defaults_are_the_dataclass_defaults() -> None:
     assert PciDevice("0000:00:01.0").numa_node == -1
     assert HostTopology(()).pci_devices == ()
     assert CpuSet().ids == frozenset()
+
+
+def test_a_subclass_compares_and_hashes_its_own_fields_too() -> None:
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class TaggedCpu(Cpu):
+        tag: str = ""
+
+    first, second = TaggedCpu(1, tag="a"), TaggedCpu(1, tag="b")
+    assert first != second
+    assert first == TaggedCpu(1, tag="a")
+    assert first != Cpu(1)

@@ -1,15 +1,13 @@
-"""Small values PCI placement needs: PCI addresses, CPU/node lists, and ``Record``, the base of
-its plain value classes.
+"""Host PCI addresses (``dddd:bb:ss.f``) as sysfs and libvirt write them.
 
-Standard library only and quick to import (the hook runs in KubeVirt's sidecar-shim image on
-every VM start): no ``re``, no ``dataclasses``, hence not ``kvnuma.model.cpuset``.
+Standard library only: the hook bundle runs this on the sidecar's Python.
 """
 
 from __future__ import annotations
 
 from kvnuma.errors import InputError
 
-__all__ = ["PciAddress", "Record", "is_hex", "parse_id_list"]
+__all__ = ["PciAddress", "is_hex"]
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -17,26 +15,6 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 def is_hex(text: str, digits: int) -> bool:
     """``text`` is exactly ``digits`` hexadecimal digits."""
     return len(text) == digits and all(c in _HEX for c in text)
-
-
-class Record:
-    """A plain value: ``==``, ``hash`` and ``repr`` from the subclass's ``__slots__`` (in their
-    order). Used instead of ``dataclasses``, which would cost the hook ~20 ms to import."""
-
-    __slots__: tuple[str, ...] = ()
-
-    def values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in type(self).__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and isinstance(other, Record) and other.values() == self.values()
-
-    def __hash__(self) -> int:
-        return hash(self.values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).__slots__)
-        return f"{type(self).__name__}({fields})"
 
 
 class PciAddress(tuple[int, int, int, int]):
@@ -103,25 +81,3 @@ class PciAddress(tuple[int, int, int, int]):
                 raise InputError(source, f"{name}={text!r} is out of range 0..{limit:#x}")
             values.append(value)
         return cls(*values)
-
-
-def parse_id_list(text: str, *, source: str) -> frozenset[int]:
-    """``0-3,^1,8`` style lists (libvirt cpusets and nodesets, sysfs cpulists) as a set of ids."""
-    included: set[int] = set()
-    excluded: set[int] = set()
-    for raw in text.replace("\x00", "").strip().split(","):
-        part = raw.strip()
-        if not part:
-            continue
-        target = excluded if part.startswith("^") else included
-        part = part.lstrip("^")
-        low, _, high = part.partition("-")
-        try:
-            first = int(low)
-            last = int(high) if high else first
-        except ValueError:
-            raise InputError(source, f"{text!r} is not a list of ids like 0-3,8") from None
-        if first < 0 or last < first:
-            raise InputError(source, f"{text!r} has an invalid range {part!r}")
-        target.update(range(first, last + 1))
-    return frozenset(included - excluded)
