@@ -4,6 +4,8 @@ point, is one line on stderr and a documented exit code (``kvnuma.cli``'s docstr
 from __future__ import annotations
 
 import errno
+import fcntl
+import os
 import re
 import socket
 import subprocess
@@ -62,69 +64,97 @@ def _write(tmp_path: Path, name: str, data: bytes) -> str:
 
 
 def _sysfs(tmp_path: Path) -> str:
-    return str(render_sysfs(synthetic_host(cells=2, cores_per_cell=2), tmp_path / "sys"))
+    render_sysfs(synthetic_host(cells=2, cores_per_cell=2), tmp_path / "sys")
+    return str(tmp_path / "sys")
 
 
 Case = Callable[[Path], list[str]]
-CASES: list[tuple[str, Case, int, str]] = [
-    ("missing-file", lambda t: ["discover", "--capabilities", str(t / "nope.xml")], 2, r"nope\.xml: no such file"),
-    ("directory-as-file", lambda t: ["discover", "--capabilities", str(t)], 2, r": is a directory"),
-    (
+_MIGRATE = ["migrate-check", "--vmi", "v", "--source-node", "a", "--target-node", "b"]
+_RENDER = ["render", "--vmi", str(VMI), "--capabilities", str(CAPS)]
+_NON_UTF8 = b"<capabilities>\xff\xfe</capabilities>"
+
+
+def _case(name: str, args: Case, code: int, line: str) -> object:
+    return pytest.param(args, code, line, id=name)
+
+
+CASES = [
+    _case(
+        "missing-file",
+        lambda t: ["discover", "--capabilities", str(t / "no.xml")],
+        2,
+        r"no\.xml: no such file",
+    ),
+    _case("directory-as-file", lambda t: ["discover", "--capabilities", str(t)], 2, r": is a directory"),
+    _case(
         "non-utf8",
-        lambda t: ["discover", "--capabilities", _write(t, "caps.xml", b"<capabilities>\xff\xfe</capabilities>")],
+        lambda t: ["discover", "--capabilities", _write(t, "caps.xml", _NON_UTF8)],
         2,
         r"caps\.xml: not UTF-8 text",
     ),
-    (
+    _case(
         "binary",
         lambda t: ["discover", "--capabilities", _write(t, "caps.xml", bytes(range(1, 32)) * 4)],
         2,
         r"caps\.xml: ",
     ),
-    ("missing-sysfs-root", lambda t: ["discover", "--sysfs", str(t / "nothing")], 2, r"nothing: .*not a sysfs tree"),
-    ("unknown-command", lambda t: ["discver"], 2, r"No such command 'discver'"),
-    ("unknown-option", lambda t: ["discover", "--sysf", "x"], 2, r"No such option: --sysf"),
-    ("bad-output", lambda t: ["discover", "-o", "xml"], 2, r"'xml', expected one of 'table', 'json'"),
-    ("misspelled-output", lambda t: ["discover", "-o", "jsno"], 2, r"'jsno', did you mean 'json'\?"),
-    (
-        "policy-bogus",
-        lambda t: ["migrate-check", "--vmi", "v", "--source-node", "a", "--target-node", "b", "--policy", "bogus"],
+    _case(
+        "missing-sysfs-root",
+        lambda t: ["discover", "--sysfs", str(t / "none")],
         2,
-        r"--policy'?: 'bogus', expected one of 'none', ",
+        r"none: .*not a sysfs tree",
     ),
-    (
+    _case("unknown-command", lambda t: ["discver"], 2, r"No such command 'discver'"),
+    _case(
+        "unknown-option",
+        lambda t: ["discover", "--sysf", "x"],
+        2,
+        r"No such option '--sysf'. Did you mean '--sysfs'\?",
+    ),
+    _case("bad-output", lambda t: ["discover", "-o", "xml"], 2, r"'xml', expected one of 'table', 'json'"),
+    _case("misspelled-output", lambda t: ["discover", "-o", "jsno"], 2, r"'jsno', did you mean 'json'\?"),
+    _case(
+        "policy-bogus", lambda t: [*_MIGRATE, "--policy", "bogus"], 2, r"'bogus', expected one of 'none', "
+    ),
+    _case(
         "policy-wrong-case",
-        lambda t: ["migrate-check", "--vmi", "v", "--source-node", "a", "--target-node", "b", "--policy", "Restricted"],
+        lambda t: [*_MIGRATE, "--policy", "Restricted"],
         2,
         r"'Restricted', did you mean 'restricted'\?",
     ),
-    (
+    _case(
         "feature-gate-wrong-case",
-        lambda t: ["render", "--vmi", str(VMI), "--capabilities", str(CAPS), "--cpuset", "2-5,10-12",
-                   "--feature-gate", "GpuDeviceNuma"],  # fmt: skip
+        lambda t: [*_RENDER, "--cpuset", "2-5,10-12", "--feature-gate", "GpuDeviceNuma"],
         2,
         r"--feature-gate'?: unknown 'GpuDeviceNuma', did you mean 'GPUDeviceNUMA'\?",
     ),
-    ("port-out-of-range", lambda t: ["webhook", "--port", "70000"], 2, r"'--port': 70000 is not in the range"),
-    (
+    _case(
+        "port-out-of-range",
+        lambda t: ["webhook", "--port", "70000"],
+        2,
+        r"'--port': 70000 is not in the range",
+    ),
+    _case(
         "two-host-sources",
         lambda t: ["discover", "--sysfs", _sysfs(t), "--libvirt", "test:///default"],
         2,
         r"give at most one host source, not --sysfs and --libvirt",
     ),
-    (
-        "rule-error",
-        lambda t: ["render", "--vmi", str(VMI), "--capabilities", str(CAPS), "--cpuset", "2-5"],
+    _case("rule-error", lambda t: [*_RENDER, "--cpuset", "2-5"], 2, r"cpuset-size: needed 7 CPUs"),
+    _case(
+        "gen-certs-out-is-a-file",
+        lambda t: ["webhook", "gen-certs", "--out", _write(t, "f", b"")],
         2,
-        r"cpuset-size: needed 7 CPUs",
+        r"--out .*: is a file",
     ),
-    ("gen-certs-out-is-a-file", lambda t: ["webhook", "gen-certs", "--out", _write(t, "f", b"")], 2, r"--out .*: is a file"),
-    ("output-dir-missing", lambda t: ["hook", "bundle", "-o", str(t / "no/such/dir/x")], 2, r"no such file or directory"),
-    ("no-space", lambda t: ["hook", "bundle", "-o", "/dev/full"], 3, r"/dev/full: no space left on device"),
-]  # fmt: skip
+    _case("output-dir-missing", lambda t: ["hook", "bundle", "-o", str(t / "no/dir/x")], 2, r"no such file"),
+    _case(
+        "no-space", lambda t: ["hook", "bundle", "-o", "/dev/full"], 3, r"/dev/full: no space left on device"
+    ),
+]
 
 
-@pytest.mark.parametrize(("make_args", "code", "line"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("make_args", "code", "line"), CASES)
 def test_every_failure_is_one_line_and_a_documented_code(
     tmp_path: Path, make_args: Case, code: int, line: str
 ) -> None:
@@ -149,19 +179,32 @@ def test_debug_adds_the_traceback(tmp_path: Path) -> None:
         pytest.param(InputError("--cpuset", "bad list"), 2, "--cpuset: bad list", id="input-error"),
         pytest.param(RuleError("r", needed=2, available=1), 2, "r: needed 2, available 1", id="rule-error"),
         pytest.param(FileNotFoundError(errno.ENOENT, "No such file", "f"), 2, "f: no such file", id="enoent"),
-        pytest.param(PermissionError(errno.EACCES, "Permission denied", "f"), 2, "f: permission denied", id="eacces"),
-        pytest.param(IsADirectoryError(errno.EISDIR, "Is a directory", "d"), 2, "d: is a directory", id="eisdir"),
-        pytest.param(OSError(errno.ENOSPC, "No space left on device", "o"), 3, "o: no space left on device", id="enospc"),
-        pytest.param(OSError(errno.EIO, "Input/output error"), 3, "writing the output: input/output error", id="eio"),
+        pytest.param(
+            PermissionError(errno.EACCES, "Permission denied", "f"), 2, "f: permission denied", id="eacces"
+        ),
+        pytest.param(
+            IsADirectoryError(errno.EISDIR, "Is a directory", "d"), 2, "d: is a directory", id="eisdir"
+        ),
+        pytest.param(
+            OSError(errno.ENOSPC, "No space left on device", "o"),
+            3,
+            "o: no space left on device",
+            id="enospc",
+        ),
+        pytest.param(
+            OSError(errno.EIO, "Input/output error"), 3, "writing the output: input/output error", id="eio"
+        ),
         pytest.param(
             UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"),
             2,
             "an input is not UTF-8 text (invalid start byte at byte 0)",
             id="decode",
         ),
-        pytest.param(ValueError("boom"), 70, "internal error: ValueError: boom (kvnuma --debug", id="internal"),
+        pytest.param(
+            ValueError("boom"), 70, "internal error: ValueError: boom (kvnuma --debug", id="internal"
+        ),
     ],
-)  # fmt: skip
+)
 def test_describe(error: BaseException, code: int, line: str) -> None:
     message, exit_code = describe(error)
     assert exit_code == code
@@ -175,9 +218,13 @@ def test_describe(error: BaseException, code: int, line: str) -> None:
     [
         pytest.param(OSError(errno.EADDRINUSE, "Address in use"), "address already in use", id="in-use"),
         pytest.param(OSError(errno.EADDRNOTAVAIL, "x"), "not an address of this host", id="not-ours"),
-        pytest.param(socket.gaierror(-2, "Name or service not known"), "unknown host (Name or service not known)", id="host"),
+        pytest.param(
+            socket.gaierror(-2, "Name or service not known"),
+            "unknown host (Name or service not known)",
+            id="host",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bind_problem(error: OSError, problem: str) -> None:
     assert bind_problem(error) == problem
 
@@ -191,29 +238,45 @@ def test_port_in_use_is_one_line_through_the_real_process(tmp_path: Path) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        serve = ["webhook", "--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key")]
+        where = ["--source", f"file:{tmp_path / 'cluster'}", "--host", "127.0.0.1", "--port", str(port)]
         done = subprocess.run(
-            [KVNUMA, "webhook", "--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key"),
-             "--source", f"file:{tmp_path / 'cluster'}", "--host", "127.0.0.1", "--port", str(port)],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
+            [KVNUMA, *serve, *where], capture_output=True, text=True, check=False, timeout=60
+        )
     assert done.returncode == EXIT_BAD_INPUT
-    assert done.stderr.splitlines()[-1] == f"kvnuma: error: --host 127.0.0.1 --port {port}: address already in use"
+    assert (
+        done.stderr.splitlines()[-1]
+        == f"kvnuma: error: --host 127.0.0.1 --port {port}: address already in use"
+    )
     assert "Traceback" not in done.stderr
+
+
+_PIPE_BYTES = 4096
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        pytest.param(["plan", "--vmi", str(VMI), "--capabilities", str(CAPS), "--cpuset", "2-5,10-12"], id="plan-table"),
-        pytest.param(["discover", "--capabilities", str(CAPS), "-o", "json"], id="discover-json"),
+        pytest.param(["discover", "-o", "json"], id="discover-json"),
+        pytest.param(["discover", "-o", "yaml"], id="discover-yaml"),
+        pytest.param(["plan"], id="plan-table"),
     ],
-)  # fmt: skip
-def test_a_closed_pipe_ends_quietly_with_exit_0(args: list[str]) -> None:
-    with subprocess.Popen([KVNUMA, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-        assert process.stdout is not None and process.stderr is not None
-        first = process.stdout.readline()
-        process.stdout.close()
+)
+def test_a_closed_pipe_ends_quietly_with_exit_0(tmp_path: Path, args: list[str]) -> None:
+    """The output is several times the pipe's buffer, so the command does write into the closed
+    pipe (``kvnuma ... | head -1``)."""
+    render_sysfs(synthetic_host(), tmp_path / "sys")
+    command = [KVNUMA, *args, "--sysfs", str(tmp_path / "sys")]
+    whole = subprocess.run(command, capture_output=True, check=True, timeout=120).stdout
+    assert len(whole) > 4 * _PIPE_BYTES
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    with subprocess.Popen(command, stdout=write_end, stderr=subprocess.PIPE) as process:
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            first = reader.readline()
+        assert process.stderr is not None
         err = process.stderr.read()
-        code = process.wait(timeout=60)
-    assert first
+        code = process.wait(timeout=120)
+    assert first == whole.splitlines(keepends=True)[0]
     assert (code, err) == (0, b"")

@@ -11,19 +11,17 @@ import os
 from pathlib import Path
 
 import click
-
 from rich.table import Table
 
 from kvnuma.cli.options import host_options, load_host, output_option
-from kvnuma.cli.output import console, emit, write_text
+from kvnuma.cli.output import console, count, emit, human_bytes, write_text
 from kvnuma.model import Cell, HostTopology
 from kvnuma.model.topology import NO_NUMA_NODE
 from kvnuma.topology.jsonform import to_json
 
-__all__ = ["OUTPUTS", "discover", "human_bytes", "show"]
+__all__ = ["OUTPUTS", "discover", "print_table", "show"]
 
 OUTPUTS = ("table", "json", "yaml", "capabilities")
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 @click.command()
@@ -44,17 +42,6 @@ def show(topology: HostTopology, output: str) -> None:
         print_table(topology)
     else:
         emit(to_json(topology), output)
-
-
-def human_bytes(amount: int) -> str:
-    """``5328633856`` -> ``4.96 GiB``; exact multiples print without decimals (``128 GiB``)."""
-    value = float(amount)
-    unit = 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    text = f"{value:.0f}" if value == int(value) else f"{value:.2f}"
-    return f"{text} {_UNITS[unit]}"
 
 
 def _cores_threads(cell: Cell) -> str:
@@ -95,8 +82,11 @@ def print_table(topology: HostTopology) -> None:
     largest = human_bytes(topology.max_single_numa_memory_bytes)
     smallest = human_bytes(topology.min_single_numa_memory_bytes)
     out.print(f"cells: {len(topology.cells)}   online CPUs: {topology.cpu_count}{offline_note}   SMT: {smt}")
-    out.print(f"largest cell: {topology.max_single_numa_cpus} CPUs, {largest} (VEP 135 max-single-numa)")
-    out.print(f"smallest cell with CPUs: {topology.min_single_numa_cpus} CPUs, {smallest}")
+    largest_cpus, smallest_cpus = (
+        count(n, "CPU") for n in (topology.max_single_numa_cpus, topology.min_single_numa_cpus)
+    )
+    out.print(f"largest cell: {largest_cpus}, {largest} (VEP 135 max-single-numa)")
+    out.print(f"smallest cell with CPUs: {smallest_cpus}, {smallest}")
     for size, amount in topology.max_single_numa_hugepages_bytes().items():
         out.print(f"largest per-cell pool of {human_bytes(size)} pages: {human_bytes(amount)}")
     placed = [device for device in topology.pci_devices if device.numa_node != NO_NUMA_NODE]

@@ -28,12 +28,12 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def render_text(verdict: Verdict) -> str:
     plan = verdict.plan
-    lines = [f"VM {verdict.vmi}: {plan.pod_cpus} exclusive pod CPUs"]
+    lines = [f"VM {verdict.vmi}: {count(plan.pod_cpus, 'exclusive pod CPU')}"]
     if plan.unknown is not None:
         lines.append(f"guest NUMA: {plan.unknown}")
     elif plan.cells:
         cells = ", ".join(
-            f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
+            f"cell {c.index}: {count(c.vcpus, 'vCPU')} {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
         page = format_bytes(plan.page_size_bytes or 0)
         lines.append(
@@ -50,9 +50,9 @@ def render_text(verdict: Verdict) -> str:
     lines.append("layout checks:")
     lines += [f"  {_MARK[f.ok]} {f.check}: {f.text}" for f in verdict.findings]
     if verdict.works and verdict.unchecked:
-        count = count(len(verdict.unchecked), "check")
+        unchecked = count(len(verdict.unchecked), "check")
         lines.append(
-            f"verdict: will work as far as can be checked, {count} n/a (policy {verdict.policy.value})"
+            f"verdict: will work as far as can be checked, {unchecked} n/a (policy {verdict.policy.value})"
         )
     elif verdict.works:
         lines.append(f"verdict: will work (policy {verdict.policy.value})")
@@ -66,7 +66,12 @@ def _node_option(flag: str, help_text: str) -> Callable[[_F], _F]:
     """A required node file option, passed as ``<name>_path`` (``--source-node`` -> ``source_path``)."""
     dest = f"{flag.removeprefix('--').removesuffix('-node')}_path"
     return click.option(
-        flag, dest, required=True, metavar="NODE", type=click.Path(path_type=Path, allow_dash=True), help=help_text
+        flag,
+        dest,
+        required=True,
+        metavar="NODE",
+        type=click.Path(path_type=Path, allow_dash=True),
+        help=help_text,
     )
 
 

@@ -4,8 +4,9 @@
   the same data gives the same bytes on every run (output can be diffed and committed);
 * ``dumps_yaml``: block style, keys in the order given;
 * ``console``: a rich Console on stdout; on a terminal it uses the terminal's width, on a pipe or
-  a file plain text (no colour) at ``$COLUMNS`` or 80 columns;
+  a file plain text (no colour), tables unfolded and ``heading`` rules 80 columns wide;
 * ``emit``: print a JSON-ready value as ``json`` or ``yaml``;
+* ``human_bytes``: sizes in tables, one way (``4.96 GiB``, ``2 MiB``);
 * ``count``: ``1 cell``, ``2 cells``.
 """
 
@@ -18,10 +19,23 @@ from typing import Any
 
 import yaml
 from rich.console import Console
+from rich.rule import Rule
 
-__all__ = ["DATA_FORMATS", "console", "count", "dumps_json", "dumps_yaml", "emit", "write_file", "write_text"]
+__all__ = [
+    "DATA_FORMATS",
+    "console",
+    "count",
+    "dumps_json",
+    "dumps_yaml",
+    "emit",
+    "human_bytes",
+    "write_file",
+    "write_text",
+]
 
 DATA_FORMATS = ("json", "yaml")
+_PIPE_TABLE_WIDTH = 160
+_HEADING_WIDTH = 80
 
 
 def dumps_json(data: Any) -> str:
@@ -73,11 +87,32 @@ class _Console(Console):
 
 
 def console() -> Console:
-    """A rich Console on stdout: the terminal's width on a terminal; on a pipe or a file, plain
-    text at rich's own default (``$COLUMNS``, else 80 columns)."""
+    """A rich Console on stdout: the terminal's width on a terminal. On a pipe or a file: plain
+    text, lines as long as they are (no wrapping), tables as wide as their cells need (up to
+    ``_PIPE_TABLE_WIDTH``: no folded cells), headings ``_HEADING_WIDTH`` wide."""
     if sys.stdout.isatty():
         return _Console(highlight=False)
-    return _Console(highlight=False, no_color=True, soft_wrap=False)
+    return _Console(highlight=False, no_color=True, soft_wrap=True, width=_PIPE_TABLE_WIDTH)
+
+
+def heading(out: Console, title: str) -> None:
+    """A section heading: a rule with the title, as wide as the terminal (80 columns on a pipe)."""
+    out.print(Rule(title), width=min(out.width, _HEADING_WIDTH) if not out.is_terminal else None)
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(amount: int) -> str:
+    """``5328633856`` -> ``4.96 GiB``; exact multiples print without decimals (``128 GiB``).
+    Every table kvnuma prints writes sizes this one way."""
+    value = float(amount)
+    unit = 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    text = f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+    return f"{text} {_UNITS[unit]}"
 
 
 def count(number: int, noun: str, plural: str | None = None) -> str:
