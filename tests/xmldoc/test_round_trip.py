@@ -1,8 +1,10 @@
 """kvnuma.xmldoc writes back what it read: prolog, comments, instructions, prefixes, attribute
-order and each empty element's form; and it means what ElementTree means."""
+order and each empty element's form; it builds the tree ElementTree's own builder builds, and
+writes what ``ET.tostring`` writes."""
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
@@ -10,17 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kvnuma.xmldoc import (
-    LONG,
-    SPACED,
-    Element,
-    SubElement,
-    XmlDoc,
-    indent,
-    parse_document,
-    parse_element,
-    to_text,
-)
+from kvnuma.xmldoc import LONG, SPACED, XmlDoc, parse_document, parse_element, to_text
 
 QEMU = "http://libvirt.org/schemas/domain/qemu/1.0"
 
@@ -66,7 +58,7 @@ def test_what_is_written_back(text: str, written: str) -> None:
 )
 def test_added_elements_take_the_documents_usual_form(text: str, added: str) -> None:
     doc = parse_document(text, source="t")
-    SubElement(doc.root, "new")
+    ET.SubElement(doc.root, "new")
     assert to_text(doc).endswith(added + "</d>\n")
 
 
@@ -124,16 +116,16 @@ def test_paths_find_what_elementtree_finds(path: str) -> None:
     assert [e.tag for e in ours.iter("address")] == [e.tag for e in reference.iter("address")]
 
 
-def test_prefixed_names_are_plain_names_in_paths() -> None:
-    found = parse_element(DOMAIN, source="t").find("qemu:commandline/qemu:arg")
+def test_prefixed_names_are_plain_tags_found_by_tag_not_by_path() -> None:
+    # what ElementTree cannot do (see kvnuma.xmldoc.document): its paths read "qemu:" as a
+    # namespace prefix, so a verbatim prefixed tag is found with iter(tag), which compares tags
+    root = parse_element(DOMAIN, source="t")
+    with pytest.raises(SyntaxError, match="prefix 'qemu' not found"):
+        root.find("qemu:commandline/qemu:arg")
+    found = next(root.iter("qemu:arg"), None)
     assert found is not None
     assert found.get("value") == "-s"
-
-
-@pytest.mark.parametrize("path", ["/abs", "a//", "a[1]", "a[@x='1'", "a[b]"])
-def test_unsupported_paths_are_refused(path: str) -> None:
-    with pytest.raises(SyntaxError):
-        parse_element("<d/>", source="t").findall(path)
+    assert [child.tag for child in root if child.tag == "qemu:commandline"] == ["qemu:commandline"]
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -143,13 +135,13 @@ _texts = st.one_of(st.none(), st.text(_chars, max_size=8))
 
 
 @st.composite
-def trees(draw: st.DrawFn, depth: int = 0) -> tuple[Element, ET.Element]:
-    """The same random tree twice: ours and ElementTree's."""
+def trees(draw: st.DrawFn, depth: int = 0) -> tuple[ET.Element, ET.Element]:
+    """The same random tree twice (one for our writer, one for ElementTree's)."""
     tag = draw(_names)
     attributes = draw(
         st.dictionaries(st.sampled_from(["k", "v", "n:s"]), st.text(_chars, max_size=8), max_size=3)
     )
-    ours, theirs = Element(tag, dict(attributes)), ET.Element(tag, dict(attributes))
+    ours, theirs = ET.Element(tag, dict(attributes)), ET.Element(tag, dict(attributes))
     ours.text = theirs.text = draw(_texts)
     for _ in range(draw(st.integers(0, 3 if depth < 3 else 0))):
         child, twin = draw(trees(depth + 1))
@@ -161,13 +153,13 @@ def trees(draw: st.DrawFn, depth: int = 0) -> tuple[Element, ET.Element]:
 
 @settings(max_examples=150, deadline=None)
 @given(pair=trees(), unit=st.sampled_from(["", "  ", "\t"]))
-def test_written_like_elementtree_and_read_back(pair: tuple[Element, ET.Element], unit: str) -> None:
+def test_written_like_elementtree_and_read_back(pair: tuple[ET.Element, ET.Element], unit: str) -> None:
     ours, theirs = pair
     if unit:
-        indent(ours, unit)
+        ET.indent(ours, unit)
         ET.indent(theirs, unit)
     written = to_text(XmlDoc(ours), empty=SPACED)
     assert written == ET.tostring(theirs, encoding="unicode") + "\n"
     again = parse_document(written, source="t")
     assert to_text(again) == written
-    assert to_text(XmlDoc(again.root.copy_tree()), empty=SPACED) == written
+    assert to_text(XmlDoc(copy.deepcopy(again.root)), empty=SPACED) == written

@@ -27,13 +27,13 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def render_text(verdict: Verdict) -> str:
-    plan = verdict.plan
+    plan = verdict.guest
     lines = [f"VM {verdict.vmi}: {count(plan.pod_cpus, 'exclusive pod CPU')}"]
     if plan.unknown is not None:
         lines.append(f"guest NUMA: {plan.unknown}")
     elif plan.cells:
         cells = ", ".join(
-            f"cell {c.index}: {count(c.vcpus, 'vCPU')} {format_bytes(c.memory_bytes)}" for c in plan.cells
+            f"cell {c.id}: {count(len(c.vcpus), 'vCPU')} {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
         page = format_bytes(plan.page_size_bytes or 0)
         lines.append(

@@ -1,6 +1,6 @@
 """Pack the hook into one standard-library-only Python file, and the deploy files around it.
 
-The file embeds the sources of ``kvnuma.errors``, ``kvnuma.xmldoc``, ``kvnuma.pci`` and
+The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.xmldoc``, ``kvnuma.pci`` and
 ``kvnuma.hook`` and imports them through a small meta-path importer, so KubeVirt's stock
 ``sidecar-shim`` image (CentOS Stream's ``python3``, Python 3.9, nothing else) runs it as
 ``/usr/bin/onDefineDomain`` from a ConfigMap. ``kvnuma hook bundle --deploy deploy/hook``
@@ -94,7 +94,8 @@ if __name__ == "__main__":
 def _modules() -> list[tuple[str, str, str]]:
     """(module name, file name, source) for everything the hook imports from kvnuma."""
     modules = [("kvnuma", "kvnuma/__init__.py", '"""kvnuma: the PCI NUMA hook subset (bundled)."""\n')]
-    modules.append(("kvnuma.errors", "kvnuma/errors.py", (_PACKAGE / "errors.py").read_text()))
+    for ground in ("errors", "names"):
+        modules.append((f"kvnuma.{ground}", f"kvnuma/{ground}.py", (_PACKAGE / f"{ground}.py").read_text()))
     for package in ("xmldoc", "pci", "hook"):
         for path in sorted((_PACKAGE / package).glob("*.py")):
             if path.name in _SKIP:

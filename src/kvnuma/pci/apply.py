@@ -10,9 +10,8 @@ New elements are indented like their neighbours.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
-
-from kvnuma.xmldoc import Element, SubElement, indent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -23,18 +22,18 @@ if TYPE_CHECKING:
 __all__ = ["apply_plan"]
 
 
-def _indent_unit(root: Element) -> str | None:
+def _indent_unit(root: ET.Element) -> str | None:
     text = root.text or ""
     if "\n" not in text:
         return None
     return text[text.rindex("\n") + 1 :]
 
 
-def _place_child(parent: Element, child: Element, position: int, depth: int, unit: str | None) -> None:
+def _place_child(parent: ET.Element, child: ET.Element, position: int, depth: int, unit: str | None) -> None:
     """Insert ``child`` at ``position`` among ``parent``'s children (``depth`` = the child's)."""
     if unit is not None:
         if len(child):
-            indent(child, space=unit, level=depth)
+            ET.indent(child, space=unit, level=depth)
         inner = "\n" + unit * depth
         outer = "\n" + unit * (depth - 1)
         if position == 0:
@@ -47,14 +46,14 @@ def _place_child(parent: Element, child: Element, position: int, depth: int, uni
     parent.insert(position, child)
 
 
-def _pci_address(bus: int, slot: int) -> Element:
-    return Element(
+def _pci_address(bus: int, slot: int) -> ET.Element:
+    return ET.Element(
         "address",
         {"type": "pci", "domain": "0x0000", "bus": f"{bus:#04x}", "slot": f"{slot:#04x}", "function": "0x0"},
     )
 
 
-def _set_address(element: Element, bus: int, slot: int, unit: str | None, depth: int) -> None:
+def _set_address(element: ET.Element, bus: int, slot: int, unit: str | None, depth: int) -> None:
     current = next((a for a in element.findall("address") if a.get("type") == "pci"), None)
     if current is not None:
         for key, value in _pci_address(bus, slot).attrib.items():
@@ -65,7 +64,7 @@ def _set_address(element: Element, bus: int, slot: int, unit: str | None, depth:
     _place_child(element, _pci_address(bus, slot), len(element), depth, unit)
 
 
-def _drop(parent: Element, child: Element) -> None:
+def _drop(parent: ET.Element, child: ET.Element) -> None:
     position = list(parent).index(child)
     if position > 0 and position == len(parent) - 1:
         parent[position - 1].tail = child.tail
@@ -74,41 +73,41 @@ def _drop(parent: Element, child: Element) -> None:
     parent.remove(child)
 
 
-def _expander_element(expander: Expander, old: Element | None) -> Element:
+def _expander_element(expander: Expander, old: ET.Element | None) -> ET.Element:
     element = (
         old
         if old is not None
-        else Element(
+        else ET.Element(
             "controller", {"type": "pci", "index": str(expander.index), "model": "pcie-expander-bus"}
         )
     )
     target = element.find("target")
     if target is None:
-        target = SubElement(element, "target")
+        target = ET.SubElement(element, "target")
     target.set("busNr", str(expander.bus_nr))
     node = target.find("node")
     if node is None:
-        node = SubElement(target, "node")
+        node = ET.SubElement(target, "node")
     node.text = str(expander.cell)
     if element.find("alias") is None:
-        SubElement(element, "alias", {"name": expander.alias})
+        ET.SubElement(element, "alias", {"name": expander.alias})
     return element
 
 
-def _port_element(port: Port, expander: Expander, old: Element | None) -> Element:
+def _port_element(port: Port, expander: Expander, old: ET.Element | None) -> ET.Element:
     element = (
         old
         if old is not None
-        else Element("controller", {"type": "pci", "index": str(port.index), "model": "pcie-root-port"})
+        else ET.Element("controller", {"type": "pci", "index": str(port.index), "model": "pcie-root-port"})
     )
     if element.find("alias") is None:
-        SubElement(element, "alias", {"name": port.alias})
+        ET.SubElement(element, "alias", {"name": port.alias})
     _set_address(element, expander.index, port.slot, None, 0)
     return element
 
 
 def apply_plan(
-    root: Element, plan: PciPlan, controllers: Iterable[PciController], hostdevs: Iterable[Hostdev]
+    root: ET.Element, plan: PciPlan, controllers: Iterable[PciController], hostdevs: Iterable[Hostdev]
 ) -> None:
     """Replace kvnuma's previous controllers and addresses in ``root`` (in place) by ``plan``'s."""
     devices = root.find("devices")
@@ -130,7 +129,7 @@ def apply_plan(
         if address is not None and _bus(address) in owned_indexes and id(element) not in placed:
             _drop(element, address)
 
-    def reusable(alias: str, index: int, model: str) -> Element | None:
+    def reusable(alias: str, index: int, model: str) -> ET.Element | None:
         old = old_by_alias.get(alias)
         return old.element if old and old.index == index and old.model == model else None
 
@@ -152,7 +151,7 @@ def apply_plan(
             _set_address(hostdev.element, target_port.index, 0, unit, 3)
 
 
-def _bus(address: Element) -> int | None:
+def _bus(address: ET.Element) -> int | None:
     try:
         return int(address.get("bus", ""), 0)
     except ValueError:

@@ -1,12 +1,13 @@
 """What PCI placement reads from a libvirt domain: guest cells, how they bind to host nodes,
 the PCI controllers and the PCI hostdevs.
 
-Works on a ``kvnuma.xmldoc.Element`` with plain tag names (libvirt's domain elements carry no
+Works on an ``xml.etree.ElementTree`` element with plain tag names (libvirt's domain elements carry no
 namespace). Standard library only.
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,8 +17,6 @@ from kvnuma.pci.id_list import parse_id_list
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from kvnuma.xmldoc import Element
 
 __all__ = [
     "OWNED_ALIAS_PREFIX",
@@ -36,7 +35,7 @@ OWNED_ALIAS_PREFIX = "ua-kvnuma-"
 
 @dataclass(frozen=True)
 class PciController:
-    element: Element
+    element: ET.Element
     index: int
     model: str
     alias: str
@@ -50,12 +49,12 @@ class PciController:
 class Hostdev:
     """A ``<hostdev type='pci'>`` with its host source address and guest address (if any)."""
 
-    element: Element
+    element: ET.Element
     source: PciAddress
     guest_bus: int | None
 
     @property
-    def guest_address(self) -> Element | None:
+    def guest_address(self) -> ET.Element | None:
         for child in self.element.findall("address"):
             if child.get("type") == "pci":
                 return child
@@ -70,12 +69,12 @@ class CellBinding:
     unbound: Mapping[int, str]
 
 
-def _alias(element: Element) -> str:
+def _alias(element: ET.Element) -> str:
     alias = element.find("alias")
     return alias.get("name", "") if alias is not None else ""
 
 
-def pci_controllers(root: Element) -> list[PciController]:
+def pci_controllers(root: ET.Element) -> list[PciController]:
     found = []
     for element in root.findall("devices/controller"):
         if element.get("type") != "pci":
@@ -90,7 +89,7 @@ def pci_controllers(root: Element) -> list[PciController]:
     return found
 
 
-def hostdevs(root: Element) -> list[Hostdev]:
+def hostdevs(root: ET.Element) -> list[Hostdev]:
     found = []
     for element in root.findall("devices/hostdev"):
         if element.get("mode", "subsystem") != "subsystem" or element.get("type") != "pci":
@@ -108,7 +107,7 @@ def hostdevs(root: Element) -> list[Hostdev]:
     return found
 
 
-def guest_cells(root: Element) -> dict[int, frozenset[int]]:
+def guest_cells(root: ET.Element) -> dict[int, frozenset[int]]:
     """Guest cell id -> its vCPUs, from ``<cpu><numa><cell>``."""
     cells = {}
     for cell in root.findall("cpu/numa/cell"):
@@ -132,7 +131,7 @@ def _invert(cells_of_node: dict[int, set[int]]) -> tuple[dict[int, int], dict[in
 
 
 def bind_host_nodes(
-    root: Element, cells: Mapping[int, frozenset[int]], host_cpu_nodes: Mapping[int, int]
+    root: ET.Element, cells: Mapping[int, frozenset[int]], host_cpu_nodes: Mapping[int, int]
 ) -> CellBinding:
     """Which guest cell each host node backs: first from ``<numatune><memnode cellid nodeset>``
     (as KubeVirt's VEP 115 placement does), else for nodes not named there from the vCPU pins

@@ -5,21 +5,20 @@ reading them from a sysfs root).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kvnuma.pci.apply import apply_plan
 from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
 from kvnuma.pci.plan import DeviceRequest, plan_placement
-from kvnuma.xmldoc import XmlDoc, copy_tree, parse_document, to_text
+from kvnuma.xmldoc import XmlDoc, parse_document, to_text
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Mapping
 
     from kvnuma.pci.plan import PciPlan, Skipped
-    from kvnuma.xmldoc import Element
-
 __all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
 
 
@@ -106,7 +105,7 @@ def place_in_doc(
 
 
 def place_pci_devices(
-    domain: Element | ET.Element | str,
+    domain: ET.Element | str,
     host_nodes: Mapping[str, int],
     *,
     strict: bool = False,
@@ -120,11 +119,11 @@ def place_pci_devices(
     address missing here is not on the host). ``groups``: host address -> its host root complex
     (devices of one group share an expander). ``host_cpu_nodes``: host CPU -> host node, used
     for guest cells that ``<numatune>`` does not bind. ``strict``: a device that cannot be placed
-    is a RuleError instead of being left in place. The input (text, a ``kvnuma.xmldoc`` or an
-    ElementTree element) is not modified.
+    is a RuleError instead of being left in place. The input (text or an ElementTree
+    element) is not modified.
     """
     if isinstance(domain, str):
         doc = parse_document(domain, source="domain XML", root="domain")
     else:
-        doc = XmlDoc(copy_tree(domain))
+        doc = XmlDoc(copy.deepcopy(domain))
     return place_in_doc(doc, host_nodes, strict=strict, groups=groups, host_cpu_nodes=host_cpu_nodes)

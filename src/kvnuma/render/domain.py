@@ -12,18 +12,20 @@ What the engine owns in a domain (everything else is kept as parsed: devices, me
     <features>: pmu (realtime), kvm/hint-dedicated (amd64).
 
 Whitespace: when the base is indented, the parents the engine touched are re-indented in the
-base's own indent unit; nothing else is re-flowed. Parsing and writing are ``kvnuma.xmldoc``'s:
-the XML declaration, prefixes, attribute order and the comments inside the root are kept (not the
-comments around the root: the merged domain is a new document); attributes are written with
-double quotes and every empty element as ``<x />`` (ElementTree's form, which ``kvnuma render``'s
-output has always used).
+base's own indent unit; nothing else is re-flowed. The tree is ElementTree's; parsing and writing
+are ``kvnuma.xmldoc``'s: the XML declaration, prefixes, attribute order and the comments inside
+the root are kept (not the comments around the root: the merged domain is a new document);
+attributes are written with double quotes and every empty element as ``<x />`` (ElementTree's
+form, which ``kvnuma render``'s output has always used).
 """
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from kvnuma.placement import GuestPlan
 from kvnuma.render import sections
-from kvnuma.xmldoc import SPACED, Element, SubElement, XmlDoc, indent, parse_document, to_text
+from kvnuma.xmldoc import SPACED, XmlDoc, parse_document, to_text
 
 __all__ = ["merge_into", "render_domain"]
 
@@ -41,21 +43,21 @@ _CPU_OWNED = frozenset({"topology", "numa"})
 
 def render_domain(plan: GuestPlan, *, arch: str = "x86_64", machine: str = "q35") -> str:
     """A complete minimal domain (type kvm, q35, host-passthrough CPU) around the plan."""
-    root = Element("domain", type="kvm")
-    SubElement(root, "name").text = plan.name
-    os_el = SubElement(root, "os")
-    SubElement(os_el, "type", arch=arch, machine=machine).text = "hvm"
-    features = SubElement(root, "features")
-    SubElement(features, "acpi")
-    SubElement(features, "apic")
-    SubElement(root, "cpu", mode="host-passthrough", check="none", migratable="on")
+    root = ET.Element("domain", type="kvm")
+    ET.SubElement(root, "name").text = plan.name
+    os_el = ET.SubElement(root, "os")
+    ET.SubElement(os_el, "type", arch=arch, machine=machine).text = "hvm"
+    features = ET.SubElement(root, "features")
+    ET.SubElement(features, "acpi")
+    ET.SubElement(features, "apic")
+    ET.SubElement(root, "cpu", mode="host-passthrough", check="none", migratable="on")
     for event in ("on_poweroff", "on_reboot", "on_crash"):
-        SubElement(root, event).text = "destroy"
-    devices = SubElement(root, "devices")
-    SubElement(devices, "controller", type="pci", index="0", model="pcie-root")
-    SubElement(devices, "memballoon", model="none")
+        ET.SubElement(root, event).text = "destroy"
+    devices = ET.SubElement(root, "devices")
+    ET.SubElement(devices, "controller", type="pci", index="0", model="pcie-root")
+    ET.SubElement(devices, "memballoon", model="none")
     _Merger(root, unit="").apply(plan)
-    indent(root, "  ")
+    ET.indent(root, "  ")
     return to_text(XmlDoc(root), empty=SPACED)
 
 
@@ -72,11 +74,11 @@ def merge_into(base_xml: str, plan: GuestPlan, *, source: str = "base domain") -
 
 
 class _Merger:
-    def __init__(self, root: Element, *, unit: str) -> None:
+    def __init__(self, root: ET.Element, *, unit: str) -> None:
         self.root = root
         self.unit = unit
-        self.touched: list[tuple[Element, int]] = [(root, 0)]
-        self.created: list[tuple[Element, int]] = []
+        self.touched: list[tuple[ET.Element, int]] = [(root, 0)]
+        self.created: list[tuple[ET.Element, int]] = []
 
     def apply(self, plan: GuestPlan) -> None:
         self.top("memory", sections.memory(plan))
@@ -91,20 +93,20 @@ class _Merger:
         self.children("memoryBacking", _BACKING_OWNED, sections.memory_backing_children(plan))
         self.children("cpu", _CPU_OWNED, sections.cpu_children(plan))
         if plan.realtime:
-            self.children("features", frozenset({"pmu"}), [Element("pmu", state="off")])
+            self.children("features", frozenset({"pmu"}), [ET.Element("pmu", state="off")])
         if plan.hint_dedicated:
             features = self.ensure(self.root, "features", 1)
             kvm = features.find("kvm")
             if kvm is None:
-                kvm = Element("kvm")
+                kvm = ET.Element("kvm")
                 self.insert(features, kvm, len(features), 2)
             self.touched.append((kvm, 2))
-            self.splice(kvm, frozenset({"hint-dedicated"}), [Element("hint-dedicated", state="on")], 2)
+            self.splice(kvm, frozenset({"hint-dedicated"}), [ET.Element("hint-dedicated", state="on")], 2)
         if self.unit:
             self.reindent()
 
     # --- edits ---------------------------------------------------------------------------
-    def top(self, tag: str, new: Element | None) -> None:
+    def top(self, tag: str, new: ET.Element | None) -> None:
         old = self.root.find(tag)
         if old is not None:
             index = list(self.root).index(old)
@@ -114,7 +116,7 @@ class _Merger:
         elif new is not None:
             self.insert(self.root, new, self.position(tag), 1)
 
-    def children(self, tag: str, owned: frozenset[str], new: list[Element]) -> None:
+    def children(self, tag: str, owned: frozenset[str], new: list[ET.Element]) -> None:
         parent = self.root.find(tag)
         if parent is None and not new:
             return
@@ -124,7 +126,7 @@ class _Merger:
         if len(parent) == 0 and not parent.attrib and tag != "cpu":
             self.root.remove(parent)
 
-    def splice(self, parent: Element, owned: frozenset[str], new: list[Element], depth: int) -> None:
+    def splice(self, parent: ET.Element, owned: frozenset[str], new: list[ET.Element], depth: int) -> None:
         kids = list(parent)
         positions = [i for i, kid in enumerate(kids) if kid.tag in owned]
         at = positions[0] if positions else len(kids)
@@ -133,15 +135,15 @@ class _Merger:
         for offset, element in enumerate(new):
             self.insert(parent, element, at + offset, depth + 1)
 
-    def ensure(self, parent: Element, tag: str, depth: int) -> Element:
+    def ensure(self, parent: ET.Element, tag: str, depth: int) -> ET.Element:
         found = parent.find(tag)
         if found is not None:
             return found
-        element = Element(tag)
+        element = ET.Element(tag)
         self.insert(parent, element, self.position(tag) if parent is self.root else len(parent), depth)
         return element
 
-    def insert(self, parent: Element, element: Element, index: int, depth: int) -> None:
+    def insert(self, parent: ET.Element, element: ET.Element, index: int, depth: int) -> None:
         parent.insert(index, element)
         self.created.append((element, depth))
 
@@ -155,7 +157,7 @@ class _Merger:
     # --- whitespace ------------------------------------------------------------------------
     def reindent(self) -> None:
         for element, depth in self.created:
-            indent(element, self.unit, level=depth)
+            ET.indent(element, self.unit, level=depth)
         for parent, depth in self.touched:
             kids = list(parent)
             if not kids:

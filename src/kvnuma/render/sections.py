@@ -8,9 +8,10 @@ list without ranges, memory in bytes (``unit='b'``), hugepage ``nodeset`` = the 
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from kvnuma.model import CpuSet
 from kvnuma.placement import GuestPlan
-from kvnuma.xmldoc import Element
 
 __all__ = [
     "cpu_children",
@@ -24,21 +25,21 @@ __all__ = [
 ]
 
 
-def _el(tag: str, text: str | None = None, **attrs: str) -> Element:
-    element = Element(tag, attrs)
+def _el(tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.Element(tag, attrs)
     element.text = text
     return element
 
 
-def memory(plan: GuestPlan, tag: str = "memory") -> Element:
+def memory(plan: GuestPlan, tag: str = "memory") -> ET.Element:
     return _el(tag, str(plan.memory_bytes), unit="b")
 
 
-def vcpu(plan: GuestPlan) -> Element:
+def vcpu(plan: GuestPlan) -> ET.Element:
     return _el("vcpu", str(plan.max_vcpus), placement="static")
 
 
-def vcpus(plan: GuestPlan) -> Element | None:
+def vcpus(plan: GuestPlan) -> ET.Element | None:
     if not plan.hotplug:
         return None
     parent = _el("vcpus")
@@ -54,11 +55,11 @@ def vcpus(plan: GuestPlan) -> Element | None:
     return parent
 
 
-def iothreads(plan: GuestPlan) -> Element | None:
+def iothreads(plan: GuestPlan) -> ET.Element | None:
     return _el("iothreads", str(len(plan.iothread_pins))) if plan.iothread_pins else None
 
 
-def cputune_children(plan: GuestPlan) -> list[Element]:
+def cputune_children(plan: GuestPlan) -> list[ET.Element]:
     children = [_el("vcpupin", vcpu=str(p.vcpu), cpuset=str(p.host_cpu)) for p in plan.vcpu_pins]
     if plan.emulator_cpus:
         children.append(_el("emulatorpin", cpuset=plan.emulator_cpus.format(ranges=False)))
@@ -70,7 +71,7 @@ def cputune_children(plan: GuestPlan) -> list[Element]:
     return children
 
 
-def cpu_children(plan: GuestPlan) -> list[Element]:
+def cpu_children(plan: GuestPlan) -> list[ET.Element]:
     children = [_el("topology", sockets=str(plan.sockets), cores=str(plan.cores), threads=str(plan.threads))]
     if plan.cells:
         numa = _el("numa")
@@ -92,7 +93,7 @@ def cpu_children(plan: GuestPlan) -> list[Element]:
     return children
 
 
-def numatune(plan: GuestPlan) -> Element | None:
+def numatune(plan: GuestPlan) -> ET.Element | None:
     if not plan.cells:
         return None
     parent = _el("numatune")
@@ -102,7 +103,7 @@ def numatune(plan: GuestPlan) -> Element | None:
     return parent
 
 
-def memory_backing_children(plan: GuestPlan) -> list[Element]:
+def memory_backing_children(plan: GuestPlan) -> list[ET.Element]:
     if plan.page_size_bytes is None:
         return []
     pages = _el("hugepages")

@@ -16,9 +16,11 @@ read) and reads a bare row as an offline CPU, so its own files round-trip.
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool
-from kvnuma.xmldoc import Element, parse_element
+from kvnuma.xmldoc import parse_element
 
 __all__ = ["BASE_PAGE_BYTES", "parse_capabilities", "scale", "write_capabilities"]
 
@@ -68,7 +70,7 @@ def parse_capabilities(text: str | bytes, *, source: str) -> HostTopology:
     return HostTopology(cells=cells)
 
 
-def _int(element: Element, name: str, where: str) -> int:
+def _int(element: ET.Element, name: str, where: str) -> int:
     raw = element.get(name)
     if raw is None:
         raise InputError(where, f"<{element.tag}> has no {name} attribute")
@@ -81,7 +83,7 @@ def _int(element: Element, name: str, where: str) -> int:
     return value
 
 
-def _cell(element: Element, source: str) -> Cell:
+def _cell(element: ET.Element, source: str) -> Cell:
     cell_id = _int(element, "id", source)
     where = f"{source}: cell {cell_id}"
     memory = element.find("memory")
@@ -100,7 +102,7 @@ def _cell(element: Element, source: str) -> Cell:
     return Cell(cell_id, cpus, memory_bytes, tuple(pools), distances)
 
 
-def _cpu(element: Element, where: str) -> Cpu:
+def _cpu(element: ET.Element, where: str) -> Cpu:
     cpu_id = _int(element, "id", where)
     itself = CpuSet(frozenset((cpu_id,)))
     if element.get("socket_id") is None and element.get("siblings") is None:

@@ -15,19 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from kvnuma.admission.capacity import (
-    ANNOTATION_CPUS,
-    ANNOTATION_HUGEPAGES_PREFIX,
-    ANNOTATION_MEMORY,
-    ClusterCapacity,
-    NodeCapacity,
-)
+from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
+from kvnuma.names import MAX_SINGLE_NUMA_CPUS, MAX_SINGLE_NUMA_MEMORY, is_capacity_annotation
 from kvnuma.webhook.min_tracker import MinTracker
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
 
 _Raw = tuple[tuple[str, str], ...]
-_EXACT = frozenset((ANNOTATION_CPUS, ANNOTATION_MEMORY))
+_EXACT = frozenset((MAX_SINGLE_NUMA_CPUS, MAX_SINGLE_NUMA_MEMORY))
 
 
 def _relevant(obj: Mapping[str, Any]) -> tuple[str, _Raw]:
@@ -42,10 +37,7 @@ def _relevant(obj: Mapping[str, Any]) -> tuple[str, _Raw]:
             sorted(
                 (key, str(value))
                 for key, value in annotations.items()
-                if isinstance(key, str)
-                and (
-                    key in (ANNOTATION_CPUS, ANNOTATION_MEMORY) or key.startswith(ANNOTATION_HUGEPAGES_PREFIX)
-                )
+                if isinstance(key, str) and is_capacity_annotation(key)
             )
         )
     return (name if isinstance(name, str) else ""), raw

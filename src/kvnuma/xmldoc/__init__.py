@@ -1,11 +1,9 @@
 """kvnuma's one XML reader and writer: safe (no DTDs, no entities) and preserving, standard
-library only, fast to import.
+library only.
 
-    element     ``Element``: ElementTree's interface in plain Python (``find``, ``SubElement``,
-                ``indent``, comments...), without importing ``xml.etree`` (13 ms in the hook)
-    document    ``parse_document`` / ``to_text``: expat in, the same text back out (prefixes,
-                attribute order, comments, prolog, empty-element forms); ``parse_element`` for
-                readers that only want the tree
+``parse_document`` / ``parse_element``: expat in (the safe front end), standard
+``xml.etree.ElementTree`` elements out; ``to_text``: the same text back out (prefixes, attribute
+order, comments, prolog, empty-element forms). Callers work on the tree with ElementTree's API.
 
 Used by the capabilities reader, the domain merge (``kvnuma.render``), PCI placement and the
 KubeVirt hook, which runs in the sidecar-shim image where only the standard library exists.
@@ -21,20 +19,13 @@ from kvnuma.xmldoc.document import (
     parse_element,
     to_text,
 )
-from kvnuma.xmldoc.element import Comment, Element, ProcessingInstruction, SubElement, copy_tree, indent
 
 __all__ = [
     "LONG",
     "MAX_XML_BYTES",
     "SHORT",
     "SPACED",
-    "Comment",
-    "Element",
-    "ProcessingInstruction",
-    "SubElement",
     "XmlDoc",
-    "copy_tree",
-    "indent",
     "parse_document",
     "parse_element",
     "to_text",

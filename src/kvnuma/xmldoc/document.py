@@ -1,18 +1,28 @@
-"""Safe, preserving XML in and out, with the standard library only.
+"""Safe, preserving XML in and out: expat builds standard ``xml.etree.ElementTree`` elements.
 
 ``parse_document`` drives expat directly, without namespace processing, and refuses any
 ``<!DOCTYPE>``, entity declaration or external entity reference: no entity expansion ("billion
 laughs") and no external entity (file or network read) can happen. Every refusal and every
-syntax error is one ``InputError`` naming the source, the line and the column.
+syntax error is one ``InputError`` naming the source, the line and the column. The tree it
+builds is plain ElementTree (``ET.Element``, comments as ``ET.Comment``, processing instructions
+as ``ET.ProcessingInstruction``): callers use ElementTree's own API on it.
 
 What comes back out with ``to_text``, as it came in:
 
 * names verbatim: ``<qemu:commandline>`` stays ``qemu:commandline`` and ``xmlns:qemu`` stays an
-  attribute where it was written;
+  attribute where it was written (no ``{uri}local`` names: expat runs without namespaces);
 * attribute order, comments and processing instructions (inside the root and after it);
 * the prolog (XML declaration, comments before the root) byte for byte;
 * how each empty element was written: ``<x/>`` (libvirt), ``<x />`` or ``<x></x>`` (KubeVirt's Go
   ``encoding/xml``); elements added later take the form most of the input used.
+
+What ElementTree cannot do, and so is done here: an ``ET.Element`` has no place for how an empty
+element was written, and ``ET.tostring`` writes every empty element one way and drops the prolog.
+So ``XmlDoc.forms`` remembers each parsed empty element's form (keyed by the element) and
+``to_text`` is a small writer of its own, escaping as ``ET.tostring`` does
+(``tests/xmldoc/test_round_trip.py`` checks both against ElementTree). And ElementTree's paths
+read ``qemu:arg`` as a namespace prefix (``find("qemu:arg")`` raises SyntaxError): a verbatim
+prefixed tag is found with ``iter("qemu:arg")`` or by comparing ``tag``, never by a path.
 
 Not kept: attribute quote characters (always ``"``), character references and CDATA sections
 (written as escaped text), whitespace inside tags.
@@ -20,15 +30,16 @@ Not kept: attribute quote characters (always ``"``), character references and CD
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pyexpat import ErrorString, ExpatError, ParserCreate
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError
-from kvnuma.xmldoc.element import Comment, Element, ProcessingInstruction
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import NoReturn
+    from typing import Any, NoReturn
 
 __all__ = ["LONG", "MAX_XML_BYTES", "SHORT", "SPACED", "XmlDoc", "parse_document", "parse_element", "to_text"]
 
@@ -39,17 +50,19 @@ SHORT, SPACED, LONG = "/>", " />", "></"
 """The ways to write an empty element: ``<x/>``, ``<x />``, ``<x></x>``."""
 
 
+@dataclass
 class XmlDoc:
-    """A parsed document: ``root``, the raw ``prolog`` before it and ``epilog`` after it, and
-    ``empty``: how to write an empty element whose form the input did not record."""
+    """A parsed document: ``root``, the raw ``prolog`` before it and ``epilog`` after it,
+    ``empty``: how to write an empty element whose form the input did not record, and ``forms``:
+    how the input wrote each of its empty elements.
 
-    __slots__ = ("empty", "epilog", "prolog", "root")
+    A plain dataclass, not ``slots=True``: the hook bundle runs this on Python 3.9."""
 
-    def __init__(self, root: Element, prolog: str = "", epilog: str = "", empty: str = SHORT) -> None:
-        self.root = root
-        self.prolog = prolog
-        self.epilog = epilog
-        self.empty = empty
+    root: ET.Element
+    prolog: str = ""
+    epilog: str = ""
+    empty: str = SHORT
+    forms: dict[ET.Element, str] = field(default_factory=dict)
 
     @property
     def declaration(self) -> str:
@@ -69,7 +82,7 @@ def _refuse(what: str) -> Callable[..., NoReturn]:
     return handler
 
 
-def parse_element(text: str | bytes, *, source: str) -> Element:
+def parse_element(text: str | bytes, *, source: str) -> ET.Element:
     """The root element, without comments and processing instructions (for readers)."""
     return _parse(text, source, keep=False).root
 
@@ -91,39 +104,47 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
         raise InputError(source, f"XML document larger than {MAX_XML_BYTES} bytes")
     parser = ParserCreate("utf-8" if isinstance(text, str) else None)
     parser.buffer_text = True
-    stack: list[Element] = []
-    top: list[Element] = []
+    stack: list[ET.Element] = []
+    top: list[ET.Element] = []
+    last_child: list[ET.Element[Any] | None] = []  # per open element: its latest child
     marks = {"root": -1, "epilog": -1}
-    forms = {SHORT: 0, SPACED: 0, LONG: 0}
+    counts = {SHORT: 0, SPACED: 0, LONG: 0}
+    forms: dict[ET.Element, str] = {}
+
+    def add(child: ET.Element[Any]) -> None:
+        stack[-1].append(child)
+        last_child[-1] = child
 
     def start(name: str, attributes: dict[str, str]) -> None:
-        element = Element(name, attributes)
+        element = ET.Element(name, attributes)
         if stack:
-            stack[-1].children.append(element)
+            add(element)
         else:
             top.append(element)
             marks["root"] = parser.CurrentByteIndex
         stack.append(element)
+        last_child.append(None)
 
     def end(_name: str) -> None:
         element = stack.pop()
-        if element.children or element.text is not None:
+        if last_child.pop() is not None or element.text is not None:
             return
         at = parser.CurrentByteIndex  # after "/>" for <x/>, at "</x>" for <x></x>
         form = (
             (SPACED if data[at - 3 : at - 2] in b" \t\r\n" else SHORT) if data[at - 2 : at] == b"/>" else LONG
         )
-        element.form = form
-        forms[form] += 1
+        if keep:
+            forms[element] = form
+        counts[form] += 1
 
     def characters(chunk: str) -> None:
         if not stack:
             return
-        element = stack[-1]
-        if element.children:
-            last = element.children[-1]
+        last = last_child[-1]
+        if last is not None:
             last.tail = chunk if last.tail is None else last.tail + chunk
         else:
+            element = stack[-1]
             element.text = chunk if element.text is None else element.text + chunk
 
     def outside() -> bool:
@@ -135,11 +156,11 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
 
     def comment(body: str) -> None:
         if not outside() and keep:
-            stack[-1].children.append(Comment(body))
+            add(ET.Comment(body))
 
     def instruction(target: str, body: str) -> None:
         if not outside() and keep:
-            stack[-1].children.append(ProcessingInstruction(target, body))
+            add(ET.ProcessingInstruction(target, body))
 
     parser.StartElementHandler = start
     parser.EndElementHandler = end
@@ -165,8 +186,8 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
         ) from None
     prolog = data[: marks["root"]].decode("utf-8", "replace")
     epilog = data[marks["epilog"] :].decode("utf-8", "replace").rstrip() if marks["epilog"] >= 0 else ""
-    empty = max((SHORT, SPACED, LONG), key=lambda form: forms[form])  # ties: SHORT, libvirt's
-    return XmlDoc(top[0], prolog, epilog if keep else "", empty)
+    empty = max((SHORT, SPACED, LONG), key=lambda form: counts[form])  # ties: SHORT, libvirt's
+    return XmlDoc(top[0], prolog, epilog if keep else "", empty, forms)
 
 
 # --- out ----------------------------------------------------------------------------------------
@@ -204,22 +225,22 @@ def _attributes(attributes: dict[str, str]) -> str:
     )
 
 
-def _write(element: Element, out: list[str], empty: str, forced: bool) -> None:
+def _write(element: ET.Element, out: list[str], empty: str, forms: dict[ET.Element, str] | None) -> None:
     tag: object = element.tag
-    if tag is Comment:
+    if tag is ET.Comment:
         out.append(f"<!--{element.text or ''}-->")
-    elif tag is ProcessingInstruction:
+    elif tag is ET.ProcessingInstruction:
         out.append(f"<?{element.text or ''}?>")
     else:
         start = f"<{tag}{_attributes(element.attrib)}" if element.attrib else f"<{tag}"
         text = element.text
-        if element.children or text:
+        if len(element) or text:
             out.append(f"{start}>{_text(text)}" if text else f"{start}>")
-            for child in element.children:
-                _write(child, out, empty, forced)
+            for child in element:
+                _write(child, out, empty, forms)
             out.append(f"</{tag}>")
         else:
-            form = empty if forced or element.form is None else element.form
+            form = empty if forms is None else forms.get(element, empty)
             out.append(f"{start}></{tag}>" if form == LONG else start + form)
     if element.tail:
         out.append(_text(element.tail))
@@ -229,7 +250,7 @@ def to_text(doc: XmlDoc, *, empty: str | None = None) -> str:
     """The document as text ending in a newline: prolog, root, epilog. ``empty`` (SHORT, SPACED
     or LONG) writes every empty element that way instead of as the input did."""
     out = [doc.prolog]
-    _write(doc.root, out, empty or doc.empty, empty is not None)
+    _write(doc.root, out, empty or doc.empty, None if empty is not None else doc.forms)
     if doc.epilog:
         out.append("\n" + doc.epilog)
     out.append("\n")
