@@ -17,6 +17,7 @@ from kvnuma.webhook.certs import generate
 from kvnuma.webhook.file_source import parse_source
 from kvnuma.webhook.handlers import WebhookState
 from kvnuma.webhook.server import SourceLoop, WebhookServer, folder_source
+from kvnuma.webhook.switch import FLAG_VALUES, from_flag
 
 __all__ = ["webhook"]
 
@@ -58,6 +59,14 @@ async def _serve(server: WebhookServer, address: str) -> None:
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--source", default="kube", show_default=True, help="'kube' (list-and-watch) or file:DIR.")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), default="skip", show_default=True)
+@click.option(
+    "--auto-numa",
+    type=click.Choice(FLAG_VALUES),
+    default="cluster",
+    show_default=True,
+    help="on/off: fixed; cluster: the KubeVirt CR's kvnuma.io/auto-numa annotation, else its "
+    "developerConfiguration.autoNUMAEnablement field.",
+)
 @click.option("--cert-poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
 @click.option(
     "--hugepages-required/--hugepages-not-required",
@@ -75,6 +84,7 @@ def webhook(
     port: int,
     source: str,
     mode: str,
+    auto_numa: str,
     cert_poll_seconds: float,
     hugepages_required: bool,
 ) -> None:
@@ -83,7 +93,8 @@ def webhook(
     if cert is None or key is None:
         raise InputError("--cert/--key", "both are required to serve (see kvnuma webhook gen-certs)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = WebhookState(cache=ClusterCache(), mode=Mode(mode), hugepages_required=hugepages_required)
+    cache = ClusterCache(override=from_flag(auto_numa))
+    state = WebhookState(cache=cache, mode=Mode(mode), hugepages_required=hugepages_required)
     server = WebhookServer(
         state,
         cert=cert,
