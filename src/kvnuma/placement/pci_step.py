@@ -50,7 +50,7 @@ class PciStep:
             "applied": result.plan is not None,
             "note": result.note,
             "summary": result.summary() if result.plan is not None else [],
-            "left_in_place": [
+            "leftInPlace": [
                 {"device": str(s.device), "rule": s.rule, "reason": s.reason} for s in result.skipped
             ],
         }
