@@ -113,7 +113,7 @@ class ClusterCapacity:
         )
 
     def describe(self) -> str:
-        parts = [f"{self.nodes} nodes publishing"]
+        parts = [f"{self.nodes} {'node' if self.nodes == 1 else 'nodes'} publishing"]
         if self.cpus is not None:
             parts.append(f"min cpus {self.cpus}")
         if self.memory_bytes is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from kvnuma.admission import Mode
+from kvnuma.cli import bind_problem
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.certs import generate
@@ -32,12 +33,16 @@ def _source(text: str) -> SourceLoop:
     return kube_source()
 
 
-async def _serve(server: WebhookServer) -> None:
+async def _serve(server: WebhookServer, address: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    port = await server.start()
+    try:
+        port = await server.start()
+    except OSError as error:
+        await server.stop()
+        raise InputError(address, bind_problem(error)) from error
     logging.getLogger("kvnuma.webhook").info("serving on port %d", port)
     try:
         await stop.wait()
@@ -99,7 +104,7 @@ def webhook(
         source=_source(source),
         cert_poll_seconds=cert_poll_seconds,
     )
-    asyncio.run(_serve(server))
+    asyncio.run(_serve(server, f"--host {host} --port {port}"))
 
 
 @webhook.command("gen-certs", help="Write ca.crt, tls.crt and tls.key for running without cert-manager.")
@@ -108,6 +113,8 @@ def webhook(
 @click.option("--namespace", default="kvnuma-system", show_default=True)
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
 def gen_certs(out: Path, service: str, namespace: str, days: int) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}", "is a file, expected a directory")
     made = generate(out, service=service, namespace=namespace, days=days)
     for path in (made.ca_cert, made.cert, made.key):
         click.echo(str(path))
