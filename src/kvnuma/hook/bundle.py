@@ -1,6 +1,7 @@
 """Pack the hook into one standard-library-only Python file, and the deploy files around it.
 
-The file embeds the sources of ``kvnuma.errors``, ``kvnuma.cpulist``, ``kvnuma.xmldoc``, ``kvnuma.pci`` and
+The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.cpulist``,
+``kvnuma.xmldoc``, ``kvnuma.pci`` and
 ``kvnuma.hook`` and imports them through a small meta-path importer, so KubeVirt's stock
 ``sidecar-shim`` image (CentOS Stream's ``python3``, Python 3.9, nothing else) runs it as
 ``/usr/bin/onDefineDomain`` from a ConfigMap. ``kvnuma hook bundle --deploy deploy/hook``
@@ -26,7 +27,7 @@ CONFIGMAP_KEY = "onDefineDomain"
 HOOK_PATH = "/usr/bin/onDefineDomain"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _SKIP = {"bundle.py", "__main__.py"}
-_GROUND = ("errors", "cpulist")
+_GROUND = ("errors", "names", "cpulist")
 """The top-level modules the hook imports (standard library only, Python 3.9 syntax)."""
 
 _LOADER = '''

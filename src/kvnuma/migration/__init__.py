@@ -5,7 +5,7 @@ lays out on source and target. Pure: nodes and VMIs come in as values."""
 from kvnuma.migration.guest import GuestLayout, guest_layout, pack_pod
 from kvnuma.migration.layout import Finding, check_layout
 from kvnuma.migration.nodes import NODE_OBJECT_LIMIT, CellLayout, NodeLayout
-from kvnuma.migration.outcome import Outcome, Policy, table_outcome
+from kvnuma.migration.outcome import Policy, TableOutcome, table_outcome
 from kvnuma.migration.size_class import SizeClass, Sizing, classify, pod_cpus, reference_cell, size_on
 from kvnuma.migration.verdict import Verdict, check_migration
 
@@ -15,10 +15,10 @@ __all__ = [
     "Finding",
     "GuestLayout",
     "NodeLayout",
-    "Outcome",
     "Policy",
     "SizeClass",
     "Sizing",
+    "TableOutcome",
     "Verdict",
     "check_layout",
     "check_migration",

@@ -18,6 +18,7 @@ from typing import Any
 from kvnuma.admission.capacity import NodeCapacity
 from kvnuma.errors import InputError
 from kvnuma.model.topology import HostTopology
+from kvnuma.names import MAX_SINGLE_NUMA_CPUS
 
 __all__ = ["NODE_OBJECT_LIMIT", "CellLayout", "NodeLayout"]
 
@@ -88,9 +89,7 @@ class NodeLayout:
         if capacity.problems:
             raise InputError(source, "; ".join(capacity.problems))
         if capacity.cpus is None:
-            raise InputError(
-                source, "no kubevirt.io/max-single-numa-cpus annotation (is the kvnuma agent running?)"
-            )
+            raise InputError(source, f"no {MAX_SINGLE_NUMA_CPUS} annotation (is the kvnuma agent running?)")
         return cls(
             name=str(metadata.get("name") or source),
             cells=None,

@@ -8,7 +8,7 @@ from typing import Any
 from kvnuma.migration.guest import GuestLayout, guest_layout
 from kvnuma.migration.layout import Finding, check_layout
 from kvnuma.migration.nodes import NodeLayout
-from kvnuma.migration.outcome import Outcome, Policy, table_outcome
+from kvnuma.migration.outcome import Policy, TableOutcome, table_outcome
 from kvnuma.migration.size_class import SizeClass, Sizing, size_on
 from kvnuma.vmi import VmiSpec
 
@@ -22,7 +22,7 @@ class Verdict:
     target: str
     policy: Policy
     sizing: Sizing
-    outcome: Outcome
+    outcome: TableOutcome
     guest: GuestLayout
     """The VM's guest NUMA layout on the source (the engine's cells)."""
     findings: tuple[Finding, ...]
@@ -97,5 +97,5 @@ def check_migration(vmi: VmiSpec, source: NodeLayout, target: NodeLayout, policy
     )
 
 
-def _says(outcome: Outcome) -> str:
+def _says(outcome: TableOutcome) -> str:
     return f"{'works' if outcome.works else 'fails'} ({outcome.row})"
