@@ -11,7 +11,7 @@ import yaml
 
 from kvnuma.errors import InputError
 
-__all__ = ["read_document", "read_documents", "read_text"]
+__all__ = ["parse_documents", "read_document", "read_documents", "read_text"]
 
 _MAX_BYTES = 16 << 20
 
@@ -33,17 +33,21 @@ def read_text(path: Path) -> str:
 
 def read_documents(path: Path) -> list[dict[str, Any]]:
     """Every non-empty YAML (or JSON) document in ``path``; each must be an object."""
-    text = read_text(path)
+    return parse_documents(read_text(path), source=str(path))
+
+
+def parse_documents(text: str, *, source: str) -> list[dict[str, Any]]:
+    """Every non-empty YAML (or JSON) document in ``text`` (read from ``source``)."""
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "malformed YAML"
-        raise InputError(str(path), f"malformed YAML/JSON{where}: {problem}") from None
+        raise InputError(source, f"malformed YAML/JSON{where}: {problem}") from None
     for index, doc in enumerate(documents):
         if not isinstance(doc, dict):
-            raise InputError(str(path), f"document {index + 1} is a {type(doc).__name__}, expected an object")
+            raise InputError(source, f"document {index + 1} is a {type(doc).__name__}, expected an object")
     return documents
 
 

@@ -10,18 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kubeapi.patches import merge_patch
-from kvnuma.agent.desired import (
-    CPUS_ANNOTATION,
-    HUGEPAGES_PREFIX,
-    MEMORY_ANNOTATION,
-    REALTIME_LABEL,
-    Published,
-    desired,
-    is_our_annotation,
-    node_patch,
-)
+from kvnuma.agent.desired import Published, desired, node_patch
 from kvnuma.errors import RuleError
 from kvnuma.model.topology import Cell, HostTopology
+from kvnuma.names import (
+    MAX_SINGLE_NUMA_CPUS,
+    MAX_SINGLE_NUMA_HUGEPAGES_PREFIX,
+    MAX_SINGLE_NUMA_MEMORY,
+    REALTIME_LABEL,
+    is_capacity_annotation,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,12 +33,12 @@ from kvnuma.model.topology import Cell, HostTopology
 )
 def test_desired_keys(pools: dict[int, int], realtime: bool, hugepage_keys: dict[str, str]) -> None:
     want = desired(host(pools, cells=2, cores=5), realtime)
-    assert want.annotations[CPUS_ANNOTATION] == str(5 * 2)
-    assert want.annotations[MEMORY_ANNOTATION] == "64Gi"
+    assert want.annotations[MAX_SINGLE_NUMA_CPUS] == str(5 * 2)
+    assert want.annotations[MAX_SINGLE_NUMA_MEMORY] == "64Gi"
     assert {
-        k.removeprefix(HUGEPAGES_PREFIX): v
+        k.removeprefix(MAX_SINGLE_NUMA_HUGEPAGES_PREFIX): v
         for k, v in want.annotations.items()
-        if k.startswith(HUGEPAGES_PREFIX)
+        if k.startswith(MAX_SINGLE_NUMA_HUGEPAGES_PREFIX)
     } == (hugepage_keys)
     assert want.labels == ({REALTIME_LABEL: "true"} if realtime else {})
 
@@ -59,11 +57,11 @@ def test_no_patch_when_the_node_already_agrees() -> None:
 
 our_annotation = st.sampled_from(
     [
-        CPUS_ANNOTATION,
-        MEMORY_ANNOTATION,
-        HUGEPAGES_PREFIX + "2Mi",
-        HUGEPAGES_PREFIX + "1Gi",
-        HUGEPAGES_PREFIX + "16Gi",
+        MAX_SINGLE_NUMA_CPUS,
+        MAX_SINGLE_NUMA_MEMORY,
+        MAX_SINGLE_NUMA_HUGEPAGES_PREFIX + "2Mi",
+        MAX_SINGLE_NUMA_HUGEPAGES_PREFIX + "1Gi",
+        MAX_SINGLE_NUMA_HUGEPAGES_PREFIX + "16Gi",
     ]
 )
 foreign_key = st.sampled_from(["example.com/a", "kubevirt.io/schedulable", "kubevirt.io/max-single", "b"])
@@ -90,11 +88,11 @@ def test_the_patch_reaches_the_desired_keys_and_touches_nothing_else(
     patch = node_patch(node, want)
     after = merge_patch(node, patch) if patch is not None else node
     annotations = after["metadata"].get("annotations", {})
-    assert {k: v for k, v in annotations.items() if is_our_annotation(k)} == wanted
-    assert {k: v for k, v in annotations.items() if not is_our_annotation(k)} == current_foreign
+    assert {k: v for k, v in annotations.items() if is_capacity_annotation(k)} == wanted
+    assert {k: v for k, v in annotations.items() if not is_capacity_annotation(k)} == current_foreign
     assert after["metadata"]["labels"].get("example.com/zone") == "z"
     assert (REALTIME_LABEL in after["metadata"]["labels"]) == realtime_wanted
     assert node_patch(after, want) is None
     if patch is not None:
         named = set(patch["metadata"].get("annotations", {})) | set(patch["metadata"].get("labels", {}))
-        assert all(is_our_annotation(k) or k == REALTIME_LABEL for k in named)
+        assert all(is_capacity_annotation(k) or k == REALTIME_LABEL for k in named)

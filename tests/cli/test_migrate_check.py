@@ -41,9 +41,9 @@ def vm_args(target: Path, policy: str) -> list[str]:
         str(CX1),
         "--preference",
         str(SPREAD),
-        "--source",
+        "--source-node",
         str(NODE_A),
-        "--target",
+        "--target-node",
         str(target),
         "--policy",
         policy,
@@ -94,7 +94,14 @@ def test_example_nodes_carry_what_the_agent_publishes(capabilities: Path, node: 
 )
 def test_xl_on_asymmetric_and_node_object_targets(target: Path, code: int, checks: list[str]) -> None:
     got, out, err = run(
-        "--vmi", str(XL), "--source", str(NODE_A), "--target", str(target), "--policy", "best-effort"
+        "--vmi",
+        str(XL),
+        "--source-node",
+        str(NODE_A),
+        "--target-node",
+        str(target),
+        "--policy",
+        "best-effort",
     )
     assert (got, err) == (code, "")
     section = out.split("layout checks:\n")[1].split("verdict:")[0]
@@ -114,7 +121,9 @@ def test_xl_on_asymmetric_and_node_object_targets(target: Path, code: int, check
 )
 def test_small_vm_on_asymmetric_targets(target: Path, code: int, size_class: str, decided: bool) -> None:
     vmi = EXAMPLES / "migration" / "vmi-small.yaml"
-    got, out, _ = run("--vmi", str(vmi), "--source", str(NODE_A), "--target", str(target), "-o", "json")
+    got, out, _ = run(
+        "--vmi", str(vmi), "--source-node", str(NODE_A), "--target-node", str(target), "-o", "json"
+    )
     document = json.loads(out)
     assert got == code
     assert (document["sizeClass"], document["sizeClassDecided"]) == (size_class, decided)
@@ -136,7 +145,14 @@ def test_sysfs_root_as_node(tmp_path: Path) -> None:
         synthetic_host(cells=2, sockets=2, cores_per_cell=8, threads=2, hugepages={2 * MiB: 8192}), tmp_path
     )
     code, out, _ = run(
-        "--vmi", str(XL), "--source", str(tmp_path), "--target", str(tmp_path), "--policy", "best-effort"
+        "--vmi",
+        str(XL),
+        "--source-node",
+        str(tmp_path),
+        "--target-node",
+        str(tmp_path),
+        "--policy",
+        "best-effort",
     )
     assert code == 0, out
     assert "guest NUMA on" in out
@@ -160,7 +176,7 @@ def test_sysfs_root_as_node(tmp_path: Path) -> None:
     ],
 )
 def test_bad_input_is_one_line_exit_2(args: list[str], words: str) -> None:
-    code, out, err = run(*args, "--source", str(NODE_A), "--target", str(NODE_C))
+    code, out, err = run(*args, "--source-node", str(NODE_A), "--target-node", str(NODE_C))
     assert code == 2
     assert out == ""
     assert words in err
@@ -170,13 +186,13 @@ def test_bad_input_is_one_line_exit_2(args: list[str], words: str) -> None:
 def test_malformed_quantity_and_bad_node(tmp_path: Path) -> None:
     vmi = tmp_path / "vmi.yaml"
     vmi.write_text(XL.read_text().replace("guest: 20Gi", "guest: 20Gx"))
-    code, _, err = run("--vmi", str(vmi), "--source", str(NODE_A), "--target", str(NODE_A))
+    code, _, err = run("--vmi", str(vmi), "--source-node", str(NODE_A), "--target-node", str(NODE_A))
     assert code == 2
     assert "spec.domain.memory.guest" in err
     node = tmp_path / "node.yaml"
     node.write_text(
         "kind: Node\nmetadata:\n  name: x\n  annotations:\n    kubevirt.io/max-single-numa-cpus: lots\n"
     )
-    code, _, err = run("--vmi", str(XL), "--source", str(NODE_A), "--target", str(node))
+    code, _, err = run("--vmi", str(XL), "--source-node", str(NODE_A), "--target-node", str(node))
     assert code == 2
     assert "max-single-numa-cpus" in err

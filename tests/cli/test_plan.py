@@ -33,10 +33,10 @@ def test_plan_on_this_host_with_the_embedded_example() -> None:
     document = json.loads(out)
     online = sum(1 for cpu in read_sysfs().cpus if cpu.online)
     assert document["plan"]["vcpus"]["enabled"] == online
-    assert len(document["plan"]["vcpu_pins"]) == online
+    assert len(document["plan"]["vcpuPins"]) == online
     assert document["decision"]["outcome"] == "has-numa"
-    assert document["decision_without_numa"]["outcome"] in {"fits", "mutated"}
-    validate_domain(document["domain_xml"])
+    assert document["decisionWithoutNuma"]["outcome"] in {"fits", "mutated"}
+    validate_domain(document["domainXml"])
 
 
 def test_plan_text_shows_every_section(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_plan_text_shows_every_section(tmp_path: Path) -> None:
     for heading in ("Host topology", "Auto-NUMA decision", "Guest layout", "Domain XML", "<domain"):
         assert heading in out
     # embedded example: 8 CPUs in whole SMT pairs -> 4 cores x 2 threads over both cells, 256Mi
-    assert "topology 1 sockets x 4 cores x 2 threads" in out
+    assert "topology 1 socket x 4 cores x 2 threads" in out
     # 8 pages per cell are not enough for 64 pages; capabilities carry totals only
     assert "WARNING free count not reported and the total does not suffice: hugepages-per-node" in out
 
@@ -58,15 +58,15 @@ def test_plan_applies_the_webhook_mutation(tmp_path: Path) -> None:
     caps = tmp_path / "caps.xml"
     caps.write_text(render_capabilities(synthetic_host(cells=2, cores_per_cell=2, threads=1)))
     vmi = vmi_file(tmp_path, {"cores": 4, "dedicatedCpuPlacement": True}, requests="128Mi")
-    code, out, _ = run("plan", str(vmi), "--capabilities", str(caps), "-o", "json")
+    code, out, _ = run("plan", "--vmi", str(vmi), "--capabilities", str(caps), "-o", "json")
     assert code == 0
     document = json.loads(out)
     assert document["decision"]["outcome"] == "mutated"
-    assert [c["host_cell"] for c in document["plan"]["cells"]] == [0, 1]
+    assert [c["hostCell"] for c in document["plan"]["cells"]] == [0, 1]
 
 
 def test_plan_bad_input_exit_2(tmp_path: Path) -> None:
-    code, _, err = run("plan", str(tmp_path / "nope.yaml"))
+    code, _, err = run("plan", "--vmi", str(tmp_path / "nope.yaml"))
     assert code == 2
     assert "no such file" in err
     code, _, err = run("plan", "--cpuset", "0-1,zz")
@@ -83,24 +83,23 @@ SPREAD, NODE_A = example("instancetypes/spread-preference.yaml"), example("migra
 
 
 def test_plan_expands_a_vm_with_its_instance_type_and_preference() -> None:
-    code, out, err = run(
-        "plan", VM_CX1, "--instancetype", CX1, "--preference", SPREAD, "--capabilities", NODE_A, "-o", "json",
-    )  # fmt: skip
+    vm = ["--vmi", VM_CX1, "--instancetype", CX1, "--preference", SPREAD]
+    code, out, err = run("plan", *vm, "--capabilities", NODE_A, "-o", "json")
     assert code == 0, err
     document = json.loads(out)
     # cx1: 8 vCPUs spread 2 cores per socket, maxSockets 8 from the instance type, isolated emulator
     assert document["plan"]["topology"] == {"sockets": 8, "cores": 2, "threads": 1}
     assert document["plan"]["vcpus"] == {"max": 16, "enabled": 8}
-    assert len(document["plan"]["emulator_cpus"]) == 1
-    assert sum(c["memory_bytes"] for c in document["plan"]["cells"]) == 16 << 30
+    assert len(document["plan"]["emulatorCpus"]) == 1
+    assert sum(c["memoryBytes"] for c in document["plan"]["cells"]) == 16 << 30
     hotplug = document["hotplug"]
     assert (hotplug["sockets"], hotplug["maxSockets"], hotplug["origin"]) == (4, 8, "spec")
     assert [w["rule"] for w in hotplug["warnings"]] == ["hotplug-vcpus-outside-numa"]
-    validate_domain(document["domain_xml"])
+    validate_domain(document["domainXml"])
 
 
 def test_plan_refuses_instance_type_files_for_a_vmi(tmp_path: Path) -> None:
-    code, _, err = run("plan", example("engine/numavm.yaml"), "--instancetype", CX1)
+    code, _, err = run("plan", "--vmi", example("engine/numavm.yaml"), "--instancetype", CX1)
     assert code == 2
     assert "apply to a VirtualMachine" in err
 
@@ -152,6 +151,7 @@ def test_plan_shows_hotplug_sizing(
     caps.write_text(render_capabilities(synthetic_host(cells=2, cores_per_cell=2, threads=1)))
     args = [
         "plan",
+        "--vmi",
         str(
             vmi_file(
                 tmp_path, {"dedicatedCpuPlacement": True, "numa": {"guestMappingPassthrough": {}}, **cpu}
@@ -176,11 +176,11 @@ def test_plan_shows_hotplug_sizing(
         hotplug["origin"],
         hotplug["hotplugEnabled"],
     ) == expected
-    assert hotplug["cluster_config"] is (config is not None)
+    assert hotplug["clusterConfig"] is (config is not None)
     assert hotplug["planned"] is (config is not None or "maxSockets" in cpu)
     assert document["plan"]["vcpus"] == {"max": planned_max_vcpus, "enabled": 2}
     assert ("hotplug-vcpus-outside-numa" in [w["rule"] for w in hotplug["warnings"]]) is expected[3]
-    validate_domain(document["domain_xml"])
+    validate_domain(document["domainXml"])
     code, text, _ = run(*args)
     assert code == 0
     section = text[text.index("CPU hotplug") : text.index("Domain XML")]
@@ -236,7 +236,7 @@ def test_plan_says_what_the_free_page_check_could_establish(
         render_sysfs(host, tmp_path / "root")
         source = ["--sysfs", str(tmp_path / "root")]
     cpu = {"sockets": 2, "dedicatedCpuPlacement": True, "numa": {"guestMappingPassthrough": {}}}
-    args = ["plan", str(vmi_file(tmp_path, cpu)), *source, "--cpuset", "0,2"]
+    args = ["plan", "--vmi", str(vmi_file(tmp_path, cpu)), *source, "--cpuset", "0,2"]
     code, out, err = run(*args)
     assert code == 0, err
     assert [
@@ -244,7 +244,7 @@ def test_plan_says_what_the_free_page_check_could_establish(
     ] == (expected)
     assert ("?/" in out) is (form == "capabilities")  # the host table shows the unknown free counts
     code, out, _ = run(*args, "-o", "json")
-    check = json.loads(out)["hugepage_check"]
+    check = json.loads(out)["hugepageCheck"]
     assert check == ("ok" if expected == ["enough free on every node"] else "; ".join(expected))
 
 

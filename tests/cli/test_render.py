@@ -74,8 +74,8 @@ def test_render_json_and_sysfs_and_proportional_split(files: dict[str, Path]) ->
     )  # fmt: skip
     assert code == 0
     document = json.loads(out)
-    assert [c["memory_bytes"] // MiB for c in document["plan"]["cells"]] == [684, 342]
-    validate_domain(document["domain_xml"])
+    assert [c["memoryBytes"] // MiB for c in document["plan"]["cells"]] == [684, 342]
+    validate_domain(document["domainXml"])
 
 
 def test_render_merges_into_a_base_domain(files: dict[str, Path]) -> None:

@@ -121,11 +121,9 @@ def test_capabilities_with_pci_sysfs_and_feature_gate_option(host: dict[str, Pat
     )  # fmt: skip
     assert code == 0
     document = json.loads(out)
-    assert placement(document["domain_xml"]) == {GPU0: 0, GPU1: 1, NVME: None}
+    assert placement(document["domainXml"]) == {GPU0: 0, GPU1: 1, NVME: None}
     assert document["pci"]["applied"] is True
-    assert [(d["device"], d["rule"]) for d in document["pci"]["left_in_place"]] == [
-        (NVME, "pci-numa-affinity")
-    ]
+    assert [(d["device"], d["rule"]) for d in document["pci"]["leftInPlace"]] == [(NVME, "pci-numa-affinity")]
 
 
 def test_without_the_gate_nothing_changes(host: dict[str, Path]) -> None:
@@ -149,7 +147,7 @@ def test_no_guest_numa_means_no_pci_step(host: dict[str, Path]) -> None:
     document = json.loads(out)
     assert document["pci"]["applied"] is False
     assert "no guest NUMA cells" in document["pci"]["note"]
-    assert "pcie-expander-bus" not in document["domain_xml"]
+    assert "pcie-expander-bus" not in document["domainXml"]
 
 
 @pytest.mark.parametrize(

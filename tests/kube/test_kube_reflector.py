@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from manual_clock import ManualClock
 
 from kubeapi.server import KubeApiServer
 from kvnuma.kube import KUBEVIRTS, NODES, ClusterConfig, KubeClient, Reflector
@@ -50,6 +51,8 @@ async def running(
     api: KubeApiServer, recorder: Recorder, **options: Any
 ) -> tuple[Reflector, asyncio.Task[None]]:
     client = KubeClient(ClusterConfig(api.url))
+    options.setdefault("clock", ManualClock(instant=True))
+    options.setdefault("resync_seconds", 0)
     reflector = Reflector(
         client,
         options.pop("resource", NODES),
@@ -147,13 +150,32 @@ async def test_a_dropped_stream_relists_and_loses_nothing(api: KubeApiServer) ->
     assert [e.kind for e in recorder.errors] == ["disconnected", "server", "server"]
 
 
-async def test_periodic_resync_relists(api: KubeApiServer) -> None:
+async def test_periodic_resync_replays_the_store_and_does_not_relist(api: KubeApiServer) -> None:
     api.put_object(node("a"))
+    api.put_object(node("b"))
     recorder = Recorder()
-    reflector, task = await running(api, recorder, resync_seconds=0.2)
-    await until(lambda: reflector.lists >= 3, "resyncs")
+    clock = ManualClock()
+    resyncs: list[int] = []
+    reflector, task = await running(
+        api, recorder, resync_seconds=300, clock=clock, on_resync=lambda: resyncs.append(1)
+    )
+    await until(lambda: api.open_watches == 1 and clock.sleepers == 1, "watching, resync timer armed")
+    clock.advance(299)
+    await asyncio.sleep(0.05)
+    assert reflector.resyncs == 0
+    clock.advance(1)
+    await until(lambda: reflector.resyncs == 1, "first resync")
+    await until(lambda: clock.sleepers == 1, "timer re-armed")
+    clock.advance(300)
+    await until(lambda: reflector.resyncs == 2, "second resync")
+    api.put_object(node("c"))
+    await until(lambda: ("ADDED", "c") in recorder.events, "the watch goes on")
     await stop(reflector, task)
-    assert all(names == ["a"] for names in recorder.replaces)
+    assert reflector.lists == 1
+    assert len(api.requests_for("list", "/nodes")) == 1
+    assert recorder.replaces == [["a", "b"]]
+    assert recorder.events == [("SYNC", "a"), ("SYNC", "b")] * 2 + [("ADDED", "c")]
+    assert resyncs == [1, 1]
 
 
 async def test_throttled_list_backs_off_then_syncs(api: KubeApiServer) -> None:
@@ -190,17 +212,23 @@ async def test_synced_waits_for_the_first_successful_list(api: KubeApiServer) ->
     api.put_object(node("a"))
     recorder = Recorder()
     client = KubeClient(ClusterConfig(api.url))
+    clock = ManualClock()
     reflector = Reflector(
         client,
         NODES,
         on_replace=recorder.on_replace,
         on_error=recorder.errors.append,
         backoff=Backoff(base=0.01, cap=0.05, rng=random.Random(5)),
+        clock=clock,
     )
     task = asyncio.create_task(reflector.run())
-    await until(lambda: len(recorder.errors) == 1, "first list failed")
+    await until(lambda: len(recorder.errors) == 1 and clock.sleepers == 1, "first list failed, backing off")
     assert not reflector.synced.is_set()
     assert recorder.replaces == []
+    clock.advance(1)
+    await until(lambda: clock.sleepers == 1, "second list failed, backing off")
+    assert not reflector.synced.is_set()
+    clock.advance(1)
     await asyncio.wait_for(reflector.synced.wait(), 10)
     await stop(reflector, task)
     assert [e.kind for e in recorder.errors] == ["server", "server"]

@@ -3,21 +3,23 @@ from __future__ import annotations
 import pytest
 
 from kvnuma.errors import RuleError
-from kvnuma.migration import NodeLayout, Policy, check_migration, plan_guest
+from kvnuma.migration import NodeLayout, Policy, check_migration, guest_layout
+from kvnuma.model import CpuSet
+from kvnuma.placement import plan_guest
 
-from .nodes import GiB, MiB, layout, passthrough_vmi
+from .nodes import GiB, MiB, layout, passthrough_vmi, topology
 
 
-def test_guest_plan_packs_into_fewest_cells_and_splits_memory() -> None:
-    plan = plan_guest(passthrough_vmi(24, "24Gi"), layout([16, 16]))
-    assert [(c.vcpus, c.memory_bytes) for c in plan.cells] == [(16, 12 * GiB), (8, 12 * GiB)]
+def test_guest_layout_packs_into_fewest_cells_and_splits_memory() -> None:
+    plan = guest_layout(passthrough_vmi(24, "24Gi"), layout([16, 16]))
+    assert [(len(c.vcpus), c.memory_bytes) for c in plan.cells] == [(16, 12 * GiB), (8, 12 * GiB)]
 
 
 def test_memory_split_is_the_engines_kubevirt_formula() -> None:
-    plan = plan_guest(passthrough_vmi(24, "64Mi"), layout([8, 8, 8]))
+    plan = guest_layout(passthrough_vmi(24, "64Mi"), layout([8, 8, 8]))
     assert [c.memory_bytes for c in plan.cells] == [22 * MiB, 22 * MiB, 20 * MiB]
     with pytest.raises(RuleError):
-        plan_guest(passthrough_vmi(24, "3Mi"), layout([8, 8, 8]))
+        guest_layout(passthrough_vmi(24, "3Mi"), layout([8, 8, 8]))
 
 
 def test_same_layout_works() -> None:
@@ -85,8 +87,8 @@ def test_node_object_decides_what_it_can_and_says_what_it_cannot() -> None:
 
 def test_node_object_source_with_a_pod_over_its_largest_cell_has_unknown_guest_cells() -> None:
     verdict = check_migration(passthrough_vmi(24, "24Gi"), node(16), layout([32]), Policy.BEST_EFFORT)
-    assert verdict.plan.cells == ()
-    assert "largest cell (16 CPUs)" in (verdict.plan.unknown or "")
+    assert verdict.guest.cells == ()
+    assert "largest cell (16 CPUs)" in (verdict.guest.unknown or "")
     # 24 vCPUs in cells of at most 16 are at least 2 guest cells; one 32-CPU cell packs them into 1
     assert [(f.check, f.ok) for f in verdict.findings] == [("guest-cells", None), ("same-cell-count", False)]
     assert not verdict.works
@@ -96,4 +98,12 @@ def test_non_passthrough_vm_has_no_cells_to_keep() -> None:
     vmi = passthrough_vmi(12, numa=False)
     verdict = check_migration(vmi, layout([16, 16]), layout([16, 16]), Policy.NONE)
     assert verdict.works
-    assert verdict.plan.cells == ()
+    assert verdict.guest.cells == ()
+
+
+def test_the_guest_cells_are_the_engines() -> None:
+    """One planner: the migration check's guest cells are what the engine plans on the packed pod."""
+    vmi = passthrough_vmi(24, "24Gi")
+    engine = plan_guest(vmi, CpuSet.parse("0-23"), topology([16, 16]), check_hugepages=False)
+    assert guest_layout(vmi, layout([16, 16])).cells == engine.cells
+    assert [cell.host_cell for cell in engine.cells] == [0, 1]

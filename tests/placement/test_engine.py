@@ -6,7 +6,8 @@ import pytest
 
 from kvnuma.errors import InputError, RuleError
 from kvnuma.model import CpuSet, HugePagePool
-from kvnuma.placement import PARITY_ANNOTATION, plan_guest
+from kvnuma.names import EMULATOR_PARITY_ANNOTATION
+from kvnuma.placement import plan_guest
 from kvnuma.placement.errors import (
     CpusetError,
     HugePageShortfallError,
@@ -50,7 +51,7 @@ def test_supplemental_iothreads_then_emulator_take_leftover_threads() -> None:
 
 
 def test_parity_annotation_asks_for_a_second_emulator_cpu() -> None:
-    spec = vmi(cores=2, emulator=True, annotations={PARITY_ANNOTATION: ""})
+    spec = vmi(cores=2, emulator=True, annotations={EMULATOR_PARITY_ANNOTATION: ""})
     plan = plan_guest(spec, CpuSet.parse("0-3"), smt_host(1, 4, smt=False), check_hugepages=False)
     assert plan.emulator_cpus == CpuSet.of([2, 3])
 

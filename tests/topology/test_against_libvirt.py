@@ -60,7 +60,7 @@ def _virsh_facts(libvirtd: Libvirtd) -> Facts:
                     )
                     for cpu in cell.findall("cpus/cpu")
                 ],
-                "memory_bytes": int(memory.text or "0") * 1024,
+                "memoryBytes": int(memory.text or "0") * 1024,
                 "hugepages": {
                     int(pages.get("size", "0")) * 1024: int(pages.text or "0")
                     for pages in cell.findall("pages")
@@ -76,11 +76,11 @@ def _kvnuma_facts(document: dict[str, Any]) -> Facts:
         {
             "id": cell["id"],
             "cpus": [
-                (cpu["id"], cpu["socket_id"], cpu["die_id"], cpu["core_id"], cpu["siblings"])
+                (cpu["id"], cpu["socketId"], cpu["dieId"], cpu["coreId"], cpu["siblings"])
                 for cpu in cell["cpus"]
             ],
-            "memory_bytes": cell["memory_bytes"],
-            "hugepages": {pool["page_size_bytes"]: pool["total"] for pool in cell["hugepages"]},
+            "memoryBytes": cell["memoryBytes"],
+            "hugepages": {pool["pageSizeBytes"]: pool["total"] for pool in cell["hugepages"]},
         }
         for cell in document["cells"]
     ]

@@ -19,18 +19,18 @@ def test_schema_keys_and_values() -> None:
     gpu = PciDevice("0000:3b:00.0", "0x10de", "0x20b5", "0x030200", 1)
     host = synthetic_host(cells=2, cores_per_cell=2, threads=2, memory_per_cell=4 * GiB, pci_devices=[gpu])
     data = to_json(host)
-    assert set(data) == {"schema_version", "cells", "pci_devices", "summary"}
-    assert data["schema_version"] == 1
+    assert set(data) == {"schemaVersion", "cells", "pciDevices", "summary"}
+    assert data["schemaVersion"] == 2
     cell = data["cells"][1]
-    assert set(cell) == {"id", "cpus", "memory_bytes", "hugepages", "distances"}
-    ids = {"id": 2, "socket_id": 1, "die_id": 0, "cluster_id": 0, "core_id": 0}
+    assert set(cell) == {"id", "cpus", "memoryBytes", "hugepages", "distances"}
+    ids = {"id": 2, "socketId": 1, "dieId": 0, "clusterId": 0, "coreId": 0}
     assert cell["cpus"][0] == {**ids, "siblings": [2, 6], "online": True}
-    assert cell["hugepages"][0] == {"page_size_bytes": 2 << 20, "total": 512, "free": 512}
+    assert cell["hugepages"][0] == {"pageSizeBytes": 2 << 20, "total": 512, "free": 512}
     assert cell["distances"] == {"0": 21, "1": 10}
-    assert data["pci_devices"] == [
+    assert data["pciDevices"] == [
         {
             "address": "0000:3b:00.0",
-            "numa_node": 1,
+            "numaNode": 1,
             "class": "0x030200",
             "vendor": "0x10de",
             "device": "0x20b5",
@@ -39,12 +39,12 @@ def test_schema_keys_and_values() -> None:
     assert data["summary"] == {
         "cells": 2,
         "cpus": 8,
-        "max_single_numa_cpus": 4,
-        "max_single_numa_memory_bytes": 4 * GiB,
-        "min_single_numa_cpus": 4,
-        "min_single_numa_memory_bytes": 4 * GiB,
-        "smt_enabled": True,
-        "max_single_numa_hugepages_bytes": {str(2 << 20): 1 * GiB, str(GiB): 2 * GiB},
+        "maxSingleNumaCpus": 4,
+        "maxSingleNumaMemoryBytes": 4 * GiB,
+        "minSingleNumaCpus": 4,
+        "minSingleNumaMemoryBytes": 4 * GiB,
+        "smtEnabled": True,
+        "maxSingleNumaHugepagesBytes": {str(2 << 20): 1 * GiB, str(GiB): 2 * GiB},
     }
 
 
@@ -58,7 +58,7 @@ def test_json_reads_back(topology: HostTopology) -> None:
 @pytest.mark.parametrize(
     ("mutate", "field"),
     [
-        pytest.param(lambda d: d.update(schema_version=2), "schema_version", id="version"),
+        pytest.param(lambda d: d.update(schemaVersion=1), "schemaVersion", id="version"),
         pytest.param(lambda d: d["cells"][0].update(id=-1), "cells[0].id", id="cell-id"),
         pytest.param(
             lambda d: d["cells"][0]["cpus"][0].update(siblings="0-1"), "cells[0].cpus[0].siblings", id="sib"

@@ -12,7 +12,8 @@ from kvnuma.admission import ClusterCapacity, NodeCapacity
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache, auto_numa_enabled
 from kvnuma.webhook.file_source import FolderWatch, load_folder, parse_source
-from kvnuma.webhook.min_tracker import MinTracker
+from kvnuma.webhook.min_counts import MinCounts
+from kvnuma.webhook.switch import Switch, from_flag
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cluster"
 GI = 1 << 30
@@ -63,19 +64,19 @@ def test_incremental_minimum_matches_a_full_scan(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.one_of(st.none(), st.integers(0, 1000))), max_size=300))
-def test_min_tracker_stays_small_and_right(ops: list[tuple[int, int | None]]) -> None:
-    tracker: MinTracker[int] = MinTracker()
-    truth: dict[int, int] = {}
-    for key, value in ops:
-        if value is None:
-            tracker.discard(key)
-            truth.pop(key, None)
-        else:
-            tracker.set(key, value)
-            truth[key] = value
-        assert tracker.minimum() == (min(truth.values()) if truth else None)
-    assert len(tracker._heap) <= 2 * len(truth) + 65
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 12)), max_size=300))
+def test_min_counts_match_a_multiset(ops: list[tuple[bool, int]]) -> None:
+    counts = MinCounts()
+    truth: list[int] = []
+    for add, value in ops:
+        if add:
+            counts.add(value)
+            truth.append(value)
+        elif value in truth:
+            counts.remove(value)
+            truth.remove(value)
+        assert counts.minimum() == (min(truth) if truth else None)
+        assert len(counts) == len(set(truth))  # one entry per distinct value, none per copy
 
 
 def test_malformed_annotations_are_left_out_and_reported() -> None:
@@ -130,3 +131,115 @@ def test_folder_watch_and_list_documents(tmp_path: Path) -> None:
 def test_bad_source_is_named(text: str) -> None:
     with pytest.raises(InputError, match="--source"):
         parse_source(text)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 64), st.integers(1, 512)), max_size=60),
+    st.integers(1, 7),
+)
+def test_a_list_built_page_by_page_equals_one_replace(rows: list[tuple[int, int, int]], page: int) -> None:
+    objects = [node(f"n{i}", cpus, f"{mem}Gi", _1Gi=f"{mem}Gi") for i, cpus, mem in rows]
+    whole, paged = ClusterCache(), ClusterCache()
+    whole.nodes.on_replace(objects)
+    build = paged.nodes.replacement()
+    for start in range(0, len(objects), page):
+        build.add(objects[start : start + page])
+    build.commit()
+    assert paged.capacity() == whole.capacity()
+    assert paged.node_count == whole.node_count == len({i for i, _c, _m in rows})
+
+
+def test_a_relist_is_built_beside_and_swapped_in_when_complete() -> None:
+    cache = ClusterCache()
+    first = cache.nodes.replacement()
+    first.add([node("a", 8, "16Gi")])
+    assert not cache.nodes_listed  # a half-built first list is not visible: still not ready
+    assert cache.capacity() == ClusterCapacity()
+    first.commit()
+    assert (cache.nodes_listed, cache.capacity().cpus, cache.node_lists) == (True, 8, 1)
+    relist = cache.nodes.replacement()
+    relist.add([node("b", 32, "64Gi")])
+    relist.add([node("c", 24, "64Gi")])
+    assert (cache.capacity().cpus, cache.node_count) == (8, 1)  # admission reads the old cache
+    relist.commit()
+    assert (cache.capacity().cpus, cache.node_count, cache.node_lists) == (24, 2, 2)
+    abandoned = cache.nodes.replacement()  # a re-list cut half-way is dropped, never committed
+    abandoned.add([node("tiny", 1, "1Gi")])
+    del abandoned
+    assert cache.capacity().cpus == 24
+
+
+def test_a_node_keeps_copied_numbers_not_its_object() -> None:
+    cache = ClusterCache()
+    obj = node("a", 8, "16Gi", _2Mi="2Gi")
+    obj["metadata"]["labels"] = {"feature.node.kubernetes.io/cpu-cpuid.AVX512F": "true"}
+    cache.nodes.on_replace([obj])
+    (digest,) = cache._index.digests.values()
+    assert digest == (8, 16 * GI, ((2 << 20, 2 * GI),), ())
+    assert all(isinstance(value, int | tuple) for value in digest)
+
+
+def kv(name: str, annotation: str | None = None, field: Any = None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "namespace": "kubevirt"}
+    if annotation is not None:
+        metadata["annotations"] = {"kvnuma.io/auto-numa": annotation}
+    spec: dict[str, Any] = {"configuration": {"developerConfiguration": {}}}
+    if field is not None:
+        spec["configuration"]["developerConfiguration"]["autoNUMAEnablement"] = field
+    return {"apiVersion": "kubevirt.io/v1", "kind": "KubeVirt", "metadata": metadata, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    ("crs", "override", "enabled", "source", "problem"),
+    [
+        pytest.param([], None, False, "default", "", id="no-cr"),
+        pytest.param([kv("kv")], None, False, "default", "", id="neither"),
+        pytest.param([kv("kv", field=True)], None, True, "field", "", id="vep-field"),
+        pytest.param([kv("kv", field=False)], None, False, "field", "", id="vep-field-off"),
+        pytest.param([kv("kv", "true")], None, True, "annotation", "", id="annotation"),
+        pytest.param([kv("kv", " TRUE ")], None, True, "annotation", "", id="annotation-case"),
+        pytest.param([kv("kv", "false", field=True)], None, False, "annotation", "", id="annotation-beats-field"),
+        pytest.param([kv("kv", "true", field=False)], None, True, "annotation", "", id="annotation-beats-field-off"),
+        pytest.param([kv("kv", "yes")], None, False, "default", "expected \"true\" or \"false\", got 'yes'", id="bad-annotation"),
+        pytest.param([kv("kv", "1", field=True)], None, True, "field", "got '1'", id="bad-annotation-falls-to-field"),
+        pytest.param([kv("a", "false"), kv("b", field=True)], None, True, "field", "", id="any-cr-turns-it-on"),
+        pytest.param([kv("kv", "true")], "off", False, "flag", "", id="flag-off-wins"),
+        pytest.param([], "on", True, "flag", "", id="flag-on-without-cr"),
+    ],
+)  # fmt: skip
+def test_switch_sources(
+    crs: list[dict[str, Any]], override: str | None, enabled: bool, source: str, problem: str
+) -> None:
+    seen: list[Switch] = []
+    cache = ClusterCache(override=from_flag(override) if override else None, on_switch=seen.append)
+    ready_before = cache.ready
+    cache.kubevirts.on_replace(crs)
+    cache.nodes.on_replace([])
+    assert (ready_before, cache.ready) == (False, True)
+    assert (cache.enabled, cache.switch.source.value) == (enabled, source)
+    assert problem in cache.switch.problem
+    assert bool(cache.switch.problem) is bool(problem)
+    assert cache.switch.describe().startswith(f"auto-NUMA {'on' if enabled else 'off'} ({source}: ")
+    if override is None and (enabled or source != "default" or problem):
+        assert seen[-1] == cache.switch  # every change is reported (the log line and the metric)
+
+
+def test_switch_follows_kubevirt_events() -> None:
+    seen: list[Switch] = []
+    cache = ClusterCache(on_switch=seen.append)
+    cache.kubevirts.on_replace([kv("kv", field=True)])
+    cache.kubevirts.on_event("MODIFIED", kv("kv", "false", field=True))
+    cache.kubevirts.on_event("MODIFIED", kv("kv", "true"))
+    cache.kubevirts.on_event("DELETED", kv("kv", "true"))
+    assert [(s.enabled, s.source.value) for s in seen] == [
+        (True, "field"),
+        (False, "annotation"),
+        (True, "annotation"),
+        (False, "default"),
+    ]
+
+
+def test_bad_flag_value_is_named() -> None:
+    with pytest.raises(ValueError, match="--auto-numa"):
+        from_flag("maybe")

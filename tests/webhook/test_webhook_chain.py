@@ -15,7 +15,9 @@ from webhook_harness import RunningWebhook, running_webhook
 from kubeapi.server import KubeApiServer
 from kvnuma.errors import InputError
 from kvnuma.kube import ClusterConfig
+from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.kube_source import kube_source
+from kvnuma.webhook.switch import from_flag
 
 
 def node(name: str, cpus: int, memory: str = "64Gi", **extra: str) -> dict[str, Any]:
@@ -166,3 +168,43 @@ async def test_never_produces_a_vmi_kubevirt_rejects(
 ) -> None:
     stored, _answer = await hook.create_vmi(vmi(vcpus, dedicated=dedicated, hugepages=hugepages))
     assert passthrough(stored) is (vcpus > 16 and dedicated and hugepages)
+
+
+def annotated_kubevirt(value: str, *, field: bool | None = None) -> dict[str, Any]:
+    cr = kubevirt(field) if field is not None else kubevirt(False)
+    if field is None:
+        del cr["spec"]["configuration"]["developerConfiguration"]["autoNUMAEnablement"]
+    cr["metadata"]["annotations"] = {"kvnuma.io/auto-numa": value}
+    return cr
+
+
+async def test_the_annotation_switches_the_feature_and_says_so(
+    api: KubeApiServer, hook: RunningWebhook
+) -> None:
+    api.put_object(annotated_kubevirt("false", field=True))  # the annotation decides over the field
+    await eventually(lambda: not hook.server.state.cache.enabled)
+    assert not passthrough((await hook.create_vmi(vmi(64)))[0])
+    api.put_object(annotated_kubevirt("true"))
+    await eventually(lambda: hook.server.state.cache.enabled)
+    assert passthrough((await hook.create_vmi(vmi(64)))[0])
+    status, ready = await hook.get("/readyz")
+    assert status == 200
+    assert "auto-NUMA on (annotation: kvnuma.io/auto-numa=true on KubeVirt kubevirt/kubevirt)" in ready
+    metrics = (await hook.get("/metrics"))[1]
+    assert 'kvnuma_webhook_auto_numa_enabled{source="annotation"} 1.0' in metrics
+    assert 'source="field"' not in metrics
+
+
+@pytest.mark.parametrize(("flag", "mutated"), [("on", True), ("off", False)])
+async def test_the_flag_needs_no_kubevirt_cr(
+    api: KubeApiServer, tmp_path: Path, flag: str, mutated: bool
+) -> None:
+    api.delete_object("KubeVirt/kubevirt/kubevirt")
+    api.faults.fail_next("list", r"/kubevirts$", 403, count=1_000_000)  # not even allowed to read it
+    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05)
+    cache = ClusterCache(override=from_flag(flag))
+    async with running_webhook(tmp_path, source=source, cache=cache) as running:
+        await eventually(lambda: cache.ready)
+        assert passthrough((await running.create_vmi(vmi(64)))[0]) is mutated
+        assert f"(flag: --auto-numa={flag})" in (await running.get("/readyz"))[1]
+    assert api.requests_for("list", "/kubevirts") == []

@@ -77,12 +77,15 @@ async def test_example_reviews_are_answered(hook: RunningWebhook) -> None:
 
 async def test_health_ready_and_metrics(hook: RunningWebhook) -> None:
     assert await hook.get("/healthz") == (200, "ok")
-    assert await hook.get("/readyz") == (200, "ok")
+    status, ready = await hook.get("/readyz")
+    assert (status, ready.split(":")[0]) == (200, "ok")
+    assert "auto-NUMA on (field: spec.configuration.developerConfiguration.autoNUMAEnablement=true" in ready
     await hook.create_vmi(big_vmi())
     status, text = await hook.get("/metrics")
     assert status == 200
     assert 'kvnuma_webhook_decisions_total{outcome="mutated"} 1.0' in text
     assert "kvnuma_webhook_cache_nodes 3.0" in text
+    assert 'kvnuma_webhook_auto_numa_enabled{source="field"} 1.0' in text
     assert "kvnuma_webhook_request_seconds_bucket" in text
 
 

@@ -21,18 +21,12 @@ from typing import Any
 
 from kvnuma.errors import InputError
 from kvnuma.model.quantity import format_bytes, parse_bytes
+from kvnuma.names import MAX_SINGLE_NUMA_CPUS, MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, MAX_SINGLE_NUMA_MEMORY
 
 __all__ = [
-    "ANNOTATION_CPUS",
-    "ANNOTATION_HUGEPAGES_PREFIX",
-    "ANNOTATION_MEMORY",
     "ClusterCapacity",
     "NodeCapacity",
 ]
-
-ANNOTATION_CPUS = "kubevirt.io/max-single-numa-cpus"
-ANNOTATION_MEMORY = "kubevirt.io/max-single-numa-memory"
-ANNOTATION_HUGEPAGES_PREFIX = "kubevirt.io/max-single-numa-hugepages-"
 
 _MAX_CPUS = 1 << 20
 _MAX_BYTES = 1 << 62
@@ -58,20 +52,20 @@ class NodeCapacity:
         cpus: int | None = None
         memory: int | None = None
         hugepages: dict[int, int] = {}
-        raw_cpus = annotations.get(ANNOTATION_CPUS)
+        raw_cpus = annotations.get(MAX_SINGLE_NUMA_CPUS)
         if raw_cpus is not None:
             text = str(raw_cpus).strip()
             if text.isdigit() and 0 < int(text) <= _MAX_CPUS:
                 cpus = int(text)
             else:
-                problems.append(f"{source}: {ANNOTATION_CPUS}: expected a whole number 1..{_MAX_CPUS}")
-        raw_memory = annotations.get(ANNOTATION_MEMORY)
+                problems.append(f"{source}: {MAX_SINGLE_NUMA_CPUS}: expected a whole number 1..{_MAX_CPUS}")
+        raw_memory = annotations.get(MAX_SINGLE_NUMA_MEMORY)
         if raw_memory is not None:
-            memory = _positive_bytes(raw_memory, f"{source}: {ANNOTATION_MEMORY}", problems)
+            memory = _positive_bytes(raw_memory, f"{source}: {MAX_SINGLE_NUMA_MEMORY}", problems)
         for key, value in annotations.items():
-            if not isinstance(key, str) or not key.startswith(ANNOTATION_HUGEPAGES_PREFIX):
+            if not isinstance(key, str) or not key.startswith(MAX_SINGLE_NUMA_HUGEPAGES_PREFIX):
                 continue
-            size = _positive_bytes(key[len(ANNOTATION_HUGEPAGES_PREFIX) :], f"{source}: {key}", problems)
+            size = _positive_bytes(key[len(MAX_SINGLE_NUMA_HUGEPAGES_PREFIX) :], f"{source}: {key}", problems)
             amount = _positive_bytes(value, f"{source}: {key}", problems, allow_zero=True)
             if size is not None and amount is not None:
                 hugepages[size] = amount
@@ -119,7 +113,7 @@ class ClusterCapacity:
         )
 
     def describe(self) -> str:
-        parts = [f"{self.nodes} nodes publishing"]
+        parts = [f"{self.nodes} {'node' if self.nodes == 1 else 'nodes'} publishing"]
         if self.cpus is not None:
             parts.append(f"min cpus {self.cpus}")
         if self.memory_bytes is not None:

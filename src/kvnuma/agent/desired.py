@@ -18,33 +18,26 @@ from typing import Any
 from kvnuma.errors import RuleError
 from kvnuma.model.quantity import format_bytes
 from kvnuma.model.topology import HostTopology
+from kvnuma.names import (
+    MAX_SINGLE_NUMA_CPUS,
+    MAX_SINGLE_NUMA_HUGEPAGES_PREFIX,
+    MAX_SINGLE_NUMA_MEMORY,
+    REALTIME_LABEL,
+    is_capacity_annotation,
+)
 
 __all__ = [
-    "CPUS_ANNOTATION",
-    "HUGEPAGES_PREFIX",
-    "MEMORY_ANNOTATION",
-    "REALTIME_LABEL",
     "Published",
     "desired",
-    "is_our_annotation",
     "node_patch",
     "published_on",
 ]
-
-CPUS_ANNOTATION = "kubevirt.io/max-single-numa-cpus"
-MEMORY_ANNOTATION = "kubevirt.io/max-single-numa-memory"
-HUGEPAGES_PREFIX = "kubevirt.io/max-single-numa-hugepages-"
-REALTIME_LABEL = "kubevirt.io/realtime"
 
 
 @dataclass(frozen=True)
 class Published:
     annotations: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
-
-
-def is_our_annotation(key: str) -> bool:
-    return key in (CPUS_ANNOTATION, MEMORY_ANNOTATION) or key.startswith(HUGEPAGES_PREFIX)
 
 
 def is_our_label(key: str) -> bool:
@@ -60,11 +53,11 @@ def desired(topology: HostTopology, realtime: bool) -> Published:
     if cpus <= 0:
         raise RuleError("node-topology", needed="a NUMA cell with online CPUs", available="none")
     annotations = {
-        CPUS_ANNOTATION: str(cpus),
-        MEMORY_ANNOTATION: format_bytes(topology.max_single_numa_memory_bytes),
+        MAX_SINGLE_NUMA_CPUS: str(cpus),
+        MAX_SINGLE_NUMA_MEMORY: format_bytes(topology.max_single_numa_memory_bytes),
     }
     for page_size, pool_bytes in topology.max_single_numa_hugepages_bytes().items():
-        annotations[HUGEPAGES_PREFIX + format_bytes(page_size)] = format_bytes(pool_bytes)
+        annotations[MAX_SINGLE_NUMA_HUGEPAGES_PREFIX + format_bytes(page_size)] = format_bytes(pool_bytes)
     labels = {REALTIME_LABEL: "true"} if realtime else {}
     return Published(annotations, labels)
 
@@ -75,7 +68,7 @@ def published_on(node: Mapping[str, Any]) -> Published:
     annotations = meta.get("annotations") or {}
     labels = meta.get("labels") or {}
     return Published(
-        {k: v for k, v in annotations.items() if is_our_annotation(k)},
+        {k: v for k, v in annotations.items() if is_capacity_annotation(k)},
         {k: v for k, v in labels.items() if is_our_label(k)},
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from kvnuma.admission import AdmissionConfig, Mode, decide
-from kvnuma.cli.output import dumps_json, write_text
+from kvnuma.cli.options import Choice, output_option
+from kvnuma.cli.output import DATA_FORMATS, emit, write_text
 from kvnuma.errors import InputError
 from kvnuma.inputs import read_document
 from kvnuma.webhook.cache import ClusterCache
@@ -18,14 +20,16 @@ __all__ = ["admit"]
 
 @click.command(help="Run the auto-NUMA admission decision (VEP 135) on an AdmissionReview, offline.")
 @click.option(
-    "--review", "review_path", type=click.Path(path_type=Path), required=True, help="AdmissionReview v1."
+    "--review",
+    "review_path",
+    type=click.Path(path_type=Path, allow_dash=True),
+    required=True,
+    help="AdmissionReview v1 (YAML/JSON; - reads stdin).",
 )
 @click.option(
     "--source", default="", help="file:DIR with the cluster's Nodes and KubeVirt CR (default: none)."
 )
-@click.option(
-    "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.SKIP.value, show_default=True
-)
+@click.option("--mode", type=Choice([m.value for m in Mode]), default=Mode.SKIP.value, show_default=True)
 @click.option(
     "--enabled/--disabled",
     "enabled",
@@ -33,7 +37,12 @@ __all__ = ["admit"]
     help="Override the KubeVirt CR's developerConfiguration.autoNUMAEnablement.",
 )
 @click.option("--explain", is_flag=True, help="Also print the outcome, reason and decoded patch on stderr.")
-def admit(review_path: Path, source: str, mode: str, enabled: bool | None, explain: bool) -> None:
+@output_option("json", "yaml", "table", "patch")
+def admit(
+    *, review_path: Path, source: str, mode: str, enabled: bool | None, explain: bool, output: str
+) -> None:
+    """json/yaml: the AdmissionReview response (a Kubernetes object: its apiVersion and kind are
+    its schema); table: outcome, reason, warnings and the decoded patch; patch: the JSONPatch."""
     review = read_document(review_path)
     cache = ClusterCache()
     if source:
@@ -46,9 +55,19 @@ def admit(review_path: Path, source: str, mode: str, enabled: bool | None, expla
         decision = decide(review, cache.capacity(), config)
     except InputError as error:
         raise error.under(str(review_path)) from None
-    write_text(dumps_json(decision.response()))
+    explained = [
+        f"cluster: {cache.capacity().describe()}; autoNUMAEnablement: {config.enabled}",
+        f"outcome: {decision.outcome.value}: {decision.reason}",
+        *(f"warning: {warning}" for warning in decision.warnings),
+    ]
+    if decision.patch:
+        explained.append("patch: " + json.dumps(list(decision.patch), sort_keys=True))
+    if output in DATA_FORMATS:
+        emit(decision.response(), output)
+    elif output == "patch":
+        emit(list(decision.patch), "json")
+    else:
+        write_text("".join(line + "\n" for line in explained))
     if explain:
-        click.echo(f"cluster: {cache.capacity().describe()}; autoNUMAEnablement: {config.enabled}", err=True)
-        click.echo(f"outcome: {decision.outcome.value}: {decision.reason}", err=True)
-        if decision.patch:
-            click.echo("patch: " + dumps_json(list(decision.patch)).strip(), err=True)
+        for line in explained:
+            click.echo(line, err=True)

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 import click
-import orjson
 
+from kvnuma.cli import bind_problem
+from kvnuma.cli.options import output_option
+from kvnuma.cli.output import emit
 from kvnuma.errors import InputError
 
 __all__ = ["agent"]
@@ -17,19 +19,24 @@ __all__ = ["agent"]
 
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
-    if not port.isdigit():
-        raise InputError("--listen", f"expected HOST:PORT, got {value!r}")
+    if not port.isdigit() or int(port) > 65535:
+        raise InputError("--listen", f"expected HOST:PORT with a port 0-65535, got {value!r}")
     return host or "0.0.0.0", int(port)
 
 
 @click.command(
-    help="Publish this node's NUMA capacity (VEP 135 annotations), the realtime label "
-    "and the capabilities XML; re-discover every --interval seconds and on SIGHUP."
+    help="Publish this node's NUMA capacity (VEP 135 annotations) on its Node (DaemonSet).\n\n"
+    "Also the realtime label and the capabilities XML; re-discover every --interval seconds "
+    "and on SIGHUP."
 )
 @click.option("--node-name", envvar="NODE_NAME", default="", help="This node's name [env NODE_NAME].")
 @click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between discoveries.")
 @click.option("--once", is_flag=True, help="One cycle, then exit (0 published, 1 failed).")
-@click.option("--dry-run", is_flag=True, help="Print the Node patch that would be sent, send nothing, exit.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the Node patch that would be sent (-o json|yaml), send nothing, exit.",
+)
 @click.option(
     "--sysfs", "sysfs_root", type=click.Path(path_type=Path), default=Path("/sys"), show_default=True
 )
@@ -50,6 +57,7 @@ def _listen(value: str) -> tuple[str, int]:
     "--listen", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /healthz and /metrics."
 )
 @click.option("--max-attempts", type=int, default=8, show_default=True, help="API attempts per cycle.")
+@output_option("json", "yaml")
 def agent(  # click passes every option by keyword
     *,
     node_name: str,
@@ -64,6 +72,7 @@ def agent(  # click passes every option by keyword
     server: str | None,
     listen: str,
     max_attempts: int,
+    output: str,
 ) -> None:
     from kvnuma.agent.core import Agent, AgentSettings
     from kvnuma.agent.desired import node_patch
@@ -96,7 +105,7 @@ def agent(  # click passes every option by keyword
                 return await client.get(NODES, node_name)
 
         patch = node_patch(asyncio.run(current()), want)
-        click.echo(orjson.dumps(patch, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode())
+        emit(patch, output)
         return
     config = load_config(server=server, kubeconfig=kubeconfig)
     host, port = _listen(listen)
@@ -112,7 +121,11 @@ def agent(  # click passes every option by keyword
 
             runner = web.AppRunner(health_app(worker), handle_signals=False)
             await runner.setup()
-            await web.TCPSite(runner, host, port).start()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as error:
+                await runner.cleanup()
+                raise InputError(f"--listen {listen}", bind_problem(error)) from error
             worker.log.info("listening", address=f"{host}:{port}", interval=interval)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

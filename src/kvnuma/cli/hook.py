@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from kvnuma.cli.output import write_file, write_text
+
 __all__ = ["hook"]
 
 
@@ -50,15 +52,16 @@ def bundle(output: Path | None, deploy: Path | None) -> None:
     from kvnuma.hook.bundle import bundle_source, deploy_files
 
     if deploy is not None:
-        deploy.mkdir(parents=True, exist_ok=True)
+        try:
+            deploy.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OSError(error.errno, error.strerror, str(deploy)) from error
         for name, content in deploy_files().items():
-            (deploy / name).write_text(content)
-        (deploy / "onDefineDomain").chmod(0o755)
+            write_file(deploy / name, content, mode=0o755 if name == "onDefineDomain" else None)
         click.echo(f"wrote {', '.join(sorted(deploy_files()))} into {deploy}", err=True)
         return
     script = bundle_source()
     if output is None:
-        sys.stdout.write(script)
+        write_text(script)
         return
-    output.write_text(script)
-    output.chmod(0o755)
+    write_file(output, script, mode=0o755)

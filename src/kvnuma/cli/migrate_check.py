@@ -11,31 +11,33 @@ from typing import Any, TypeVar
 
 import click
 
-from kvnuma.cli.output import emit, write_text
+from kvnuma.cli import EXIT_NO
+from kvnuma.cli.options import Choice, output_option, vmi_option
+from kvnuma.cli.output import count, emit, write_text
 from kvnuma.cli.sources import load_node, load_vmi, vm_input_options
 from kvnuma.migration import Policy, Verdict, check_migration
 from kvnuma.model.quantity import format_bytes
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["EXIT_WILL_NOT_WORK", "migrate_check", "render_text"]
+__all__ = ["SCHEMA_VERSION", "document", "migrate_check", "render_text"]
 
-EXIT_WILL_NOT_WORK = 1
+SCHEMA_VERSION = 1
 _MARK = {True: "ok  ", False: "FAIL", None: "n/a "}
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def render_text(verdict: Verdict) -> str:
-    plan = verdict.plan
-    lines = [f"VM {verdict.vmi}: {plan.pod_cpus} exclusive pod CPUs"]
+    plan = verdict.guest
+    lines = [f"VM {verdict.vmi}: {count(plan.pod_cpus, 'exclusive pod CPU')}"]
     if plan.unknown is not None:
         lines.append(f"guest NUMA: {plan.unknown}")
     elif plan.cells:
         cells = ", ".join(
-            f"cell {c.index}: {c.vcpus} vCPUs {format_bytes(c.memory_bytes)}" for c in plan.cells
+            f"cell {c.id}: {count(len(c.vcpus), 'vCPU')} {format_bytes(c.memory_bytes)}" for c in plan.cells
         )
         page = format_bytes(plan.page_size_bytes or 0)
         lines.append(
-            f"guest NUMA on {verdict.source}: {_count(len(plan.cells), 'cell')} ({cells}), {page} pages"
+            f"guest NUMA on {verdict.source}: {count(len(plan.cells), 'cell')} ({cells}), {page} pages"
         )
     else:
         lines.append("guest NUMA: none (no guestMappingPassthrough)")
@@ -48,9 +50,9 @@ def render_text(verdict: Verdict) -> str:
     lines.append("layout checks:")
     lines += [f"  {_MARK[f.ok]} {f.check}: {f.text}" for f in verdict.findings]
     if verdict.works and verdict.unchecked:
-        count = _count(len(verdict.unchecked), "check")
+        unchecked = count(len(verdict.unchecked), "check")
         lines.append(
-            f"verdict: will work as far as can be checked, {count} n/a (policy {verdict.policy.value})"
+            f"verdict: will work as far as can be checked, {unchecked} n/a (policy {verdict.policy.value})"
         )
     elif verdict.works:
         lines.append(f"verdict: will work (policy {verdict.policy.value})")
@@ -61,32 +63,34 @@ def render_text(verdict: Verdict) -> str:
 
 
 def _node_option(flag: str, help_text: str) -> Callable[[_F], _F]:
-    """A required node file option, passed as ``<name>_path``."""
-    dest = f"{flag.removeprefix('--')}_path"
-    return click.option(flag, dest, required=True, type=click.Path(path_type=Path), help=help_text)
+    """A required node file option, passed as ``<name>_path`` (``--source-node`` -> ``source_path``)."""
+    dest = f"{flag.removeprefix('--').removesuffix('-node')}_path"
+    return click.option(
+        flag,
+        dest,
+        required=True,
+        metavar="NODE",
+        type=click.Path(path_type=Path, allow_dash=True),
+        help=help_text,
+    )
 
 
 @click.command("migrate-check")
-@click.option(
-    "--vmi",
-    "vmi_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The VMI, or a VirtualMachine (with its instance type in the same file or --instancetype).",
-)
+@vmi_option()
 @_node_option(
-    "--source", "Source node: capabilities XML, sysfs root folder, or Node YAML with kvnuma's annotations."
+    "--source-node",
+    "The node the VM runs on: capabilities XML, sysfs root folder, or Node YAML with kvnuma's annotations.",
 )
-@_node_option("--target", "Target node, in any of the source's forms.")
+@_node_option("--target-node", "The node it would migrate to, in any of the source node's forms.")
 @click.option(
     "--policy",
-    type=click.Choice([p.value for p in Policy]),
+    type=Choice([p.value for p in Policy]),
     default=Policy.NONE.value,
     show_default=True,
     help="The target kubelet's Topology Manager policy (kubelet default: none).",
 )
 @vm_input_options
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@output_option("table", "json", "yaml")
 def migrate_check(
     *,
     vmi_path: Path,
@@ -97,18 +101,21 @@ def migrate_check(
     preferences: tuple[Path, ...],
     output: str,
 ) -> None:
-    """Will this VM's NUMA layout survive a live migration? Exit 0 yes, 1 no, 2 bad input."""
+    """Will this VM's NUMA layout survive a live migration?
+
+    Exit 0 yes, 1 no, 2 bad input."""
     obj = load_vmi(vmi_path, instancetype=instancetypes, preference=preferences)
     vmi = VmiSpec.from_object(obj, source=str(vmi_path))
     source, target = (load_node(path)[0] for path in (source_path, target_path))
     verdict = check_migration(vmi, source, target, Policy(policy))
-    if output == "json":
-        emit(verdict.as_dict(), "json")
-    else:
+    if output == "table":
         write_text(render_text(verdict))
+    else:
+        emit(document(verdict), output)
     if not verdict.works:
-        raise click.exceptions.Exit(EXIT_WILL_NOT_WORK)
+        raise click.exceptions.Exit(EXIT_NO)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+def document(verdict: Verdict) -> dict[str, Any]:
+    """The JSON/YAML document of ``kvnuma migrate-check`` (docs/schemas/migrate-check.json)."""
+    return {"schemaVersion": SCHEMA_VERSION, **verdict.as_dict()}

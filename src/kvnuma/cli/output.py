@@ -1,111 +1,73 @@
 """Printing for every kvnuma command: JSON, YAML and rich tables, to stdout.
 
-* ``dumps_json``: sorted keys, two-space indent, a trailing newline — the same bytes for the same
-  data on every run, so output can be diffed and committed. orjson's bytes: plain data (dicts
-  with printable-ASCII keys, lists, tuples, printable-ASCII strings, 64-bit ints, bools, None) is
-  written here without importing orjson (whose import pulls in dataclasses, uuid, platform,
-  datetime and json: a third of ``kvnuma discover -o json``); anything else goes to orjson;
-* ``dumps_yaml``: block style, keys in the order given (the JSON form's order reads well);
-* ``console``: a rich Console on stdout; when stdout is not a terminal it prints plain text
-  without colour and is wide enough that tables do not wrap;
-* ``emit``: print a JSON-ready value as ``json`` or ``yaml``.
-
-rich and PyYAML are imported only when used, so a command printing JSON starts fast.
+* ``dumps_json``: stdlib ``json`` with sorted keys, two-space indent and a trailing newline, so
+  the same data gives the same bytes on every run (output can be diffed and committed);
+* ``dumps_yaml``: block style, keys in the order given;
+* ``console``: a rich Console on stdout; on a terminal it uses the terminal's width, on a pipe or
+  a file plain text (no colour), tables unfolded and ``heading`` rules 80 columns wide;
+* ``emit``: print a JSON-ready value as ``json`` or ``yaml``;
+* ``human_bytes``: sizes in tables, one way (``4.96 GiB``, ``2 MiB``);
+* ``count``: ``1 cell``, ``2 cells``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from typing import Any
+import yaml
+from rich.console import Console
+from rich.rule import Rule
 
-    from rich.console import Console
-
-__all__ = ["DATA_FORMATS", "console", "dumps_json", "dumps_yaml", "emit", "write_text"]
+__all__ = [
+    "DATA_FORMATS",
+    "console",
+    "count",
+    "dumps_json",
+    "dumps_yaml",
+    "emit",
+    "human_bytes",
+    "write_file",
+    "write_text",
+]
 
 DATA_FORMATS = ("json", "yaml")
-_PIPE_WIDTH = 200
+_PIPE_TABLE_WIDTH = 160
+_HEADING_WIDTH = 80
 
 
 def dumps_json(data: Any) -> str:
     """Stable JSON text (sorted keys, indented, newline at the end)."""
-    parts: list[str] = []
-    try:
-        _plain_json(data, "\n", parts)
-    except _NotPlain:
-        import orjson
-
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"
-    parts.append("\n")
-    return "".join(parts)
-
-
-class _NotPlain(Exception):
-    """The value needs orjson (a float, non-ASCII or escaped text, a big int, another type)."""
-
-
-_INT_RANGE = range(-(1 << 63), 1 << 64)  # orjson's: wider ints are its error to raise
-_MAX_DEPTH = 128  # deeper goes to orjson (its recursion limit is its error to raise)
-
-
-def _plain_string(value: object) -> str:
-    if type(value) is not str or not (value.isascii() and value.isprintable()):
-        raise _NotPlain
-    if '"' in value or "\\" in value:
-        raise _NotPlain
-    return f'"{value}"'
-
-
-def _plain_json(value: object, newline: str, out: list[str]) -> None:
-    """Append ``value`` as OPT_INDENT_2 | OPT_SORT_KEYS JSON; ``newline`` is "\\n" + the indent."""
-    kind = type(value)
-    if kind is str:
-        out.append(_plain_string(value))
-    elif kind is bool or value is None:
-        out.append("true" if value is True else "false" if value is False else "null")
-    elif kind is int:
-        if value not in _INT_RANGE:
-            raise _NotPlain
-        out.append(str(value))
-    elif kind is dict or kind is list or kind is tuple:
-        if len(newline) > 2 * _MAX_DEPTH:
-            raise _NotPlain
-        assert isinstance(value, dict | list | tuple)
-        if not value:
-            out.append("{}" if kind is dict else "[]")
-            return
-        inner = newline + "  "
-        if isinstance(value, dict):
-            for key in value:
-                _plain_string(key)
-            out.append("{")
-            for key in sorted(value):
-                out.append(f'{inner}"{key}": ')
-                _plain_json(value[key], inner, out)
-                out.append(",")
-        else:
-            out.append("[")
-            for item in value:
-                out.append(inner)
-                _plain_json(item, inner, out)
-                out.append(",")
-        out[-1] = newline + ("}" if kind is dict else "]")
-    else:
-        raise _NotPlain
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def dumps_yaml(data: Any) -> str:
-    import yaml  # imported when used: it costs ~14 ms of every command's start-up
-
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def write_text(text: str) -> None:
-    """Write ``text`` to stdout as is (no rich markup, no wrapping)."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Write ``text`` to stdout as is (no rich markup, no wrapping); a failed write (other than
+    a closed pipe) is an OSError naming ``<stdout>``."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, "<stdout>") from error
+
+
+def write_file(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` to the file ``path`` (then ``chmod`` it to ``mode``); a failure is an
+    OSError naming ``path``."""
+    try:
+        path.write_text(text, encoding="utf-8")
+        if mode is not None:
+            path.chmod(mode)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(path)) from error
 
 
 def emit(data: Any, output: str) -> None:
@@ -118,10 +80,41 @@ def emit(data: Any, output: str) -> None:
         raise ValueError(f"unknown data format {output!r}")
 
 
-def console() -> Console:
-    """A rich Console on stdout; plain and wide when stdout is a pipe or a file."""
-    from rich.console import Console  # imported when used: ~10 ms of start-up
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich ends the process with exit 1 on a closed pipe; the CLI's boundary ends it (0)."""
+        raise BrokenPipeError
 
+
+def console() -> Console:
+    """A rich Console on stdout: the terminal's width on a terminal. On a pipe or a file: plain
+    text, lines as long as they are (no wrapping), tables as wide as their cells need (up to
+    ``_PIPE_TABLE_WIDTH``: no folded cells), headings ``_HEADING_WIDTH`` wide."""
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, no_color=True, width=_PIPE_WIDTH, soft_wrap=False)
+        return _Console(highlight=False)
+    return _Console(highlight=False, no_color=True, soft_wrap=True, width=_PIPE_TABLE_WIDTH)
+
+
+def heading(out: Console, title: str) -> None:
+    """A section heading: a rule with the title, as wide as the terminal (80 columns on a pipe)."""
+    out.print(Rule(title), width=min(out.width, _HEADING_WIDTH) if not out.is_terminal else None)
+
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_bytes(amount: int) -> str:
+    """``5328633856`` -> ``4.96 GiB``; exact multiples print without decimals (``128 GiB``).
+    Every table kvnuma prints writes sizes this one way."""
+    value = float(amount)
+    unit = 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    text = f"{value:.0f}" if value == int(value) else f"{value:.2f}"
+    return f"{text} {_UNITS[unit]}"
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """``1 cell``, ``2 cells`` (``plural`` for irregular nouns)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

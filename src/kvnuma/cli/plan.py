@@ -1,8 +1,9 @@
 """``kvnuma plan``: what kvnuma would do with a VMI on a host, readably.
 
-    kvnuma plan [VMI.yaml] [--capabilities FILE | --sysfs ROOT] [--cpuset LIST]
-                [--instancetype FILE]... [--preference FILE]... [--cluster-config FILE]
-                [--memory-split kubevirt|proportional] [-o text|json]
+    kvnuma plan [--vmi VMI.yaml] [--sysfs ROOT | --capabilities FILE | --libvirt URI]
+                [--cpuset LIST] [--instancetype FILE]... [--preference FILE]...
+                [--cluster-config FILE] [--memory-split kubevirt|proportional]
+                [-o table|json|yaml]
 
 Defaults: this host (``/sys``), all its online CPUs as the cpuset, and an embedded example VMI
 sized to fill that cpuset. It shows the host topology, the auto-NUMA decision the webhook would
@@ -28,25 +29,22 @@ import click
 import yaml
 
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, Decision, NodeCapacity, decide
-from kvnuma.cli.output import emit
+from kvnuma.cli.options import cpuset_option, host_options, load_host, output_option, vmi_option
+from kvnuma.cli.output import DATA_FORMATS, emit
 from kvnuma.cli.plan_text import print_text
-from kvnuma.cli.render import (
-    capabilities_option,
-    cluster_config_option,
-    load_host,
-    read_vmi,
-    split_option,
-    sysfs_option,
-)
+from kvnuma.cli.render import cluster_config_option, read_vmi, split_option
 from kvnuma.cli.sources import load_cluster_config, vm_input_options
 from kvnuma.errors import RuleError
 from kvnuma.hotplug import size
-from kvnuma.model import CpuSet, HostTopology, format_bytes
+from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import GuestPlan, SplitMode, check_free_hugepages, plan_guest
 from kvnuma.render import render_domain
+from kvnuma.topology.jsonform import summary
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["admission_decision", "example_vmi", "hugepage_lines", "plan"]
+__all__ = ["SCHEMA_VERSION", "admission_decision", "example_vmi", "hugepage_lines", "plan"]
+
+SCHEMA_VERSION = 1
 
 
 def example_vmi(host: HostTopology, cpuset: CpuSet) -> dict[str, Any]:
@@ -87,19 +85,19 @@ def admission_decision(document: dict[str, Any], host: HostTopology) -> Decision
 
 
 @click.command()
-@click.argument("vmi_path", required=False, type=click.Path(path_type=Path), metavar="[VMI.yaml]")
-@capabilities_option
-@sysfs_option
-@click.option("--cpuset", metavar="LIST", help="The pod's dedicated CPUs (default: all online CPUs).")
+@vmi_option(required=False)
+@host_options()
+@cpuset_option(required=False, default_help="all online CPUs")
 @vm_input_options
 @cluster_config_option
 @split_option
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@output_option("table", "json", "yaml")
 def plan(
     *,
     vmi_path: Path | None,
-    capabilities: Path | None,
     sysfs: Path | None,
+    capabilities: Path | None,
+    libvirt_uri: str | None,
     cpuset: str | None,
     instancetypes: tuple[Path, ...],
     preferences: tuple[Path, ...],
@@ -108,7 +106,7 @@ def plan(
     output: str,
 ) -> None:
     """Show topology, auto-NUMA decision, guest layout and domain XML."""
-    host = load_host(sysfs, capabilities, default_sysfs=True)
+    host = load_host(sysfs, capabilities, libvirt_uri)
     cpus = (
         CpuSet.parse(cpuset, source="--cpuset")
         if cpuset is not None
@@ -136,24 +134,25 @@ def plan(
     guest = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=False)
     pages = hugepage_lines(guest, host)
     xml = render_domain(guest)
-    if output == "json":
+    if output in DATA_FORMATS:
         emit(
             {
+                "schemaVersion": SCHEMA_VERSION,
                 "vmi": vmi_name,
                 "cpuset": cpus.format(),
-                "host": _host_summary(host),
+                "host": summary(host),
                 "decision": _decision_dict(decision),
-                "decision_without_numa": None if without is None else _decision_dict(without),
+                "decisionWithoutNuma": None if without is None else _decision_dict(without),
                 "plan": guest.to_dict(),
-                "hugepage_check": "ok" if pages == [ENOUGH] else "; ".join(pages),
+                "hugepageCheck": "ok" if pages == [ENOUGH] else "; ".join(pages),
                 "hotplug": {
                     **sizing.as_dict(),
-                    "cluster_config": config is not None,
+                    "clusterConfig": config is not None,
                     "planned": bool(guest.hotplug),
                 },
-                "domain_xml": xml,
+                "domainXml": xml,
             },
-            "json",
+            output,
         )
         return
     print_text(
@@ -212,19 +211,6 @@ def hugepage_lines(guest: GuestPlan, host: HostTopology) -> list[str]:
 
 def _nodes(ids: list[int]) -> str:
     return ("node " if len(ids) == 1 else "nodes ") + ", ".join(map(str, ids))
-
-
-def _host_summary(host: HostTopology) -> dict[str, Any]:
-    return {
-        "cells": len(host.cells),
-        "cpus": host.cpu_count,
-        "smt": host.smt_enabled,
-        "max_single_numa_cpus": host.max_single_numa_cpus,
-        "max_single_numa_memory_bytes": host.max_single_numa_memory_bytes,
-        "max_single_numa_hugepages_bytes": {
-            format_bytes(k): v for k, v in host.max_single_numa_hugepages_bytes().items()
-        },
-    }
 
 
 def _decision_dict(decision: Decision) -> dict[str, Any]:

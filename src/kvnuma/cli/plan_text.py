@@ -3,16 +3,18 @@ hotplug sizing and the domain XML, as rich tables and plain lines."""
 
 from __future__ import annotations
 
+import re
+
+from rich.console import Console
 from rich.table import Table
 
 from kvnuma.admission import Decision
-from kvnuma.cli.discover import human_bytes
-from kvnuma.cli.output import console, write_text
+from kvnuma.cli.output import console, count, heading, human_bytes, write_text
 from kvnuma.hotplug import HotplugSizing, LiveUpdateConfig
-from kvnuma.model import CpuSet, HostTopology, format_bytes
+from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import GuestPlan
 
-__all__ = ["hotplug_lines", "print_text"]
+__all__ = ["hotplug_lines", "print_layout", "print_text", "readable"]
 
 
 def print_text(
@@ -28,7 +30,7 @@ def print_text(
 ) -> None:
     decision, without = decisions
     out = console()
-    out.rule("Host topology")
+    heading(out, "Host topology")
     table = Table("cell", "CPUs", "in cpuset", "memory", "huge pages free/total")
     for cell in host.cells:
         table.add_row(
@@ -40,21 +42,48 @@ def print_text(
         )
     out.print(table)
     out.print(
-        f"{len(host.cells)} cells, {host.cpu_count} CPUs, SMT {'on' if host.smt_enabled else 'off'}; "
-        f"max-single-numa: {host.max_single_numa_cpus} CPUs, "
+        f"{count(len(host.cells), 'cell')}, {count(host.cpu_count, 'CPU')}, "
+        f"SMT {'on' if host.smt_enabled else 'off'}; "
+        f"max-single-numa: {count(host.max_single_numa_cpus, 'CPU')}, "
         f"{human_bytes(host.max_single_numa_memory_bytes)}",
         markup=False,
     )
-    out.rule("Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
     out.print(
-        f"VMI: {vmi_name}: {guest.enabled_vcpus} vCPUs, {format_bytes(guest.memory_bytes)}", markup=False
+        f"VMI: {vmi_name}: {count(guest.enabled_vcpus, 'vCPU')}, {human_bytes(guest.memory_bytes)}",
+        markup=False,
     )
-    out.print(f"outcome: {decision.outcome.value} - {decision.reason}", markup=False)
+    out.print(f"outcome: {decision.outcome.value} - {readable(decision.reason)}", markup=False)
     for warning in decision.warnings:
-        out.print(f"warning: {warning}", markup=False)
+        out.print(f"warning: {readable(warning)}", markup=False)
     if without is not None:
-        out.print(f"without spec.domain.cpu.numa: {without.outcome.value} - {without.reason}", markup=False)
-    out.rule("Guest layout")
+        out.print(
+            f"without spec.domain.cpu.numa: {without.outcome.value} - {readable(without.reason)}",
+            markup=False,
+        )
+    heading(out, "Guest layout")
+    print_layout(out, guest)
+    for line in hugepages:
+        out.print(f"huge pages: {line}", markup=False)
+    heading(out, "CPU hotplug (KubeVirt's VMI mutator)")
+    for line in hotplug_lines(*hotplug, planned=bool(guest.hotplug)):
+        out.print(line, markup=False)
+    heading(out, "Domain XML")
+    write_text(xml)
+
+
+_QUANTITY = re.compile(r"(?<![\w.-])(\d+)(Ki|Mi|Gi|Ti|Pi)\b")
+_SUFFIX_BITS = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50}
+
+
+def readable(text: str) -> str:
+    """The webhook's words with its Kubernetes quantities (``7038712Ki``) in the tables' units
+    (``6.71 GiB``), so one output writes sizes one way; resource names (``hugepages-2Mi``) stay."""
+    return _QUANTITY.sub(lambda m: human_bytes(int(m[1]) << _SUFFIX_BITS[m[2]]), text)
+
+
+def print_layout(out: Console, guest: GuestPlan) -> None:
+    """The guest layout: vCPU pins, guest cells, topology, emulator, IOThreads, memory split."""
     cell_of_vcpu = {v: cell.id for cell in guest.cells for v in cell.vcpus}
     layout = Table("vCPU", "host CPU", "host cell", "guest cell", "realtime")
     for pin in guest.vcpu_pins:
@@ -75,26 +104,20 @@ def print_text(
                 str(guest_cell.host_cell),
                 ",".join(map(str, guest_cell.vcpus)),
                 human_bytes(guest_cell.memory_bytes),
-                f"{guest_cell.memory_bytes // size} x {format_bytes(size)}",
+                f"{guest_cell.memory_bytes // size} x {human_bytes(size)}",
                 " ".join(f"{other}:{value}" for other, value in guest_cell.distances) or "-",
             )
         out.print(cells)
     else:
         out.print("no guest NUMA cells (no guestMappingPassthrough)")
     out.print(
-        f"topology {guest.sockets} sockets x {guest.cores} cores x {guest.threads} threads; "
+        f"topology {count(guest.sockets, 'socket')} x {count(guest.cores, 'core')} x "
+        f"{count(guest.threads, 'thread')}; "
         f"emulator: {guest.emulator_cpus.format() or 'not isolated'}; "
         f"IOThreads: {', '.join(f'{i}->{c}' for i, c in guest.iothread_pins) or 'none'}; "
         f"memory split: {guest.memory_split}",
         markup=False,
     )
-    for line in hugepages:
-        out.print(f"huge pages: {line}", markup=False)
-    out.rule("CPU hotplug (KubeVirt's VMI mutator)")
-    for line in hotplug_lines(*hotplug, planned=bool(guest.hotplug)):
-        out.print(line, markup=False)
-    out.rule("Domain XML")
-    write_text(xml)
 
 
 def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:
@@ -107,12 +130,15 @@ def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, pla
         f"rollout {'LiveUpdate' if config.live_update else 'Stage'}"
     )
     state = (
-        f"on, {sizing.spare_vcpus} spare vCPUs" if sizing.hotplug_enabled else "off (maxSockets = sockets)"
+        f"on, {count(sizing.spare_vcpus, 'spare vCPU')}"
+        if sizing.hotplug_enabled
+        else "off (maxSockets = sockets)"
     )
     lines = [
         knobs,
-        f"{sizing.sockets} sockets x {sizing.cores} cores x {sizing.threads} threads = {sizing.vcpus} vCPUs; "
-        f"maxSockets {sizing.max_sockets} ({sizing.origin}) -> up to {sizing.max_vcpus} vCPUs",
+        f"{count(sizing.sockets, 'socket')} x {count(sizing.cores, 'core')} x "
+        f"{count(sizing.threads, 'thread')} = {count(sizing.vcpus, 'vCPU')}; "
+        f"maxSockets {sizing.max_sockets} ({sizing.origin}) -> up to {count(sizing.max_vcpus, 'vCPU')}",
         f"hotplug: {state}",
     ]
     if planned:
@@ -134,5 +160,5 @@ def _pools(host: HostTopology, cell_id: int) -> str:
         if pool.page_size_bytes <= 4096:
             continue
         free = "?" if pool.free is None else str(pool.free)
-        parts.append(f"{format_bytes(pool.page_size_bytes)}: {free}/{pool.total}")
+        parts.append(f"{human_bytes(pool.page_size_bytes)}: {free}/{pool.total}")
     return ", ".join(parts) or "-"

@@ -1,8 +1,9 @@
 """``kvnuma render``: libvirt domain XML for a VMI's guest NUMA layout on a given host and cpuset.
 
-    kvnuma render --vmi VMI.yaml (--capabilities caps.xml | --sysfs ROOT) --cpuset LIST
-                  [--instancetype FILE]... [--preference FILE]... [--cluster-config FILE]
-                  [--domain base.xml] [--memory-split kubevirt|proportional] [-o xml|json]
+    kvnuma render --vmi VMI.yaml (--capabilities caps.xml | --sysfs ROOT | --libvirt URI)
+                  --cpuset LIST [--instancetype FILE]... [--preference FILE]...
+                  [--cluster-config FILE] [--domain base.xml]
+                  [--memory-split kubevirt|proportional] [-o xml|table|json|yaml]
                   [--kubevirt FILE | --feature-gate NAME]... [--pci-sysfs ROOT] [--pci-strict]
 
 ``--vmi`` is a VMI, or a VirtualMachine expanded with its instance type and preference.
@@ -21,28 +22,42 @@ from typing import Any
 
 import click
 
-from kvnuma.cli.output import emit, write_text
+from kvnuma.cli.options import (
+    Choice,
+    check_spelling,
+    closest,
+    cpuset_option,
+    host_options,
+    load_host,
+    output_option,
+    vmi_option,
+)
+from kvnuma.cli.output import DATA_FORMATS, console, emit, write_text
+from kvnuma.cli.plan_text import print_layout
 from kvnuma.cli.sources import load_feature_gates, load_vmi, vm_input_options
 from kvnuma.errors import InputError
 from kvnuma.inputs import read_text
-from kvnuma.model import CpuSet, HostTopology
-from kvnuma.pci.sysfs import HostPciFacts, read_host_pci
+from kvnuma.model import CpuSet
+from kvnuma.pci.host_facts import HostPciFacts
+from kvnuma.pci.sysfs import read_host_pci
 from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest
-from kvnuma.placement.pci_step import PciStep, gate_enabled, place_domain_devices
+from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enabled, place_domain_devices
 from kvnuma.render import merge_into, render_domain
 from kvnuma.vmi import VmiSpec
 
 __all__ = [
-    "capabilities_option",
+    "KNOWN_FEATURE_GATES",
+    "SCHEMA_VERSION",
     "cluster_config_option",
-    "load_host",
+    "feature_gates",
     "pci_step",
     "read_vmi",
     "render",
     "render_output",
     "split_option",
-    "sysfs_option",
 ]
+
+SCHEMA_VERSION = 1
 
 
 def read_vmi(
@@ -59,34 +74,14 @@ def read_vmi(
     return VmiSpec.from_object(document, source=str(path)), document
 
 
-def load_host(sysfs: Path | None, capabilities: Path | None, *, default_sysfs: bool) -> HostTopology:
-    if sysfs is not None and capabilities is not None:
-        raise click.UsageError("give --capabilities or --sysfs, not both")
-    if capabilities is not None:
-        from kvnuma.topology.capabilities import parse_capabilities
-
-        return parse_capabilities(read_text(capabilities), source=str(capabilities))
-    if sysfs is None and not default_sysfs:
-        raise click.UsageError("give the host: --capabilities FILE or --sysfs ROOT")
-    from kvnuma.topology.sysfs import read_sysfs
-
-    return read_sysfs(sysfs if sysfs is not None else Path("/sys"))
-
-
-sysfs_option = click.option(
-    "--sysfs", type=click.Path(path_type=Path), help="Read the host from a sysfs tree."
-)
-capabilities_option = click.option(
-    "--capabilities", type=click.Path(path_type=Path), help="Read the host from `virsh capabilities` XML."
-)
 cluster_config_option = click.option(
     "--cluster-config",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, allow_dash=True),
     help="KubeVirt or HyperConverged CR: apply its CPU hotplug defaults (liveUpdateConfiguration).",
 )
 split_option = click.option(
     "--memory-split",
-    type=click.Choice(SPLIT_MODES),
+    type=Choice(SPLIT_MODES),
     default="kubevirt",
     show_default=True,
     help="kubevirt: equal shares (KubeVirt's formula); proportional: by each cell's vCPUs.",
@@ -116,32 +111,53 @@ def pci_step(xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: 
     return place_domain_devices(xml, read_facts, strict=strict)
 
 
+KNOWN_FEATURE_GATES = (GPU_DEVICE_NUMA_GATE,)
+"""The KubeVirt feature gates ``kvnuma render`` acts on."""
+
+
+def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset[str]:
+    """The gates of ``--feature-gate`` (a misspelling or another case of a gate kvnuma acts on
+    is an error naming it) and of the KubeVirt CR (the same is a warning there, as KubeVirt
+    itself ignores unknown gates)."""
+    check_spelling(flags, KNOWN_FEATURE_GATES, flag="--feature-gate")
+    from_cr = load_feature_gates(kubevirt_cr) if kubevirt_cr is not None else frozenset()
+    for gate in sorted(from_cr - set(KNOWN_FEATURE_GATES)):
+        guess = closest(gate, KNOWN_FEATURE_GATES)
+        if guess is not None:
+            click.echo(
+                f"kvnuma render: warning: {kubevirt_cr}: feature gate {gate!r} is not {guess!r} "
+                "(gate names are case-sensitive): ignored",
+                err=True,
+            )
+    return frozenset(flags) | from_cr
+
+
 @click.command()
-@click.option(
-    "--vmi",
-    "vmi_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="The VMI, or a VirtualMachine (YAML/JSON) with --instancetype/--preference.",
-)
+@vmi_option()
 @vm_input_options
 @cluster_config_option
-@click.option("--sysfs", type=click.Path(path_type=Path), help="Read the host from a sysfs tree.")
+@host_options(default="none: one is required")
+@cpuset_option(required=True)
 @click.option(
-    "--capabilities", type=click.Path(path_type=Path), help="Read the host from `virsh capabilities`."
+    "--domain",
+    "base",
+    type=click.Path(path_type=Path, allow_dash=True),
+    help="Merge into this base domain XML.",
 )
-@click.option("--cpuset", required=True, metavar="LIST", help="The pod's dedicated CPUs, e.g. 2-5,10-12.")
-@click.option("--domain", "base", type=click.Path(path_type=Path), help="Merge into this base domain XML.")
 @split_option
 @click.option("--no-hugepage-check", is_flag=True, help="Do not check free huge pages per host node.")
 @click.option(
     "--kubevirt",
     "kubevirt_cr",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, allow_dash=True),
     help="KubeVirt CR: its developerConfiguration.featureGates (GPUDeviceNUMA turns on PCI placement).",
 )
 @click.option(
-    "--feature-gate", "feature_gates", multiple=True, metavar="NAME", help="A feature gate to enable."
+    "--feature-gate",
+    "feature_gates_flags",
+    multiple=True,
+    metavar="NAME",
+    help=f"A feature gate to enable ({', '.join(KNOWN_FEATURE_GATES)}).",
 )
 @click.option(
     "--pci-sysfs",
@@ -149,7 +165,7 @@ def pci_step(xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: 
     help="Sysfs root for the host's PCI devices (default: --sysfs).",
 )
 @click.option("--pci-strict", is_flag=True, help="A PCI device that cannot be placed is an error.")
-@click.option("-o", "--output", type=click.Choice(["xml", "json"]), default="xml", show_default=True)
+@output_option("xml", "table", "json", "yaml")
 def render(
     *,
     vmi_path: Path,
@@ -158,26 +174,36 @@ def render(
     cluster_config: Path | None,
     sysfs: Path | None,
     capabilities: Path | None,
+    libvirt_uri: str | None,
     cpuset: str,
     base: Path | None,
     memory_split: SplitMode,
     no_hugepage_check: bool,
     kubevirt_cr: Path | None,
-    feature_gates: tuple[str, ...],
+    feature_gates_flags: tuple[str, ...],
     pci_sysfs: Path | None,
     pci_strict: bool,
     output: str,
 ) -> None:
     """Render libvirt domain XML for a VMI's guest NUMA layout."""
+    gates = feature_gates(feature_gates_flags, kubevirt_cr)
     spec, _ = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
-    host = load_host(sysfs, capabilities, default_sysfs=False)
-    gates = frozenset(feature_gates) | (load_feature_gates(kubevirt_cr) if kubevirt_cr else frozenset())
+    host = load_host(sysfs, capabilities, libvirt_uri, required=True)
     cpus = CpuSet.parse(cpuset, source="--cpuset")
     plan = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=not no_hugepage_check)
     step = pci_step(render_output(plan, base), gates, pci_sysfs or sysfs, strict=pci_strict)
-    if output == "json":
-        emit({"plan": plan.to_dict(), "domain_xml": step.xml, "pci": step.as_dict()}, "json")
+    if output in DATA_FORMATS:
+        document = {
+            "schemaVersion": SCHEMA_VERSION,
+            "plan": plan.to_dict(),
+            "domainXml": step.xml,
+            "pci": step.as_dict(),
+        }
+        emit(document, output)
         return
     for line in step.left_in_place:
         click.echo(f"kvnuma render: PCI device left in place: {line}", err=True)
-    write_text(step.xml)
+    if output == "table":
+        print_layout(console(), plan)
+    else:
+        write_text(step.xml)

@@ -2,7 +2,6 @@
 VirtualMachine expanded with its instance type and preference).
 
     load_node(path)             -> NodeLayout (+ the HostTopology when the source has one)
-    load_host(path)             -> HostTopology (capabilities XML or sysfs root only)
     load_vmi(path, instancetype=..., preference=..., cluster_config=...) -> the VMI object (dict)
     load_cluster_config(path)   -> LiveUpdateConfig (a KubeVirt or HyperConverged CR)
     load_feature_gates(path)    -> the KubeVirt CR's developerConfiguration.featureGates
@@ -19,19 +18,18 @@ from typing import Any, TypeVar
 
 import click
 
+from kvnuma.cli.options import load_host
 from kvnuma.errors import InputError
 from kvnuma.hotplug import LiveUpdateConfig, apply_defaults
-from kvnuma.inputs import read_documents, read_text
+from kvnuma.inputs import parse_documents, read_documents, read_text
 from kvnuma.instancetype import expand_vm
 from kvnuma.migration.nodes import NodeLayout
 from kvnuma.model.topology import HostTopology
 from kvnuma.topology.capabilities import parse_capabilities
-from kvnuma.topology.sysfs import read_sysfs
 
 __all__ = [
     "load_cluster_config",
     "load_feature_gates",
-    "load_host",
     "load_node",
     "load_vmi",
     "vm_input_options",
@@ -58,27 +56,19 @@ def vm_input_options(command: _F) -> _F:
     return command
 
 
-def load_host(path: Path) -> HostTopology:
-    """A host topology from a sysfs root (a folder) or a ``virsh capabilities`` file."""
-    if path.is_dir():
-        return read_sysfs(path)
-    text = read_text(path)
-    if not text.lstrip().startswith("<"):
-        raise InputError(str(path), "expected a capabilities XML file or a sysfs root folder")
-    return parse_capabilities(text, source=str(path))
-
-
 def load_node(path: Path) -> tuple[NodeLayout, HostTopology | None]:
-    """A node from a sysfs root, a capabilities XML file or a Node object (YAML/JSON)."""
-    if not path.is_dir():
-        text = read_text(path)
-        if not text.lstrip().startswith("<"):
-            documents = read_documents(path)
-            if len(documents) != 1:
-                raise InputError(str(path), f"expected one Node object, found {len(documents)} documents")
-            return NodeLayout.from_node_object(documents[0], source=str(path)), None
-    topology = load_host(path)
-    return NodeLayout.from_topology(str(path), topology), topology
+    """A node from a sysfs root (a folder), a capabilities XML file or a Node object (YAML/JSON)."""
+    if path.is_dir():
+        topology = load_host(path, None, None)
+        return NodeLayout.from_topology(str(path), topology), topology
+    text = read_text(path)
+    if text.lstrip().startswith("<"):
+        topology = parse_capabilities(text, source=str(path))
+        return NodeLayout.from_topology(str(path), topology), topology
+    documents = parse_documents(text, source=str(path))
+    if len(documents) != 1:
+        raise InputError(str(path), f"expected one Node object, found {len(documents)} documents")
+    return NodeLayout.from_node_object(documents[0], source=str(path)), None
 
 
 def load_vmi(

@@ -10,12 +10,14 @@ from pathlib import Path
 import click
 
 from kvnuma.admission import Mode
+from kvnuma.cli import bind_problem
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.certs import generate
 from kvnuma.webhook.file_source import parse_source
 from kvnuma.webhook.handlers import WebhookState
 from kvnuma.webhook.server import SourceLoop, WebhookServer, folder_source
+from kvnuma.webhook.switch import FLAG_VALUES, from_flag
 
 __all__ = ["webhook"]
 
@@ -31,12 +33,16 @@ def _source(text: str) -> SourceLoop:
     return kube_source()
 
 
-async def _serve(server: WebhookServer) -> None:
+async def _serve(server: WebhookServer, address: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    port = await server.start()
+    try:
+        port = await server.start()
+    except OSError as error:
+        await server.stop()
+        raise InputError(address, bind_problem(error)) from error
     logging.getLogger("kvnuma.webhook").info("serving on port %d", port)
     try:
         await stop.wait()
@@ -53,6 +59,14 @@ async def _serve(server: WebhookServer) -> None:
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--source", default="kube", show_default=True, help="'kube' (list-and-watch) or file:DIR.")
 @click.option("--mode", type=click.Choice([m.value for m in Mode]), default="skip", show_default=True)
+@click.option(
+    "--auto-numa",
+    type=click.Choice(FLAG_VALUES),
+    default="cluster",
+    show_default=True,
+    help="on/off: fixed; cluster: the KubeVirt CR's kvnuma.io/auto-numa annotation, else its "
+    "developerConfiguration.autoNUMAEnablement field.",
+)
 @click.option("--cert-poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
 @click.option(
     "--hugepages-required/--hugepages-not-required",
@@ -70,6 +84,7 @@ def webhook(
     port: int,
     source: str,
     mode: str,
+    auto_numa: str,
     cert_poll_seconds: float,
     hugepages_required: bool,
 ) -> None:
@@ -78,7 +93,8 @@ def webhook(
     if cert is None or key is None:
         raise InputError("--cert/--key", "both are required to serve (see kvnuma webhook gen-certs)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    state = WebhookState(cache=ClusterCache(), mode=Mode(mode), hugepages_required=hugepages_required)
+    cache = ClusterCache(override=from_flag(auto_numa))
+    state = WebhookState(cache=cache, mode=Mode(mode), hugepages_required=hugepages_required)
     server = WebhookServer(
         state,
         cert=cert,
@@ -88,7 +104,7 @@ def webhook(
         source=_source(source),
         cert_poll_seconds=cert_poll_seconds,
     )
-    asyncio.run(_serve(server))
+    asyncio.run(_serve(server, f"--host {host} --port {port}"))
 
 
 @webhook.command("gen-certs", help="Write ca.crt, tls.crt and tls.key for running without cert-manager.")
@@ -97,6 +113,8 @@ def webhook(
 @click.option("--namespace", default="kvnuma-system", show_default=True)
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, 3650))
 def gen_certs(out: Path, service: str, namespace: str, days: int) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}", "is a file, expected a directory")
     made = generate(out, service=service, namespace=namespace, days=days)
     for path in (made.ca_cert, made.cert, made.key):
         click.echo(str(path))

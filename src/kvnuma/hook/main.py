@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError
+from kvnuma.names import PCI_NUMA_ANNOTATION
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
 from kvnuma.pci.sysfs import read_host_pci
@@ -28,9 +29,8 @@ from kvnuma.xmldoc import parse_document
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ["ANNOTATION", "HookOutcome", "main", "on_define_domain"]
+__all__ = ["HookOutcome", "main", "on_define_domain"]
 
-ANNOTATION = "kvnuma.io/pci-numa"
 HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
 _TRUE = ("1", "true", "yes", "on")
 
@@ -62,12 +62,14 @@ def on_define_domain(
     """The hook's answer for one call; never raises."""
     try:
         annotations = _annotations(vmi_json)
-        setting = annotations.get(ANNOTATION, "").strip().lower()
+        setting = annotations.get(PCI_NUMA_ANNOTATION, "").strip().lower()
         doc = parse_document(domain_xml, source="--domain", root="domain")
     except InputError as error:
         return HookOutcome("", [f"kvnuma hook: error: {error.one_line()}"], 2)
     if setting in ("off", "false", "disabled"):
-        return HookOutcome(domain_xml, [f"kvnuma hook: {ANNOTATION}={setting}: domain left unchanged"])
+        return HookOutcome(
+            domain_xml, [f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: domain left unchanged"]
+        )
     strict = strict or setting == "strict"
     try:
         addresses = [str(device.source) for device in hostdevs(doc.root)]

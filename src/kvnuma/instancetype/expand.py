@@ -11,7 +11,7 @@ memory and NUMA:
   ``memory.hugepages``, ``memory.maxGuest``, memory requests, memory limits); an annotation
   conflicts only when the same key has a different value;
 * then model, dedicated placement, emulator isolation, NUMA, realtime and maxSockets are copied,
-  the guest vCPUs become sockets/cores/threads (``kvnuma.instancetype.topology``), memory guest,
+  the guest vCPUs become sockets/cores/threads (``kvnuma.instancetype.cpu_topology``), memory guest,
   hugepages, maxGuest and the overcommit request are set, the ``ioThreadsPolicy`` and annotations
   are added; the preference's annotations fill keys still unset.
 
@@ -27,8 +27,8 @@ from fractions import Fraction
 from typing import Any
 
 from kvnuma.errors import InputError, RuleError
+from kvnuma.instancetype.cpu_topology import guest_cpu_topology
 from kvnuma.instancetype.documents import CLUSTER_INSTANCETYPE, Instancetype, Preference
-from kvnuma.instancetype.topology import guest_cpu_topology
 from kvnuma.model.quantity import format_bytes
 
 __all__ = ["InstancetypeConflict", "expand"]

@@ -1,25 +1,31 @@
 """A small async Kubernetes client on aiohttp: get, list, watch, patch (merge, JSON, apply).
 
-Objects are plain JSON dicts. Every failure is a ``KubeError``: ``ApiError`` when the server
+Objects are plain JSON dicts. ``list_page`` asks for one page (``limit``/``continue``) and, with
+``metadata_only``, for ``PartialObjectMetadataList`` (``watch`` likewise for
+``PartialObjectMetadata``); a server that cannot serve metadata-only answers the full objects
+(``application/json`` is the second choice in ``Accept``, as client-go's metadata client sends).
+``watch(send_initial_events=True)`` is the streaming watch-list. ``bytes_received`` counts the
+bodies read, for metrics and benchmarks. Every failure is a ``KubeError``: ``ApiError`` when the server
 answered with an error Status (a watch ``ERROR`` event included), ``TransportError`` when it
 did not answer (refused, timed out, stream cut).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import HttpProcessingError
 
 from kvnuma.kube.config import ClusterConfig
 from kvnuma.kube.errors import ApiError, TransportError
 from kvnuma.kube.resources import Resource
 
-__all__ = ["PATCH_TYPES", "KubeClient", "ObjectList", "WatchEvent"]
+__all__ = ["INITIAL_EVENTS_END", "PATCH_TYPES", "KubeClient", "ListPage", "ObjectList", "WatchEvent"]
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -27,12 +33,23 @@ PATCH_TYPES = {
     "json": "application/json-patch+json",
 }
 APPLY_TYPE = "application/apply-patch+yaml"
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
+METADATA_WATCH = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+MAX_WATCH_LINE = 4 << 20  # one watch event (one object) larger than this is a bad response
 
 
 @dataclass(frozen=True)
 class ObjectList:
     items: list[dict[str, Any]]
     resource_version: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    items: list[dict[str, Any]]
+    resource_version: str
+    continue_token: str  # "" on the last page
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,12 @@ class WatchEvent:
     def resource_version(self) -> str:
         return str(self.object.get("metadata", {}).get("resourceVersion", ""))
 
+    @property
+    def initial_events_end(self) -> bool:
+        """The bookmark that ends a watch-list's initial events."""
+        annotations = self.object.get("metadata", {}).get("annotations") or {}
+        return self.type == "BOOKMARK" and annotations.get(INITIAL_EVENTS_END) == "true"
+
 
 class KubeClient:
     def __init__(self, config: ClusterConfig, *, user_agent: str = "kvnuma", timeout: float = 10.0) -> None:
@@ -51,6 +74,7 @@ class KubeClient:
         self.timeout = timeout
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self.bytes_received = 0
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -73,13 +97,15 @@ class KubeClient:
             )
         return self._session
 
-    def _headers(self, content_type: str | None = None) -> dict[str, str]:
+    def _headers(self, content_type: str | None = None, accept: str | None = None) -> dict[str, str]:
         headers = {}
         token = self.config.bearer()
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if content_type:
             headers["Content-Type"] = content_type
+        if accept:
+            headers["Accept"] = accept
         return headers
 
     async def request(
@@ -90,6 +116,7 @@ class KubeClient:
         params: dict[str, str] | None = None,
         body: bytes | None = None,
         content_type: str | None = None,
+        accept: str | None = None,
     ) -> Any:
         try:
             async with self._client().request(
@@ -97,10 +124,11 @@ class KubeClient:
                 self.config.server + path,
                 params=params,
                 data=body,
-                headers=self._headers(content_type),
+                headers=self._headers(content_type, accept),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             ) as response:
                 payload = await response.read()
+                self.bytes_received += len(payload)
                 if response.status >= 400:
                     raise ApiError.from_status(
                         response.status, _decode(payload), response.headers.get("Retry-After")
@@ -118,9 +146,40 @@ class KubeClient:
         return _object(await self.request("GET", res.path(name, namespace)))
 
     async def list(self, res: Resource, namespace: str | None = None) -> ObjectList:
-        body = _object(await self.request("GET", res.path(None, namespace)))
+        """Every object in one unpaginated request (small collections only)."""
+        page = await self.list_page(res, namespace)
+        return ObjectList(page.items, page.resource_version)
+
+    async def list_page(
+        self,
+        res: Resource,
+        namespace: str | None = None,
+        *,
+        limit: int | None = None,
+        continue_token: str = "",
+        metadata_only: bool = False,
+    ) -> ListPage:
+        """One page of a list, under the client's per-request timeout. A continue token that
+        expired (or came from another list) raises ``ApiError`` 410."""
+        params: dict[str, str] = {}
+        if limit is not None:
+            params["limit"] = str(limit)
+        if continue_token:
+            params["continue"] = continue_token
+        body = _object(
+            await self.request(
+                "GET",
+                res.path(None, namespace),
+                params=params or None,
+                accept=METADATA_LIST if metadata_only else None,
+            )
+        )
+        metadata = body.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
         items = [item for item in body.get("items") or [] if isinstance(item, dict)]
-        return ObjectList(items, str(body.get("metadata", {}).get("resourceVersion", "")))
+        return ListPage(
+            items, str(metadata.get("resourceVersion") or ""), str(metadata.get("continue") or "")
+        )
 
     async def patch(
         self,
@@ -175,28 +234,44 @@ class KubeClient:
         resource_version: str | None = None,
         bookmarks: bool = True,
         timeout_seconds: int = 300,
-    ) -> AsyncIterator[WatchEvent]:
-        """Events until the server ends the stream; an ERROR event raises ``ApiError``."""
+        metadata_only: bool = False,
+        send_initial_events: bool = False,
+    ) -> AsyncGenerator[WatchEvent, None]:
+        """Events until the server ends the stream; an ERROR event raises ``ApiError``.
+
+        ``send_initial_events``: the streaming watch-list (``sendInitialEvents=true``,
+        ``resourceVersionMatch=NotOlderThan``): ADDED for every object, then a bookmark
+        annotated ``k8s.io/initial-events-end``, then changes."""
         params = {"watch": "true", "timeoutSeconds": str(timeout_seconds)}
         if resource_version:
             params["resourceVersion"] = resource_version
-        if bookmarks:
+        if bookmarks or send_initial_events:
             params["allowWatchBookmarks"] = "true"
+        if send_initial_events:
+            params["sendInitialEvents"] = "true"
+            params["resourceVersionMatch"] = "NotOlderThan"
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=timeout_seconds + 30)
         try:
             async with self._client().get(
                 self.config.server + res.path(None, namespace),
                 params=params,
-                headers=self._headers(),
+                headers=self._headers(accept=METADATA_WATCH if metadata_only else None),
                 timeout=timeout,
             ) as response:
                 if response.status >= 400:
                     payload = await response.read()
+                    self.bytes_received += len(payload)
                     raise ApiError.from_status(
                         response.status, _decode(payload), response.headers.get("Retry-After")
                     )
                 while True:
-                    line = await response.content.readline()
+                    try:
+                        line = await response.content.readline(max_line_length=MAX_WATCH_LINE)
+                    except HttpProcessingError as error:  # one event beyond the line limit
+                        raise TransportError(
+                            "bad-response", f"watch event over {MAX_WATCH_LINE} bytes"
+                        ) from error
+                    self.bytes_received += len(line)
                     if not line:
                         return
                     if not line.strip():

@@ -1,9 +1,10 @@
-"""The target's layout against the VM's guest NUMA plan.
+"""The target's layout against the VM's guest NUMA layout on the source.
 
 KubeVirt keeps the guest cells across a migration, so the target must give: at least as many
-cells; a pod packed on the target spanning exactly as many cells as the guest has; in the cell
-that takes guest cell i (the i-th cell of the packed span, host order) enough CPUs for its vCPUs
-and enough free huge pages of the VM's size for its memory. A Node object gives only its largest
+cells; a pod packed on the target whose vCPUs the engine lays out over exactly as many cells as
+the guest has; in the cell that takes guest cell i (the host cell of the engine's i-th guest cell
+on the target) enough CPUs for its vCPUs and enough free huge pages of the VM's size for its
+memory. A Node object gives only its largest
 cell's capacity (VEP 135): a check that exceeds it is decided (False: no cell can), a check
 within it is decided only for a one-cell guest (the one cell suffices, assuming it is free), and
 otherwise reported as not possible (``ok`` None) — never guessed.
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kvnuma.errors import RuleError
+from kvnuma.migration.guest import GuestLayout, guest_layout
 from kvnuma.migration.nodes import NODE_OBJECT_LIMIT as LIMIT
 from kvnuma.migration.nodes import NodeLayout
-from kvnuma.migration.plan import GuestPlan, pack
 from kvnuma.model.quantity import format_bytes
+from kvnuma.vmi import VmiSpec
 
 __all__ = ["Finding", "check_layout"]
 
@@ -40,9 +43,10 @@ class Finding:
         }
 
 
-def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
+def check_layout(vmi: VmiSpec, plan: GuestLayout, target: NodeLayout) -> list[Finding]:
+    """``plan``: the VM's layout on the source; the engine lays it out on ``target`` to compare."""
     if plan.unknown is not None:
-        return _unknown_guest(plan, target)
+        return _unknown_guest(vmi, plan, target)
     if not plan.cells:
         return [Finding("guest-cells", True, "the VM has no guest NUMA cells; nothing to keep")]
     if target.cells is None:
@@ -59,38 +63,31 @@ def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
             have,
         )
     )
-    sizes = [cell.cpus for cell in target.cells]
-    span = pack(sizes, plan.pod_cpus)
-    if span is None:
-        findings.append(
-            Finding(
-                "cpus",
-                False,
-                f"target has {sum(sizes)} online CPUs, the pod needs {plan.pod_cpus}",
-                plan.pod_cpus,
-                sum(sizes),
-            )
-        )
+    on_target = _on_target(vmi, target)
+    if isinstance(on_target, Finding):
+        findings.append(on_target)
         return findings
-    vcpu_cells = _vcpu_cells(span, sizes, sum(cell.vcpus for cell in plan.cells))
+    host_cells = [cell.host_cell for cell in on_target.cells]
     findings.append(
         Finding(
             "same-cell-count",
-            len(vcpu_cells) == wanted,
-            f"the pod packed on the target puts vCPUs in {len(vcpu_cells)} cell(s) "
-            f"({', '.join(str(target.cells[i].id) for i in vcpu_cells)}), the guest keeps {wanted}",
+            len(host_cells) == wanted,
+            f"the pod packed on the target puts vCPUs in {len(host_cells)} cell(s) "
+            f"({', '.join(str(i) for i in host_cells)}), the guest keeps {wanted}",
             wanted,
-            len(vcpu_cells),
+            len(host_cells),
         )
     )
-    for guest, index in zip(plan.cells, vcpu_cells, strict=False):
-        cell = target.cells[index]
+    by_id = {cell.id: cell for cell in target.cells}
+    for guest, host_cell in zip(plan.cells, host_cells, strict=False):
+        cell = by_id[host_cell]
+        vcpus = len(guest.vcpus)
         findings.append(
             Finding(
                 "cpus-per-cell",
-                cell.cpus >= guest.vcpus,
-                f"guest cell {guest.index}: {guest.vcpus} vCPUs, target cell {cell.id} has {cell.cpus} CPUs",
-                guest.vcpus,
+                cell.cpus >= vcpus,
+                f"guest cell {guest.id}: {vcpus} vCPUs, target cell {cell.id} has {cell.cpus} CPUs",
+                vcpus,
                 cell.cpus,
             )
         )
@@ -103,7 +100,7 @@ def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
                 Finding(
                     "hugepages-per-cell",
                     available >= pages,
-                    f"guest cell {guest.index}: {pages} x {format_bytes(page)} pages "
+                    f"guest cell {guest.id}: {pages} x {format_bytes(page)} pages "
                     f"({format_bytes(guest.memory_bytes)}), target cell {cell.id} has {available} {what}",
                     pages,
                     available,
@@ -112,17 +109,19 @@ def check_layout(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
     return findings
 
 
-def _vcpu_cells(span: list[int], sizes: list[int], vcpus: int) -> list[int]:
-    used = []
-    for index in span:
-        if vcpus <= 0:
-            break
-        used.append(index)
-        vcpus -= sizes[index]
-    return used
+def _on_target(vmi: VmiSpec, target: NodeLayout) -> GuestLayout | Finding:
+    """The engine's layout of the VM on ``target`` (a node with known cells), or the finding
+    that says why there is none."""
+    try:
+        return guest_layout(vmi, target)
+    except RuleError as error:
+        if error.rule == "node-cpus":
+            text = f"target has {error.available} online CPUs, the pod needs {error.needed}"
+            return Finding("cpus", False, text, error.needed, error.available)
+        return Finding(error.rule, False, f"on the target: {error.one_line()}", error.needed, error.available)
 
 
-def _from_capacity(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
+def _from_capacity(plan: GuestLayout, target: NodeLayout) -> list[Finding]:
     """Against a Node object: the largest cell ``L`` is all that is known. Exceeding it is
     decided (no cell can); within it only a one-cell guest whose whole pod fits ``L`` is
     decided (the packed pod lands in one cell that suffices). A pod over ``L`` spans cells the
@@ -142,16 +141,17 @@ def _from_capacity(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
         _span_on_capacity(plan, largest, target.name),
     ]
     for guest in plan.cells:
-        where = f"guest cell {guest.index}: {guest.vcpus} vCPUs, the target's largest cell has {largest} CPUs"
-        ok = False if guest.vcpus > largest else (True if whole else None)
+        vcpus = len(guest.vcpus)
+        where = f"guest cell {guest.id}: {vcpus} vCPUs, the target's largest cell has {largest} CPUs"
+        ok = False if vcpus > largest else (True if whole else None)
         suffix = {True: " (assuming they are free)", False: "", None: f"; which cell takes it: {LIMIT}"}
-        findings.append(Finding("cpus-per-cell", ok, where + suffix[ok], guest.vcpus, largest))
+        findings.append(Finding("cpus-per-cell", ok, where + suffix[ok], vcpus, largest))
     if plan.page_size_bytes is not None:
         findings += _pages_on_capacity(plan, plan.page_size_bytes, target, whole=whole)
     return findings
 
 
-def _span_on_capacity(plan: GuestPlan, largest: int, name: str) -> Finding:
+def _span_on_capacity(plan: GuestLayout, largest: int, name: str) -> Finding:
     wanted = len(plan.cells)
     if plan.pod_cpus <= largest:
         return Finding(
@@ -182,18 +182,18 @@ def _span_on_capacity(plan: GuestPlan, largest: int, name: str) -> Finding:
     )
 
 
-def _pages_on_capacity(plan: GuestPlan, page: int, target: NodeLayout, *, whole: bool) -> list[Finding]:
+def _pages_on_capacity(plan: GuestLayout, page: int, target: NodeLayout, *, whole: bool) -> list[Finding]:
     pool = target.max_cell_hugepages.get(page)
     size = format_bytes(page)
     findings = []
     for guest in plan.cells:
         need = format_bytes(guest.memory_bytes)
         if pool is None:
-            text = f"guest cell {guest.index}: the Node publishes no hugepages-{size} capacity"
+            text = f"guest cell {guest.id}: the Node publishes no hugepages-{size} capacity"
             findings.append(Finding("hugepages-per-cell", None, text, guest.memory_bytes, None))
             continue
         text = (
-            f"guest cell {guest.index}: {need} of {size} pages, the target's largest per-cell pool "
+            f"guest cell {guest.id}: {need} of {size} pages, the target's largest per-cell pool "
             f"is {format_bytes(pool)} (total)"
         )
         if guest.memory_bytes > pool:
@@ -208,20 +208,18 @@ def _pages_on_capacity(plan: GuestPlan, page: int, target: NodeLayout, *, whole:
     return findings
 
 
-def _unknown_guest(plan: GuestPlan, target: NodeLayout) -> list[Finding]:
+def _unknown_guest(vmi: VmiSpec, plan: GuestLayout, target: NodeLayout) -> list[Finding]:
     """The source gave no guest cells (a Node object and a pod larger than its largest cell):
     only a target too small for the pod, or one whose packed pod spans fewer cells than the
     guest has at least, is decided."""
     assert plan.unknown is not None
     findings = [Finding("guest-cells", None, plan.unknown)]
-    sizes = target.cell_cpus
-    if sizes is None:
+    if target.cells is None:
         return findings
-    span = pack(list(sizes), plan.pod_cpus)
-    if span is None:
-        text = f"target has {sum(sizes)} online CPUs, the pod needs {plan.pod_cpus}"
-        return [*findings, Finding("cpus", False, text, plan.pod_cpus, sum(sizes))]
-    spans = len(_vcpu_cells(span, list(sizes), plan.vcpus))
+    on_target = _on_target(vmi, target)
+    if isinstance(on_target, Finding):
+        return [*findings, on_target]
+    spans = len(on_target.cells)
     if spans < plan.least_cells:
         text = (
             f"the pod packed on the target puts vCPUs in {spans} cell(s); the guest's {plan.vcpus} "

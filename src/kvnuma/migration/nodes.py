@@ -18,6 +18,7 @@ from typing import Any
 from kvnuma.admission.capacity import NodeCapacity
 from kvnuma.errors import InputError
 from kvnuma.model.topology import HostTopology
+from kvnuma.names import MAX_SINGLE_NUMA_CPUS
 
 __all__ = ["NODE_OBJECT_LIMIT", "CellLayout", "NodeLayout"]
 
@@ -43,9 +44,10 @@ class NodeLayout:
     """Cells with CPUs, in host order; None when only capacities are known (a Node object)."""
     max_cell_cpus: int
     """Online CPUs of the largest cell (all that a Node object tells about its cells' CPUs)."""
-    max_cell_memory_bytes: int | None = None
     max_cell_hugepages: Mapping[int, int] = field(default_factory=dict)
     """Page size -> bytes of the largest per-cell pool (Node objects only)."""
+    topology: HostTopology | None = None
+    """The whole topology the cells came from (None for a Node object): what the engine plans on."""
 
     @property
     def kind(self) -> str:
@@ -71,7 +73,7 @@ class NodeLayout:
             cells.append(CellLayout(cell.id, len(cell.online_cpus), cell.memory_bytes, pages, free_known))
         if not cells:
             raise InputError(name, "the topology has no cell with online CPUs")
-        return cls(name=name, cells=tuple(cells), max_cell_cpus=max(c.cpus for c in cells))
+        return cls(name=name, cells=tuple(cells), max_cell_cpus=max(c.cpus for c in cells), topology=topology)
 
     @classmethod
     def from_node_object(cls, node: Mapping[str, Any], *, source: str) -> NodeLayout:
@@ -87,13 +89,10 @@ class NodeLayout:
         if capacity.problems:
             raise InputError(source, "; ".join(capacity.problems))
         if capacity.cpus is None:
-            raise InputError(
-                source, "no kubevirt.io/max-single-numa-cpus annotation (is the kvnuma agent running?)"
-            )
+            raise InputError(source, f"no {MAX_SINGLE_NUMA_CPUS} annotation (is the kvnuma agent running?)")
         return cls(
             name=str(metadata.get("name") or source),
             cells=None,
             max_cell_cpus=capacity.cpus,
-            max_cell_memory_bytes=capacity.memory_bytes,
             max_cell_hugepages=dict(capacity.hugepages),
         )

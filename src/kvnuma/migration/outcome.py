@@ -39,7 +39,7 @@ from enum import StrEnum
 
 from kvnuma.migration.size_class import SizeClass
 
-__all__ = ["Outcome", "Policy", "table_outcome"]
+__all__ = ["Policy", "TableOutcome", "table_outcome"]
 
 
 class Policy(StrEnum):
@@ -50,42 +50,44 @@ class Policy(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class TableOutcome:
     works: bool
     row: str
     """The table row applied, as the table words it."""
     why: str
 
 
-def table_outcome(size: SizeClass, policy: Policy, *, dedicated: bool, passthrough: bool) -> Outcome:
+def table_outcome(size: SizeClass, policy: Policy, *, dedicated: bool, passthrough: bool) -> TableOutcome:
     if not dedicated:
-        return Outcome(
+        return TableOutcome(
             True, "not in the table", "no exclusive CPUs: the Topology Manager does not align the pod"
         )
     if size is SizeClass.EXTRA_LARGE and policy is Policy.SINGLE_NUMA_NODE:
-        return Outcome(
+        return TableOutcome(
             False,
             "any / single-numa-node",
             "the pod asks more CPUs than one NUMA node has: the target kubelet rejects it "
             "(TopologyAffinityError)",
         )
     if size is SizeClass.EXTRA_LARGE and policy is Policy.RESTRICTED:
-        return Outcome(
+        return TableOutcome(
             False,
             "extra large / restricted",
             "no single-node alignment exists for the pod: the target kubelet rejects it",
         )
     if policy is Policy.NONE:
         if not passthrough:
-            return Outcome(True, "not in the table", "no guest NUMA cells to keep across the migration")
+            return TableOutcome(True, "not in the table", "no guest NUMA cells to keep across the migration")
         if size is SizeClass.LARGE:
-            return Outcome(
+            return TableOutcome(
                 False,
                 "any / none",
                 "without Topology Manager alignment the target pod may span more host cells than the "
                 "guest's one cell; KubeVirt keeps the guest cells and libvirt rejects the memnodes",
             )
         row = "small / none" if size is SizeClass.SMALL else "extra large / none"
-        return Outcome(True, row, "the target pod spans as many host cells as the guest has cells")
+        return TableOutcome(True, row, "the target pod spans as many host cells as the guest has cells")
     labels = {SizeClass.SMALL: "small", SizeClass.LARGE: "large", SizeClass.EXTRA_LARGE: "extra large"}
-    return Outcome(True, f"{labels[size]} / {policy.value}", "the Topology Manager aligns the target pod")
+    return TableOutcome(
+        True, f"{labels[size]} / {policy.value}", "the Topology Manager aligns the target pod"
+    )

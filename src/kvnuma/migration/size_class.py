@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kvnuma.migration.nodes import NODE_OBJECT_LIMIT, NodeLayout
+from kvnuma.names import EMULATOR_PARITY_ANNOTATION
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["PARITY_ANNOTATION", "SizeClass", "Sizing", "classify", "pod_cpus", "reference_cell", "size_on"]
-
-PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+__all__ = ["SizeClass", "Sizing", "classify", "pod_cpus", "reference_cell", "size_on"]
 
 
 class SizeClass(StrEnum):
@@ -98,6 +97,6 @@ def pod_cpus(vmi: VmiSpec) -> int:
     if vmi.isolate_emulator_thread:
         cpus += 1
         parity_base = vmi.vcpus + 2 * vmi.supplemental_pool_threads
-        if PARITY_ANNOTATION in vmi.annotations and parity_base % 2 == 0:
+        if EMULATOR_PARITY_ANNOTATION in vmi.annotations and parity_base % 2 == 0:
             cpus += 1
     return cpus

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from kvnuma.migration.guest import GuestLayout, guest_layout
 from kvnuma.migration.layout import Finding, check_layout
 from kvnuma.migration.nodes import NodeLayout
-from kvnuma.migration.outcome import Outcome, Policy, table_outcome
-from kvnuma.migration.plan import GuestPlan, plan_guest
+from kvnuma.migration.outcome import Policy, TableOutcome, table_outcome
 from kvnuma.migration.size_class import SizeClass, Sizing, size_on
 from kvnuma.vmi import VmiSpec
 
@@ -22,8 +22,9 @@ class Verdict:
     target: str
     policy: Policy
     sizing: Sizing
-    outcome: Outcome
-    plan: GuestPlan
+    outcome: TableOutcome
+    guest: GuestLayout
+    """The VM's guest NUMA layout on the source (the engine's cells)."""
     findings: tuple[Finding, ...]
 
     @property
@@ -52,17 +53,17 @@ class Verdict:
             "policy": self.policy.value,
             "works": self.works,
             "sizeClass": self.size_class.value,
-            "podCpus": self.plan.pod_cpus,
+            "podCpus": self.guest.pod_cpus,
             "targetCellCpus": self.sizing.cell_cpus,
             "sizeReference": self.sizing.reference,
             "sizeClassDecided": self.sizing.undecided is None,
             "table": {"row": self.outcome.row, "works": self.outcome.works, "why": self.outcome.why},
             "guestCells": [
-                {"cell": c.index, "vcpus": c.vcpus, "memoryBytes": c.memory_bytes} for c in self.plan.cells
+                {"cell": c.id, "vcpus": len(c.vcpus), "memoryBytes": c.memory_bytes} for c in self.guest.cells
             ],
-            "guestCellsUnknown": self.plan.unknown,
-            "pageSizeBytes": self.plan.page_size_bytes,
-            "assumptions": list(self.plan.assumptions),
+            "guestCellsUnknown": self.guest.unknown,
+            "pageSizeBytes": self.guest.page_size_bytes,
+            "assumptions": list(self.guest.assumptions),
             "checks": [f.as_dict() for f in self.findings],
             "reasons": list(self.reasons),
             "unchecked": list(self.unchecked),
@@ -71,14 +72,14 @@ class Verdict:
 
 def check_migration(vmi: VmiSpec, source: NodeLayout, target: NodeLayout, policy: Policy) -> Verdict:
     """Classify the VM on the target, apply the outcome table and check the target's layout
-    against the guest plan the VM has on the source. When the size class is not decidable (a
+    against the guest layout the VM has on the source. When the size class is not decidable (a
     Node object target) and the table answers differently for the classes it may be, the table
     row is reported as not checked."""
-    plan = plan_guest(vmi, source)
+    plan = guest_layout(vmi, source)
     sizing = size_on(plan.pod_cpus, target)
     dedicated, passthrough = vmi.dedicated_cpu_placement, plan.passthrough
     outcome = table_outcome(sizing.size, policy, dedicated=dedicated, passthrough=passthrough)
-    findings = check_layout(plan, target)
+    findings = check_layout(vmi, plan, target)
     if sizing.undecided is not None:
         other = table_outcome(SizeClass.LARGE, policy, dedicated=dedicated, passthrough=passthrough)
         if other.works != outcome.works:
@@ -91,10 +92,10 @@ def check_migration(vmi: VmiSpec, source: NodeLayout, target: NodeLayout, policy
         policy=policy,
         sizing=sizing,
         outcome=outcome,
-        plan=plan,
+        guest=plan,
         findings=tuple(findings),
     )
 
 
-def _says(outcome: Outcome) -> str:
+def _says(outcome: TableOutcome) -> str:
     return f"{'works' if outcome.works else 'fails'} ({outcome.row})"

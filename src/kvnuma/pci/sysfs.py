@@ -17,27 +17,17 @@ start): ``os.path`` rather than ``pathlib``, string tests rather than ``re``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.pci.address import is_hex
-from kvnuma.pci.id_list import parse_id_list
+from kvnuma.pci.host_facts import HostPciFacts
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["HostPciFacts", "read_host_pci"]
-
-
-@dataclass(frozen=True)
-class HostPciFacts:
-    """``numa_node``: present devices only. ``root_complex``/``bridges``: where known."""
-
-    numa_node: dict[str, int] = field(default_factory=dict)
-    root_complex: dict[str, str] = field(default_factory=dict)
-    bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    cpu_nodes: dict[int, int] = field(default_factory=dict)
+__all__ = ["read_host_pci"]
 
 
 def _is_root_complex(name: str) -> bool:
@@ -114,7 +104,7 @@ def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
             continue
         cpulist = os.path.join(node_root, name, "cpulist")
         text = _read_text(cpulist, missing="")
-        for cpu in parse_id_list(text, source=cpulist):
+        for cpu in parse_cpulist(text, source=cpulist):
             cpu_nodes[cpu] = int(number)
     return cpu_nodes
 

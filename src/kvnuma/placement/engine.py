@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kvnuma.model import CpuSet, HostTopology, format_bytes
+from kvnuma.names import EMULATOR_PARITY_ANNOTATION
 from kvnuma.placement.errors import (
     CoresAcrossCellsError,
     CpusetError,
@@ -24,9 +25,8 @@ from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
 from kvnuma.placement.pool import CpuPool
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["PARITY_ANNOTATION", "check_free_hugepages", "guest_distances", "plan_guest"]
+__all__ = ["check_free_hugepages", "guest_distances", "plan_guest"]
 
-PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
 _HOTPLUG_ARCHES = ("amd64", "s390x")
 
 
@@ -156,7 +156,7 @@ def _check_preconditions(vmi: VmiSpec) -> None:
 def _emulator_cpu_count(vmi: VmiSpec, vcpus: int, supplemental: int) -> int:
     if not vmi.isolate_emulator_thread:
         return 0
-    if PARITY_ANNOTATION in vmi.annotations and (vcpus + supplemental) % 2 == 0:
+    if EMULATOR_PARITY_ANNOTATION in vmi.annotations and (vcpus + supplemental) % 2 == 0:
         return 2
     return 1
 

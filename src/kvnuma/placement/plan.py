@@ -93,25 +93,25 @@ class GuestPlan:
             "hotplug": [
                 {"id": v.id, "enabled": v.enabled, "hotpluggable": v.hotpluggable} for v in self.hotplug
             ],
-            "vcpu_pins": [
-                {"vcpu": p.vcpu, "host_cpu": p.host_cpu, "host_cell": p.host_cell} for p in self.vcpu_pins
+            "vcpuPins": [
+                {"vcpu": p.vcpu, "hostCpu": p.host_cpu, "hostCell": p.host_cell} for p in self.vcpu_pins
             ],
-            "emulator_cpus": self.emulator_cpus.sorted(),
-            "iothread_pins": [{"iothread": i, "host_cpu": c} for i, c in self.iothread_pins],
+            "emulatorCpus": self.emulator_cpus.sorted(),
+            "iothreadPins": [{"iothread": i, "hostCpu": c} for i, c in self.iothread_pins],
             "cells": [
                 {
                     "id": c.id,
-                    "host_cell": c.host_cell,
+                    "hostCell": c.host_cell,
                     "vcpus": list(c.vcpus),
-                    "memory_bytes": c.memory_bytes,
-                    "page_size_bytes": c.page_size_bytes,
+                    "memoryBytes": c.memory_bytes,
+                    "pageSizeBytes": c.page_size_bytes,
                     "distances": [{"id": guest, "value": value} for guest, value in c.distances],
                 }
                 for c in self.cells
             ],
-            "memory_bytes": self.memory_bytes,
-            "page_size_bytes": self.page_size_bytes,
-            "memory_split": self.memory_split,
-            "numatune_nodeset": list(self.memory_nodeset),
+            "memoryBytes": self.memory_bytes,
+            "pageSizeBytes": self.page_size_bytes,
+            "memorySplit": self.memory_split,
+            "numatuneNodeset": list(self.memory_nodeset),
             "realtime": {"enabled": self.realtime, "vcpus": list(self.realtime_vcpus)},
         }

@@ -1,6 +1,7 @@
 """The JSON form of a host topology: the stable schema of ``kvnuma discover -o json``.
 
-Schema version 1 (documented in docs/discover.md). Cells and CPUs keep the source's order;
+Schema version 2 (documented in docs/discover.md and docs/schemas/discover.json; version 1
+used snake_case keys). Cells and CPUs keep the source's order;
 ``distances`` maps a cell id (as a string, JSON object keys are strings) to the distance;
 ``free`` is null when the source does not say (libvirt capabilities). ``from_json`` reads the
 form back, so other tools can take a saved discovery as input.
@@ -16,37 +17,42 @@ from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevic
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "from_json", "to_json"]
+__all__ = ["SCHEMA_VERSION", "from_json", "summary", "to_json"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def to_json(topology: HostTopology) -> dict[str, Any]:
     """The JSON-ready dict (only str, int, bool, None, lists and dicts)."""
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schemaVersion": SCHEMA_VERSION,
         "cells": [_cell(cell) for cell in topology.cells],
-        "pci_devices": [
+        "pciDevices": [
             {
                 "address": device.address,
-                "numa_node": device.numa_node,
+                "numaNode": device.numa_node,
                 "class": device.pci_class,
                 "vendor": device.vendor,
                 "device": device.device,
             }
             for device in topology.pci_devices
         ],
-        "summary": {
-            "cells": len(topology.cells),
-            "cpus": topology.cpu_count,
-            "max_single_numa_cpus": topology.max_single_numa_cpus,
-            "max_single_numa_memory_bytes": topology.max_single_numa_memory_bytes,
-            "min_single_numa_cpus": topology.min_single_numa_cpus,
-            "min_single_numa_memory_bytes": topology.min_single_numa_memory_bytes,
-            "smt_enabled": topology.smt_enabled,
-            "max_single_numa_hugepages_bytes": {
-                str(size): amount for size, amount in topology.max_single_numa_hugepages_bytes().items()
-            },
+        "summary": summary(topology),
+    }
+
+
+def summary(topology: HostTopology) -> dict[str, Any]:
+    """The host in numbers: ``discover``'s ``summary`` and ``plan``'s ``host`` (one form)."""
+    return {
+        "cells": len(topology.cells),
+        "cpus": topology.cpu_count,
+        "maxSingleNumaCpus": topology.max_single_numa_cpus,
+        "maxSingleNumaMemoryBytes": topology.max_single_numa_memory_bytes,
+        "minSingleNumaCpus": topology.min_single_numa_cpus,
+        "minSingleNumaMemoryBytes": topology.min_single_numa_memory_bytes,
+        "smtEnabled": topology.smt_enabled,
+        "maxSingleNumaHugepagesBytes": {
+            str(size): amount for size, amount in topology.max_single_numa_hugepages_bytes().items()
         },
     }
 
@@ -57,18 +63,18 @@ def _cell(cell: Cell) -> dict[str, Any]:
         "cpus": [
             {
                 "id": cpu.id,
-                "socket_id": cpu.socket_id,
-                "die_id": cpu.die_id,
-                "cluster_id": cpu.cluster_id,
-                "core_id": cpu.core_id,
+                "socketId": cpu.socket_id,
+                "dieId": cpu.die_id,
+                "clusterId": cpu.cluster_id,
+                "coreId": cpu.core_id,
                 "siblings": cpu.thread_group.sorted(),
                 "online": cpu.online,
             }
             for cpu in cell.cpus
         ],
-        "memory_bytes": cell.memory_bytes,
+        "memoryBytes": cell.memory_bytes,
         "hugepages": [
-            {"page_size_bytes": pool.page_size_bytes, "total": pool.total, "free": pool.free}
+            {"pageSizeBytes": pool.page_size_bytes, "total": pool.total, "free": pool.free}
             for pool in cell.hugepages
         ],
         "distances": {str(other): distance for other, distance in cell.distances},
@@ -79,21 +85,21 @@ def from_json(data: object, *, source: str) -> HostTopology:
     """The topology in a ``to_json`` document; InputError names ``source`` and the bad field."""
     try:
         document = _object(data, "")
-        if document.get("schema_version") != SCHEMA_VERSION:
-            raise _Bad("schema_version", f"expected {SCHEMA_VERSION}, got {document.get('schema_version')!r}")
+        if document.get("schemaVersion") != SCHEMA_VERSION:
+            raise _Bad("schemaVersion", f"expected {SCHEMA_VERSION}, got {document.get('schemaVersion')!r}")
         cells = tuple(
             _read_cell(_object(raw, f"cells[{i}]"), f"cells[{i}]") for i, raw in _list(document, "cells")
         )
         devices = tuple(
             PciDevice(
-                address=_str(item, "address", f"pci_devices[{i}]"),
-                vendor=_str(item, "vendor", f"pci_devices[{i}]"),
-                device=_str(item, "device", f"pci_devices[{i}]"),
-                pci_class=_str(item, "class", f"pci_devices[{i}]"),
-                numa_node=_int(item, "numa_node", f"pci_devices[{i}]", minimum=-1),
+                address=_str(item, "address", f"pciDevices[{i}]"),
+                vendor=_str(item, "vendor", f"pciDevices[{i}]"),
+                device=_str(item, "device", f"pciDevices[{i}]"),
+                pci_class=_str(item, "class", f"pciDevices[{i}]"),
+                numa_node=_int(item, "numaNode", f"pciDevices[{i}]", minimum=-1),
             )
-            for i, raw in _list(document, "pci_devices")
-            for item in [_object(raw, f"pci_devices[{i}]")]
+            for i, raw in _list(document, "pciDevices")
+            for item in [_object(raw, f"pciDevices[{i}]")]
         )
     except _Bad as bad:
         raise InputError(source, f"{bad.field}: {bad.problem}") from None
@@ -157,7 +163,7 @@ def _read_cell(item: dict[str, Any], where: str) -> Cell:
         if not isinstance(online, bool):
             raise _Bad(f"{at}.online", f"expected true or false, got {online!r}")
         cpu_id, socket_id, die_id, cluster_id, core_id = (
-            _int(cpu, key, at) for key in ("id", "socket_id", "die_id", "cluster_id", "core_id")
+            _int(cpu, key, at) for key in ("id", "socketId", "dieId", "clusterId", "coreId")
         )
         thread_group = CpuSet(frozenset(siblings))
         cpus.append(Cpu(cpu_id, socket_id, die_id, cluster_id, core_id, thread_group, online))
@@ -166,7 +172,7 @@ def _read_cell(item: dict[str, Any], where: str) -> Cell:
         pool = _object(raw, f"{where}.hugepages[{i}]")
         at = f"{where}.hugepages[{i}]"
         free = None if pool.get("free") is None else _int(pool, "free", at)
-        pools.append(HugePagePool(_int(pool, "page_size_bytes", at), _int(pool, "total", at), free))
+        pools.append(HugePagePool(_int(pool, "pageSizeBytes", at), _int(pool, "total", at), free))
     raw_distances = item.get("distances", {})
     if not isinstance(raw_distances, dict) or not all(
         k.isdigit() and type(v) is int and v >= 0 for k, v in raw_distances.items()
@@ -175,7 +181,7 @@ def _read_cell(item: dict[str, Any], where: str) -> Cell:
     return Cell(
         id=_int(item, "id", where),
         cpus=tuple(cpus),
-        memory_bytes=_int(item, "memory_bytes", where),
+        memory_bytes=_int(item, "memoryBytes", where),
         hugepages=tuple(pools),
         distances=tuple((int(k), v) for k, v in raw_distances.items()),
     )

@@ -1,113 +1,271 @@
-"""What the webhook knows, kept in memory: each Node's published capacity and the KubeVirt CR's flag.
+"""What the webhook knows, kept in memory: each Node's published capacity and the auto-NUMA switch.
 
-Sources (a folder, or list-and-watch on the API) feed two sinks through one narrow interface,
-the one a reflector drives:
+Sources (a folder, or list-and-watch on the API) feed two sinks through the interface a
+``kvnuma.kube.Reflector`` drives:
 
-    sink.on_replace(objects)        the full list (first list, re-list after 410)
-    sink.on_event(type, object)     ADDED / MODIFIED / DELETED (BOOKMARK is ignored)
+    sink.replacement()              a new state built beside the current one: ``add(objects)``
+                                    per list page, ``commit()`` swaps it in when the list is complete
+    sink.on_replace(objects)        the same in one call (a folder, tests)
+    sink.on_event(type, object)     ADDED / MODIFIED / DELETED (BOOKMARK and SYNC change nothing)
 
-The cluster minimum is maintained per event with ``MinTracker`` (no scan of all nodes); the
-``ClusterCapacity`` value the decision reads is rebuilt only after a change, so a request costs O(1).
+Per node only a few numbers are kept (a ``_Digest``: CPUs, memory, huge pages, copied out of the
+parsed object), so a page of objects is garbage as soon as it is digested. The cluster minimum is
+maintained per event with ``MinCounts`` (no scan of all nodes); the ``ClusterCapacity`` value the
+decision reads is rebuilt only after a change, so a request costs O(1). While a re-list builds
+the next index, admission reads the current one; a list that fails half-way never becomes visible.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from kvnuma.admission.capacity import (
-    ANNOTATION_CPUS,
-    ANNOTATION_HUGEPAGES_PREFIX,
-    ANNOTATION_MEMORY,
-    ClusterCapacity,
-    NodeCapacity,
-)
-from kvnuma.webhook.min_tracker import MinTracker
+from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
+from kvnuma.names import MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, is_capacity_annotation
+from kvnuma.webhook.min_counts import MinCounts
+from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
 
-_Raw = tuple[tuple[str, str], ...]
-_EXACT = frozenset((ANNOTATION_CPUS, ANNOTATION_MEMORY))
+# (cpus, memory bytes, ((page size, bytes), ...), problems): all copied small values
+_Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, ...]]
+_EMPTY: _Digest = (None, None, (), ())
 
 
-def _relevant(obj: Mapping[str, Any]) -> tuple[str, _Raw]:
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, Mapping):
-        return "", ()
-    name = metadata.get("name")
-    annotations = metadata.get("annotations")
-    raw: _Raw = ()
-    if isinstance(annotations, Mapping):
-        raw = tuple(
-            sorted(
-                (key, str(value))
-                for key, value in annotations.items()
-                if isinstance(key, str)
-                and (
-                    key in (ANNOTATION_CPUS, ANNOTATION_MEMORY) or key.startswith(ANNOTATION_HUGEPAGES_PREFIX)
-                )
-            )
-        )
-    return (name if isinstance(name, str) else ""), raw
-
-
-def auto_numa_enabled(kubevirt: Mapping[str, Any]) -> bool:
-    """``spec.configuration.developerConfiguration.autoNUMAEnablement`` (absent = false)."""
-    node: Any = kubevirt
-    for key in ("spec", "configuration", "developerConfiguration", "autoNUMAEnablement"):
-        if not isinstance(node, Mapping):
-            return False
-        node = node.get(key)
-    return node is True
+class Replacement(Protocol):
+    def add(self, objects: list[dict[str, Any]]) -> None: ...
+    def commit(self) -> None: ...
 
 
 class Sink(Protocol):
     """What a source (a folder, a ``kvnuma.kube.Reflector``) feeds."""
 
+    def replacement(self) -> Replacement: ...
     def on_replace(self, objects: Iterable[Mapping[str, Any]]) -> None: ...
     def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None: ...
+
+
+_Raw = tuple[tuple[str, str], ...]
+_MEMO_SIZE = 4096
+# every VEP 135 capacity name starts so; a cheap filter before is_capacity_annotation
+_PREFIX = MAX_SINGLE_NUMA_HUGEPAGES_PREFIX.removesuffix("hugepages-")
+
+
+def _raw(obj: Mapping[str, Any]) -> tuple[str, _Raw]:
+    """The node's name and its capacity annotations (a few short strings)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return "", ()
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        return "", ()
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, Mapping):
+        return name, ()
+    found = [
+        (key, str(value))
+        for key, value in annotations.items()
+        if type(key) is str and key.startswith(_PREFIX) and is_capacity_annotation(key)
+    ]
+    found.sort()
+    return name, tuple(found)
+
+
+class _Digester:
+    """Annotations -> digest, memoised: nodes of a cluster mostly publish the same few values, and
+    parsing quantities is most of the cost of a list. Digests with problems are not memoised
+    (their messages name the node)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[_Raw, _Digest] = {}
+
+    def __call__(self, obj: Mapping[str, Any]) -> tuple[str, _Digest]:
+        name, raw = _raw(obj)
+        if not raw:
+            return name, _EMPTY
+        digest = self._memo.get(raw)
+        if digest is not None:
+            return name, digest
+        node = NodeCapacity.from_annotations(dict(raw), source=f"node {name}")
+        digest = (node.cpus, node.memory_bytes, tuple(sorted(node.hugepages.items())), node.problems)
+        if not node.problems:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[raw] = digest
+        return name, digest
+
+
+class _NodeIndex:
+    """Digests by node name and the minima over them."""
+
+    def __init__(self, digest: _Digester) -> None:
+        self._digest = digest
+        self.digests: dict[str, _Digest] = {}
+        self.publishing = 0
+        self.cpus = MinCounts()
+        self.memory = MinCounts()
+        self.hugepages: dict[int, MinCounts] = {}
+        self.problems: dict[str, tuple[str, ...]] = {}
+
+    def upsert(self, obj: Mapping[str, Any]) -> bool:
+        name, digest = self._digest(obj)
+        if not name:
+            return False
+        old = self.digests.get(name)
+        if old == digest:
+            return False
+        self.digests[name] = digest
+        if old is not None:
+            self._count(name, old, -1)
+        self._count(name, digest, 1)
+        return True
+
+    def delete(self, obj: Mapping[str, Any]) -> bool:
+        name, _raw_now = _raw(obj)
+        old = self.digests.pop(name, None)
+        if old is None:
+            return False
+        self._count(name, old, -1)
+        return True
+
+    def _count(self, name: str, digest: _Digest, sign: int) -> None:
+        cpus, memory, hugepages, problems = digest
+        if digest is _EMPTY:
+            return
+        if problems:
+            if sign > 0:
+                self.problems[name] = problems
+            else:
+                self.problems.pop(name, None)
+        self.publishing += sign * _publishes(digest)
+        if sign > 0:
+            if cpus is not None:
+                self.cpus.add(cpus)
+            if memory is not None:
+                self.memory.add(memory)
+            for size, amount in hugepages:
+                counts = self.hugepages.get(size)
+                if counts is None:
+                    counts = self.hugepages[size] = MinCounts()
+                counts.add(amount)
+            return
+        if cpus is not None:
+            self.cpus.remove(cpus)
+        if memory is not None:
+            self.memory.remove(memory)
+        for size, amount in hugepages:
+            counts = self.hugepages[size]
+            counts.remove(amount)
+            if not len(counts):
+                del self.hugepages[size]
+
+    def capacity(self) -> ClusterCapacity:
+        return ClusterCapacity(
+            nodes=self.publishing,
+            cpus=self.cpus.minimum(),
+            memory_bytes=self.memory.minimum(),
+            hugepages={
+                size: low for size, counts in self.hugepages.items() if (low := counts.minimum()) is not None
+            },
+        )
+
+
+def _publishes(digest: _Digest) -> int:
+    return int(digest[0] is not None or digest[1] is not None or bool(digest[2]))
+
+
+class _NodeBuild:
+    def __init__(self, cache: ClusterCache) -> None:
+        self._cache = cache
+        self._index = _NodeIndex(cache._digester)
+
+    def add(self, objects: list[dict[str, Any]]) -> None:
+        upsert = self._index.upsert
+        for obj in objects:
+            upsert(obj)
+
+    def commit(self) -> None:
+        self._cache._swap_nodes(self._index)
 
 
 class _NodeSink:
     def __init__(self, cache: ClusterCache) -> None:
         self._cache = cache
 
+    def replacement(self) -> _NodeBuild:
+        return _NodeBuild(self._cache)
+
     def on_replace(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._cache.replace_nodes(objects)
+        build = _NodeBuild(self._cache)
+        build.add(list(objects))  # type: ignore[arg-type]
+        build.commit()
 
     def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None:
+        index = self._cache._index
         if event_type in ("ADDED", "MODIFIED"):
-            self._cache.upsert_node(obj)
+            changed = index.upsert(obj)
         elif event_type == "DELETED":
-            self._cache.delete_node(obj)
+            changed = index.delete(obj)
+        else:
+            return
+        if changed:
+            self._cache._capacity = None
+
+
+class _KubeVirtBuild:
+    def __init__(self, cache: ClusterCache) -> None:
+        self._cache = cache
+        self._switches: dict[tuple[str, str], Switch] = {}
+
+    def add(self, objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            self._switches[_key(obj)] = from_kubevirt(obj)
+
+    def commit(self) -> None:
+        self._cache._kubevirts = self._switches
+        self._cache.kubevirt_listed = True
+        self._cache._switch_changed()
 
 
 class _KubeVirtSink:
     def __init__(self, cache: ClusterCache) -> None:
         self._cache = cache
 
+    def replacement(self) -> _KubeVirtBuild:
+        return _KubeVirtBuild(self._cache)
+
     def on_replace(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._cache.replace_kubevirts(objects)
+        build = _KubeVirtBuild(self._cache)
+        build.add(list(objects))  # type: ignore[arg-type]
+        build.commit()
 
     def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None:
         if event_type in ("ADDED", "MODIFIED"):
-            self._cache.upsert_kubevirt(obj)
+            self._cache._kubevirts[_key(obj)] = from_kubevirt(obj)
         elif event_type == "DELETED":
-            self._cache.delete_kubevirt(obj)
+            self._cache._kubevirts.pop(_key(obj), None)
+        else:
+            return
+        self._cache._switch_changed()
 
 
 class ClusterCache:
-    def __init__(self) -> None:
-        self._raw: dict[str, _Raw] = {}
-        self._publishing: set[str] = set()
-        self._cpus: MinTracker[str] = MinTracker()
-        self._memory: MinTracker[str] = MinTracker()
-        self._hugepages: dict[int, MinTracker[str]] = {}
-        self._kubevirts: dict[tuple[str, str], bool] = {}
-        self._capacity: ClusterCapacity | None = ClusterCapacity()
-        self.problems: dict[str, tuple[str, ...]] = {}
+    """``override``: a fixed switch (``--auto-numa=on|off``); then the KubeVirt CRs are not needed.
+    ``on_switch`` is called with the new switch whenever it (or the source deciding it) changes."""
+
+    def __init__(
+        self, override: Switch | None = None, on_switch: Callable[[Switch], None] | None = None
+    ) -> None:
+        self._digester = _Digester()
+        self._index = _NodeIndex(self._digester)
+        self._kubevirts: dict[tuple[str, str], Switch] = {}
+        self._capacity: ClusterCapacity | None = None
+        self.override = override
+        self.on_switch = on_switch
+        self._switch = override if override is not None else Switch()
         self.nodes_listed = False
-        self.kubevirt_listed = False
+        self.kubevirt_listed = override is not None
+        self.node_lists = 0
         self.nodes = _NodeSink(self)
         self.kubevirts = _KubeVirtSink(self)
 
@@ -117,91 +275,46 @@ class ClusterCache:
         return self.nodes_listed and self.kubevirt_listed
 
     @property
+    def switch(self) -> Switch:
+        return self._switch
+
+    @property
     def enabled(self) -> bool:
-        return any(self._kubevirts.values())
+        return self._switch.enabled
 
     @property
     def node_count(self) -> int:
-        return len(self._raw)
+        return len(self._index.digests)
+
+    @property
+    def problems(self) -> dict[str, tuple[str, ...]]:
+        return self._index.problems
 
     def capacity(self) -> ClusterCapacity:
         if self._capacity is None:
-            self._capacity = ClusterCapacity(
-                nodes=len(self._publishing),
-                cpus=self._cpus.minimum(),
-                memory_bytes=self._memory.minimum(),
-                hugepages={
-                    size: low
-                    for size, tracker in self._hugepages.items()
-                    if (low := tracker.minimum()) is not None
-                },
-            )
+            self._capacity = self._index.capacity()
         return self._capacity
 
-    # --- nodes ------------------------------------------------------------------------------
-    def replace_nodes(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._raw.clear()
-        self._publishing.clear()
-        self._cpus.clear()
-        self._memory.clear()
-        self._hugepages.clear()
-        self.problems.clear()
+    # --- changes ----------------------------------------------------------------------------
+    def _swap_nodes(self, index: _NodeIndex) -> None:
+        self._index = index
         self._capacity = None
-        for obj in objects:
-            self.upsert_node(obj)
         self.nodes_listed = True
+        self.node_lists += 1
 
-    def upsert_node(self, obj: Mapping[str, Any]) -> None:
-        name, raw = _relevant(obj)
-        if not name:
-            return
-        if self._raw.get(name) == raw and name in self._raw:
-            return
-        self._raw[name] = raw
-        self._apply(name, NodeCapacity.from_annotations(dict(raw), source=f"node {name}"))
-
-    def delete_node(self, obj: Mapping[str, Any]) -> None:
-        name, _raw = _relevant(obj)
-        if self._raw.pop(name, None) is not None:
-            self._apply(name, NodeCapacity())
-
-    def _apply(self, name: str, node: NodeCapacity) -> None:
+    def resync(self) -> None:
+        """A resync replays what the cache holds: the minima and the switch are derived again."""
         self._capacity = None
-        if node.problems:
-            self.problems[name] = node.problems
-        else:
-            self.problems.pop(name, None)
-        if node.publishes:
-            self._publishing.add(name)
-        else:
-            self._publishing.discard(name)
-        _set(self._cpus, name, node.cpus)
-        _set(self._memory, name, node.memory_bytes)
-        for size, tracker in self._hugepages.items():
-            if size not in node.hugepages:
-                tracker.discard(name)
-        for size, amount in node.hugepages.items():
-            self._hugepages.setdefault(size, MinTracker()).set(name, amount)
+        self._switch_changed()
 
-    # --- the KubeVirt CR --------------------------------------------------------------------
-    def replace_kubevirts(self, objects: Iterable[Mapping[str, Any]]) -> None:
-        self._kubevirts.clear()
-        for obj in objects:
-            self.upsert_kubevirt(obj)
-        self.kubevirt_listed = True
-
-    def upsert_kubevirt(self, obj: Mapping[str, Any]) -> None:
-        self._kubevirts[_key(obj)] = auto_numa_enabled(obj)
-
-    def delete_kubevirt(self, obj: Mapping[str, Any]) -> None:
-        self._kubevirts.pop(_key(obj), None)
-
-
-def _set(tracker: MinTracker[str], name: str, value: int | None) -> None:
-    if value is None:
-        tracker.discard(name)
-    else:
-        tracker.set(name, value)
+    def _switch_changed(self) -> None:
+        if self.override is not None:
+            return
+        new = combine(self._kubevirts[key] for key in sorted(self._kubevirts))
+        if new != self._switch:
+            self._switch = new
+            if self.on_switch is not None:
+                self.on_switch(new)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str]:

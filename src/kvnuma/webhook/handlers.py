@@ -2,7 +2,8 @@
 
 POST /mutate-virtualmachineinstances   AdmissionReview v1 -> AdmissionReview v1 (or 400/413 + Status)
 GET  /healthz                          the process serves
-GET  /readyz                           200 only after the first list of Nodes and of KubeVirt CRs
+GET  /readyz                           200 only after the first complete list of Nodes and of KubeVirt
+                                       CRs; the text names the auto-NUMA switch and its source
 GET  /metrics                          Prometheus text
 """
 
@@ -20,6 +21,7 @@ from kvnuma.admission import AdmissionConfig, Mode, Outcome, build_response, dec
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.metrics import WebhookMetrics
+from kvnuma.webhook.switch import Switch
 
 __all__ = ["MAX_BODY_BYTES", "MUTATE_PATH", "WebhookState", "build_app"]
 
@@ -54,6 +56,14 @@ def build_app(state: WebhookState) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     metrics = state.metrics
     cache = state.cache
+
+    def switched(switch: Switch) -> None:
+        _log.info("%s%s", switch.describe(), f"; {switch.problem}" if switch.problem else "")
+        metrics.set_switch(switch.enabled, switch.source.value)
+
+    cache.on_switch = switched
+    if cache.override is not None:
+        switched(cache.override)
 
     async def mutate(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -95,7 +105,9 @@ def build_app(state: WebhookState) -> web.Application:
 
     async def readyz(_request: web.Request) -> web.Response:
         if cache.ready:
-            return web.Response(text="ok")
+            switch = cache.switch
+            problem = f"; {switch.problem}" if switch.problem else ""
+            return web.Response(text=f"ok: {switch.describe()}, {cache.node_count} nodes{problem}")
         missing = [
             name
             for name, listed in (("Nodes", cache.nodes_listed), ("KubeVirt CRs", cache.kubevirt_listed))
@@ -107,7 +119,8 @@ def build_app(state: WebhookState) -> web.Application:
         capacity = cache.capacity()
         metrics.cache_nodes.set(cache.node_count)
         metrics.publishing_nodes.set(capacity.nodes)
-        metrics.enabled.set(1 if cache.enabled else 0)
+        metrics.set_switch(cache.enabled, cache.switch.source.value)
+        metrics.node_lists.set(cache.node_lists)
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

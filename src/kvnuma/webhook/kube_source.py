@@ -1,9 +1,19 @@
 """``--source kube``: the project's ``Reflector`` list-and-watches Nodes and KubeVirt CRs into the cache.
 
-One ``KubeClient`` and two reflectors (``kvnuma.kube``): LIST -> the cache sink's ``on_replace``,
-WATCH with bookmarks -> ``on_event``; 410, a cut stream and the periodic resync re-list and
-replace; other failures back off. The cache keeps only the annotations it needs, so the
-reflectors keep no copy of the objects (``keep_objects=False``).
+One ``KubeClient`` and two reflectors (``kvnuma.kube``):
+
+  Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads),
+             paginated (``limit=page_size`` for the first list, ``relist_page_size`` for re-lists
+             while the old cache serves; each page under the client's timeout) or, with
+             ``watch_list``, the streaming watch-list with a fallback to pages; every list is built
+             beside the current cache and swapped in when complete, so admission keeps answering
+             from the old one during a re-list and never from a half-built one
+  KubeVirts  full objects (the VEP 135 field is in the spec); skipped when ``--auto-numa`` is
+             ``on`` or ``off``
+
+Watches with bookmarks follow; 410 and a cut stream re-list; the periodic resync replays the
+cache and does not re-list; other failures back off. The reflectors keep no copy of the objects
+(``keep_objects=False``): the cache keeps a few numbers per node.
 """
 
 from __future__ import annotations
@@ -11,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from kvnuma.kube.backoff import Backoff
 from kvnuma.kube.client import KubeClient
+from kvnuma.kube.clock import Clock
 from kvnuma.kube.config import ClusterConfig, load_config
 from kvnuma.kube.errors import ApiError, KubeError
-from kvnuma.kube.reflector import Reflector
+from kvnuma.kube.reflector import Reflector, Replacement
 from kvnuma.kube.resources import KUBEVIRTS, NODES, Resource
-from kvnuma.webhook.cache import Sink
+from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import WebhookState
 from kvnuma.webhook.server import SourceLoop
 
@@ -37,6 +49,26 @@ def _logger(resource: Resource) -> Callable[[KubeError], None]:
     return log
 
 
+class _LoggedNodeBuild:
+    def __init__(self, cache: ClusterCache, client: KubeClient) -> None:
+        self._build = cache.nodes.replacement()
+        self._cache = cache
+        self._client = client
+
+    def add(self, objects: list[dict[str, Any]]) -> None:
+        self._build.add(objects)
+
+    def commit(self) -> None:
+        first = not self._cache.nodes_listed
+        self._build.commit()
+        _log.info(
+            "nodes: %s %d nodes (%.1f MB received from the API so far)",
+            "listed" if first else "re-listed, cache swapped:",
+            self._cache.node_count,
+            self._client.bytes_received / 1e6,
+        )
+
+
 def kube_source(
     config: ClusterConfig | None = None,
     *,
@@ -44,29 +76,61 @@ def kube_source(
     watch_timeout_seconds: int = 300,
     backoff_base: float = 0.5,
     backoff_cap: float = 30.0,
+    page_size: int | None = 500,
+    relist_page_size: int | None = 100,
+    metadata_only: bool = True,
+    watch_list: bool = False,
+    clock: Clock | None = None,
 ) -> SourceLoop:
     """A source loop over the API server ``config`` names (default: ``load_config()``: in a pod
     its service account, else ``$KUBECONFIG``; with neither it raises ``InputError`` here, not
-    later in the loop)."""
+    later in the loop). ``page_size=None, metadata_only=False`` is the old unpaginated full-object
+    list (benchmarks compare against it)."""
     cluster = config if config is not None else load_config()
 
     async def run(state: WebhookState) -> None:
-        sinks: list[tuple[Resource, Sink]] = [(NODES, state.cache.nodes), (KUBEVIRTS, state.cache.kubevirts)]
+        cache = state.cache
         async with KubeClient(cluster, user_agent="kvnuma-webhook") as client:
+            state.metrics.bytes_received.set_function(lambda: client.bytes_received)
+
+            def nodes() -> Replacement:
+                return _LoggedNodeBuild(cache, client)
+
+            common: dict[str, Any] = {
+                "on_resync": cache.resync,
+                "keep_objects": False,
+                "resync_seconds": resync_seconds,
+                "watch_timeout_seconds": watch_timeout_seconds,
+                "page_size": page_size,
+                "clock": clock,
+            }
             reflectors = [
                 Reflector(
                     client,
-                    resource,
-                    on_event=sink.on_event,
-                    on_replace=sink.on_replace,
-                    on_error=_logger(resource),
-                    keep_objects=False,
-                    resync_seconds=resync_seconds,
-                    watch_timeout_seconds=watch_timeout_seconds,
+                    NODES,
+                    on_event=cache.nodes.on_event,
+                    replacement=nodes,
+                    on_error=_logger(NODES),
                     backoff=Backoff(base=backoff_base, cap=backoff_cap),
+                    metadata_only=metadata_only,
+                    relist_page_size=relist_page_size if page_size is not None else None,
+                    step_objects=50,
+                    watch_list=watch_list,
+                    **common,
                 )
-                for resource, sink in sinks
             ]
+            if cache.override is None:
+                reflectors.append(
+                    Reflector(
+                        client,
+                        KUBEVIRTS,
+                        on_event=cache.kubevirts.on_event,
+                        replacement=cache.kubevirts.replacement,
+                        on_error=_logger(KUBEVIRTS),
+                        backoff=Backoff(base=backoff_base, cap=backoff_cap),
+                        **common,
+                    )
+                )
             await asyncio.gather(*(reflector.run() for reflector in reflectors))
 
     return run

@@ -34,9 +34,28 @@ class WebhookMetrics:
         )
         self.enabled = Gauge(
             "kvnuma_webhook_auto_numa_enabled",
-            "1 when the KubeVirt CR enables autoNUMAEnablement.",
+            "1 when auto-NUMA is on; the source label names what decided (flag, annotation, field, default).",
+            ["source"],
             registry=self.registry,
         )
+        self.node_lists = Gauge(
+            "kvnuma_webhook_node_lists",
+            "Complete lists of Nodes swapped into the cache (the first one and each re-list).",
+            registry=self.registry,
+        )
+        self.bytes_received = Gauge(
+            "kvnuma_webhook_api_bytes_received",
+            "Bytes of API responses read (lists and watch streams) since start.",
+            registry=self.registry,
+        )
+        self._source = ""
         self.cert_reloads = Counter(
             "kvnuma_webhook_cert_reloads", "Certificate reloads without restart.", registry=self.registry
         )
+
+    def set_switch(self, enabled: bool, source: str) -> None:
+        """One series: the deciding source, 1 or 0 (the other sources' series are removed)."""
+        if source != self._source and self._source:
+            self.enabled.remove(self._source)
+        self._source = source
+        self.enabled.labels(source).set(1 if enabled else 0)

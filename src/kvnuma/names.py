@@ -1,0 +1,39 @@
+"""The annotation and label names kvnuma reads and writes, defined once.
+
+VEP 135 (auto-NUMA): the node agent publishes a node's largest NUMA cell on the Node object, and
+the admission webhook, the migration check and the engine's callers read it back:
+
+    kubevirt.io/max-single-numa-cpus           online CPUs of the largest cell ("20")
+    kubevirt.io/max-single-numa-memory         memory of the largest cell ("128Gi")
+    kubevirt.io/max-single-numa-hugepages-<s>  per page size <s>: the largest per-cell pool
+    kubevirt.io/realtime (label)               "true" on a realtime-capable kernel
+
+KubeVirt's own VMI annotation for the emulator-thread parity (the engine and the pod size both
+follow it), and kvnuma's PCI NUMA hook annotation. Standard library only (the hook bundles it).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EMULATOR_PARITY_ANNOTATION",
+    "MAX_SINGLE_NUMA_CPUS",
+    "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
+    "MAX_SINGLE_NUMA_MEMORY",
+    "PCI_NUMA_ANNOTATION",
+    "REALTIME_LABEL",
+    "is_capacity_annotation",
+]
+
+MAX_SINGLE_NUMA_CPUS = "kubevirt.io/max-single-numa-cpus"
+MAX_SINGLE_NUMA_MEMORY = "kubevirt.io/max-single-numa-memory"
+MAX_SINGLE_NUMA_HUGEPAGES_PREFIX = "kubevirt.io/max-single-numa-hugepages-"
+REALTIME_LABEL = "kubevirt.io/realtime"
+EMULATOR_PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+PCI_NUMA_ANNOTATION = "kvnuma.io/pci-numa"
+
+
+def is_capacity_annotation(key: str) -> bool:
+    """``key`` is one of the VEP 135 ``max-single-numa`` annotations."""
+    return key in (MAX_SINGLE_NUMA_CPUS, MAX_SINGLE_NUMA_MEMORY) or key.startswith(
+        MAX_SINGLE_NUMA_HUGEPAGES_PREFIX
+    )
