@@ -38,7 +38,8 @@ from kvnuma.cli.sources import load_feature_gates, load_vmi, vm_input_options
 from kvnuma.errors import InputError
 from kvnuma.inputs import read_text
 from kvnuma.model import CpuSet
-from kvnuma.pci.sysfs import HostPciFacts, read_host_pci
+from kvnuma.pci.host_facts import HostPciFacts
+from kvnuma.pci.sysfs import read_host_pci
 from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest
 from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enabled, place_domain_devices
 from kvnuma.render import merge_into, render_domain

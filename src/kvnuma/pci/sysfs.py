@@ -17,27 +17,17 @@ start): ``os.path`` rather than ``pathlib``, string tests rather than ``re``.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError
 from kvnuma.pci.address import is_hex
+from kvnuma.pci.host_facts import HostPciFacts
 from kvnuma.pci.id_list import parse_id_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["HostPciFacts", "read_host_pci"]
-
-
-@dataclass(frozen=True)
-class HostPciFacts:
-    """``numa_node``: present devices only. ``root_complex``/``bridges``: where known."""
-
-    numa_node: dict[str, int] = field(default_factory=dict)
-    root_complex: dict[str, str] = field(default_factory=dict)
-    bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    cpu_nodes: dict[int, int] = field(default_factory=dict)
+__all__ = ["read_host_pci"]
 
 
 def _is_root_complex(name: str) -> bool:

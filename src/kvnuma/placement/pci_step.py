@@ -15,7 +15,7 @@ from typing import Any
 
 from kvnuma.pci import PlacementResult, place_in_doc
 from kvnuma.pci.domain_facts import guest_cells, hostdevs
-from kvnuma.pci.sysfs import HostPciFacts
+from kvnuma.pci.host_facts import HostPciFacts
 from kvnuma.xmldoc import parse_document
 
 __all__ = ["GPU_DEVICE_NUMA_GATE", "PciStep", "gate_enabled", "place_domain_devices"]

@@ -1,0 +1,22 @@
+"""``HostPciFacts``: what PCI placement needs to know about the host, as plain values.
+
+The core (``kvnuma.placement.pci_step``, ``kvnuma.pci.place``) takes these in; the shell reads
+them (``kvnuma.pci.sysfs.read_host_pci`` from a sysfs root).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["HostPciFacts"]
+
+
+@dataclass(frozen=True)
+class HostPciFacts:
+    """``numa_node``: present devices only. ``root_complex``/``bridges``: where known.
+    ``cpu_nodes``: host CPU -> host node. (Not ``slots=True``: the hook bundle runs on 3.9.)"""
+
+    numa_node: dict[str, int] = field(default_factory=dict)
+    root_complex: dict[str, str] = field(default_factory=dict)
+    bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cpu_nodes: dict[int, int] = field(default_factory=dict)
