@@ -12,7 +12,7 @@ from kvnuma.admission import ClusterCapacity, NodeCapacity
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache, auto_numa_enabled
 from kvnuma.webhook.file_source import FolderWatch, load_folder, parse_source
-from kvnuma.webhook.min_tracker import MinTracker
+from kvnuma.webhook.min_counts import MinCounts
 from kvnuma.webhook.switch import Switch, from_flag
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cluster"
@@ -64,19 +64,19 @@ def test_incremental_minimum_matches_a_full_scan(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 9), st.one_of(st.none(), st.integers(0, 1000))), max_size=300))
-def test_min_tracker_stays_small_and_right(ops: list[tuple[int, int | None]]) -> None:
-    tracker: MinTracker[int] = MinTracker()
-    truth: dict[int, int] = {}
-    for key, value in ops:
-        if value is None:
-            tracker.discard(key)
-            truth.pop(key, None)
-        else:
-            tracker.set(key, value)
-            truth[key] = value
-        assert tracker.minimum() == (min(truth.values()) if truth else None)
-    assert len(tracker._heap) <= 2 * len(truth) + 65
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 12)), max_size=300))
+def test_min_counts_match_a_multiset(ops: list[tuple[bool, int]]) -> None:
+    counts = MinCounts()
+    truth: list[int] = []
+    for add, value in ops:
+        if add:
+            counts.add(value)
+            truth.append(value)
+        elif value in truth:
+            counts.remove(value)
+            truth.remove(value)
+        assert counts.minimum() == (min(truth) if truth else None)
+        assert len(counts) == len(set(truth))  # one entry per distinct value, none per copy
 
 
 def test_malformed_annotations_are_left_out_and_reported() -> None:

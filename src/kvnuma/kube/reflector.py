@@ -1,6 +1,7 @@
 """A generic list-and-watch cache (client-go's Reflector, in small).
 
-    LIST  page by page (``limit``/``continue``, each page under its own timeout), or the streaming
+    LIST  page by page (``limit``/``continue``, each page under its own timeout; ``page_size`` for
+          the first list, ``relist_page_size`` once the state serves), or the streaming
           watch-list (``watch_list=True``: ``sendInitialEvents=true``; a server without it is
           detected and the reflector falls back to the paginated LIST for good)
           -> each page goes to a *replacement* built beside the current state, which is swapped
@@ -96,6 +97,7 @@ class Reflector:
         on_error: Callable[[KubeError], None] | None = None,
         keep_objects: bool = True,
         page_size: int | None = 500,
+        relist_page_size: int | None = None,
         metadata_only: bool = False,
         watch_list: bool = False,
         step_objects: int = 100,
@@ -114,6 +116,7 @@ class Reflector:
         self.backoff = backoff or Backoff()
         self.keep_objects = keep_objects
         self.page_size = page_size
+        self.relist_page_size = relist_page_size if relist_page_size is not None else page_size
         self.metadata_only = metadata_only
         self.watch_list = watch_list
         self.step_objects = max(1, step_objects)
@@ -183,8 +186,7 @@ class Reflector:
     ) -> None:
         step = self.step_objects
         for start in range(0, len(items), step):
-            if start:
-                await asyncio.sleep(0)  # let admission requests in between steps
+            await asyncio.sleep(0)  # let admission requests in between steps
             chunk = items[start : start + step]
             if store is not None:
                 for obj in chunk:
@@ -207,11 +209,14 @@ class Reflector:
     async def _list(self) -> None:
         replacement, store = self._begin()
         token, resource_version = "", ""
+        # while nothing is served from this state yet, big pages; after, small ones (each page is
+        # decoded in one step on the event loop)
+        limit = self.relist_page_size if self.synced.is_set() else self.page_size
         while True:
             page = await self.client.list_page(
                 self.resource,
                 self.namespace,
-                limit=self.page_size,
+                limit=limit,
                 continue_token=token,
                 metadata_only=self.metadata_only,
             )

@@ -10,7 +10,7 @@ Sources (a folder, or list-and-watch on the API) feed two sinks through the inte
 
 Per node only a few numbers are kept (a ``_Digest``: CPUs, memory, huge pages, copied out of the
 parsed object), so a page of objects is garbage as soon as it is digested. The cluster minimum is
-maintained per event with ``MinTracker`` (no scan of all nodes); the ``ClusterCapacity`` value the
+maintained per event with ``MinCounts`` (no scan of all nodes); the ``ClusterCapacity`` value the
 decision reads is rebuilt only after a change, so a request costs O(1). While a re-list builds
 the next index, admission reads the current one; a list that fails half-way never becomes visible.
 """
@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
-from kvnuma.names import is_capacity_annotation
-from kvnuma.webhook.min_tracker import MinTracker
+from kvnuma.names import MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, is_capacity_annotation
+from kvnuma.webhook.min_counts import MinCounts
 from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
@@ -45,76 +45,119 @@ class Sink(Protocol):
     def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None: ...
 
 
-def _digest(obj: Mapping[str, Any]) -> tuple[str, _Digest]:
+_Raw = tuple[tuple[str, str], ...]
+_MEMO_SIZE = 4096
+# every VEP 135 capacity name starts so; a cheap filter before is_capacity_annotation
+_PREFIX = MAX_SINGLE_NUMA_HUGEPAGES_PREFIX.removesuffix("hugepages-")
+
+
+def _raw(obj: Mapping[str, Any]) -> tuple[str, _Raw]:
+    """The node's name and its capacity annotations (a few short strings)."""
     metadata = obj.get("metadata")
     if not isinstance(metadata, Mapping):
-        return "", _EMPTY
+        return "", ()
     name = metadata.get("name")
     if not isinstance(name, str) or not name:
-        return "", _EMPTY
+        return "", ()
     annotations = metadata.get("annotations")
     if not isinstance(annotations, Mapping):
-        return name, _EMPTY
-    relevant = {
-        key: value
+        return name, ()
+    found = [
+        (key, str(value))
         for key, value in annotations.items()
-        if isinstance(key, str) and is_capacity_annotation(key)
-    }
-    if not relevant:
-        return name, _EMPTY
-    node = NodeCapacity.from_annotations(relevant, source=f"node {name}")
-    return name, (node.cpus, node.memory_bytes, tuple(sorted(node.hugepages.items())), node.problems)
+        if type(key) is str and key.startswith(_PREFIX) and is_capacity_annotation(key)
+    ]
+    found.sort()
+    return name, tuple(found)
+
+
+class _Digester:
+    """Annotations -> digest, memoised: nodes of a cluster mostly publish the same few values, and
+    parsing quantities is most of the cost of a list. Digests with problems are not memoised
+    (their messages name the node)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[_Raw, _Digest] = {}
+
+    def __call__(self, obj: Mapping[str, Any]) -> tuple[str, _Digest]:
+        name, raw = _raw(obj)
+        if not raw:
+            return name, _EMPTY
+        digest = self._memo.get(raw)
+        if digest is not None:
+            return name, digest
+        node = NodeCapacity.from_annotations(dict(raw), source=f"node {name}")
+        digest = (node.cpus, node.memory_bytes, tuple(sorted(node.hugepages.items())), node.problems)
+        if not node.problems:
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[raw] = digest
+        return name, digest
 
 
 class _NodeIndex:
     """Digests by node name and the minima over them."""
 
-    def __init__(self) -> None:
+    def __init__(self, digest: _Digester) -> None:
+        self._digest = digest
         self.digests: dict[str, _Digest] = {}
         self.publishing = 0
-        self.cpus: MinTracker[str] = MinTracker()
-        self.memory: MinTracker[str] = MinTracker()
-        self.hugepages: dict[int, MinTracker[str]] = {}
+        self.cpus = MinCounts()
+        self.memory = MinCounts()
+        self.hugepages: dict[int, MinCounts] = {}
         self.problems: dict[str, tuple[str, ...]] = {}
 
     def upsert(self, obj: Mapping[str, Any]) -> bool:
-        name, digest = _digest(obj)
+        name, digest = self._digest(obj)
         if not name:
             return False
         old = self.digests.get(name)
         if old == digest:
             return False
         self.digests[name] = digest
-        self._apply(name, old, digest)
+        if old is not None:
+            self._count(name, old, -1)
+        self._count(name, digest, 1)
         return True
 
     def delete(self, obj: Mapping[str, Any]) -> bool:
-        name, _digest_now = _digest(obj)
+        name, _raw_now = _raw(obj)
         old = self.digests.pop(name, None)
         if old is None:
             return False
-        self._apply(name, old, _EMPTY)
+        self._count(name, old, -1)
         return True
 
-    def _apply(self, name: str, old: _Digest | None, new: _Digest) -> None:
-        cpus, memory, hugepages, problems = new
+    def _count(self, name: str, digest: _Digest, sign: int) -> None:
+        cpus, memory, hugepages, problems = digest
+        if digest is _EMPTY:
+            return
         if problems:
-            self.problems[name] = problems
-        else:
-            self.problems.pop(name, None)
-        self.publishing += _publishes(new) - (_publishes(old) if old is not None else 0)
-        _set(self.cpus, name, cpus)
-        _set(self.memory, name, memory)
-        sizes = {size for size, _amount in hugepages}
-        if old is not None:
-            for size, _amount in old[2]:
-                if size not in sizes:
-                    tracker = self.hugepages[size]
-                    tracker.discard(name)
-                    if not len(tracker):
-                        del self.hugepages[size]
+            if sign > 0:
+                self.problems[name] = problems
+            else:
+                self.problems.pop(name, None)
+        self.publishing += sign * _publishes(digest)
+        if sign > 0:
+            if cpus is not None:
+                self.cpus.add(cpus)
+            if memory is not None:
+                self.memory.add(memory)
+            for size, amount in hugepages:
+                counts = self.hugepages.get(size)
+                if counts is None:
+                    counts = self.hugepages[size] = MinCounts()
+                counts.add(amount)
+            return
+        if cpus is not None:
+            self.cpus.remove(cpus)
+        if memory is not None:
+            self.memory.remove(memory)
         for size, amount in hugepages:
-            self.hugepages.setdefault(size, MinTracker()).set(name, amount)
+            counts = self.hugepages[size]
+            counts.remove(amount)
+            if not len(counts):
+                del self.hugepages[size]
 
     def capacity(self) -> ClusterCapacity:
         return ClusterCapacity(
@@ -122,9 +165,7 @@ class _NodeIndex:
             cpus=self.cpus.minimum(),
             memory_bytes=self.memory.minimum(),
             hugepages={
-                size: low
-                for size, tracker in self.hugepages.items()
-                if (low := tracker.minimum()) is not None
+                size: low for size, counts in self.hugepages.items() if (low := counts.minimum()) is not None
             },
         )
 
@@ -136,7 +177,7 @@ def _publishes(digest: _Digest) -> int:
 class _NodeBuild:
     def __init__(self, cache: ClusterCache) -> None:
         self._cache = cache
-        self._index = _NodeIndex()
+        self._index = _NodeIndex(cache._digester)
 
     def add(self, objects: list[dict[str, Any]]) -> None:
         upsert = self._index.upsert
@@ -215,7 +256,8 @@ class ClusterCache:
     def __init__(
         self, override: Switch | None = None, on_switch: Callable[[Switch], None] | None = None
     ) -> None:
-        self._index = _NodeIndex()
+        self._digester = _Digester()
+        self._index = _NodeIndex(self._digester)
         self._kubevirts: dict[tuple[str, str], Switch] = {}
         self._capacity: ClusterCapacity | None = None
         self.override = override
@@ -273,13 +315,6 @@ class ClusterCache:
             self._switch = new
             if self.on_switch is not None:
                 self.on_switch(new)
-
-
-def _set(tracker: MinTracker[str], name: str, value: int | None) -> None:
-    if value is None:
-        tracker.discard(name)
-    else:
-        tracker.set(name, value)
 
 
 def _key(obj: Mapping[str, Any]) -> tuple[str, str]:

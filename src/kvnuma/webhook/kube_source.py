@@ -3,7 +3,8 @@
 One ``KubeClient`` and two reflectors (``kvnuma.kube``):
 
   Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads),
-             paginated (``limit=page_size``, each page under the client's timeout) or, with
+             paginated (``limit=page_size`` for the first list, ``relist_page_size`` for re-lists
+             while the old cache serves; each page under the client's timeout) or, with
              ``watch_list``, the streaming watch-list with a fallback to pages; every list is built
              beside the current cache and swapped in when complete, so admission keeps answering
              from the old one during a re-list and never from a half-built one
@@ -75,13 +76,16 @@ def kube_source(
     watch_timeout_seconds: int = 300,
     backoff_base: float = 0.5,
     backoff_cap: float = 30.0,
-    page_size: int = 500,
+    page_size: int | None = 500,
+    relist_page_size: int | None = 100,
+    metadata_only: bool = True,
     watch_list: bool = False,
     clock: Clock | None = None,
 ) -> SourceLoop:
     """A source loop over the API server ``config`` names (default: ``load_config()``: in a pod
     its service account, else ``$KUBECONFIG``; with neither it raises ``InputError`` here, not
-    later in the loop)."""
+    later in the loop). ``page_size=None, metadata_only=False`` is the old unpaginated full-object
+    list (benchmarks compare against it)."""
     cluster = config if config is not None else load_config()
 
     async def run(state: WebhookState) -> None:
@@ -108,7 +112,9 @@ def kube_source(
                     replacement=nodes,
                     on_error=_logger(NODES),
                     backoff=Backoff(base=backoff_base, cap=backoff_cap),
-                    metadata_only=True,
+                    metadata_only=metadata_only,
+                    relist_page_size=relist_page_size if page_size is not None else None,
+                    step_objects=50,
                     watch_list=watch_list,
                     **common,
                 )
