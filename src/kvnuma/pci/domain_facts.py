@@ -1,8 +1,8 @@
 """What PCI placement reads from a libvirt domain: guest cells, how they bind to host nodes,
 the PCI controllers and the PCI hostdevs.
 
-Works on an ``xml.etree.ElementTree`` element with plain tag names (libvirt's domain elements carry no
-namespace). Standard library only.
+Works on an ``xml.etree.ElementTree`` element with plain tag names (libvirt's domain elements
+carry no namespace). Standard library only.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.pci.address import PciAddress
-from kvnuma.pci.id_list import parse_id_list
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -52,6 +52,13 @@ class Hostdev:
     element: ET.Element
     source: PciAddress
     guest_bus: int | None
+
+    @property
+    def guest_address(self) -> ET.Element | None:
+        for child in self.element.findall("address"):
+            if child.get("type") == "pci":
+                return child
+        return None
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,9 @@ def guest_cells(root: ET.Element) -> dict[int, frozenset[int]]:
     for cell in root.findall("cpu/numa/cell"):
         where = "domain XML: <cpu><numa><cell>"
         cell_id = _number(cell.get("id", ""), where, f"id={cell.get('id')!r} is not a number")
-        cells[cell_id] = parse_id_list(cell.get("cpus", ""), source=f"{where} id={cell_id} cpus")
+        cells[cell_id] = parse_cpulist(
+            cell.get("cpus", ""), exclusions=True, source=f"{where} id={cell_id} cpus"
+        )
     return cells
 
 
@@ -134,14 +143,18 @@ def bind_host_nodes(
     from_memnodes: dict[int, set[int]] = {}
     for memnode in root.findall("numatune/memnode"):
         cell = _number(memnode.get("cellid", ""), "domain XML: <numatune><memnode>", "cellid is not a number")
-        nodes = parse_id_list(memnode.get("nodeset", ""), source="domain XML: <memnode> nodeset")
+        nodes = parse_cpulist(
+            memnode.get("nodeset", ""), exclusions=True, source="domain XML: <memnode> nodeset"
+        )
         for node in nodes:
             from_memnodes.setdefault(node, set()).add(cell)
     cell_of_vcpu = {vcpu: cell for cell, vcpus in cells.items() for vcpu in vcpus}
     from_pins: dict[int, set[int]] = {}
     for pin in root.findall("cputune/vcpupin"):
         vcpu = _number(pin.get("vcpu", ""), "domain XML: <cputune><vcpupin>", "vcpu is not a number")
-        host_cpus = parse_id_list(pin.get("cpuset", ""), source="domain XML: <vcpupin> cpuset")
+        host_cpus = parse_cpulist(
+            pin.get("cpuset", ""), exclusions=True, source="domain XML: <vcpupin> cpuset"
+        )
         pin_nodes = {host_cpu_nodes[cpu] for cpu in host_cpus if cpu in host_cpu_nodes}
         if len(pin_nodes) == 1 and vcpu in cell_of_vcpu:
             from_pins.setdefault(next(iter(pin_nodes)), set()).add(cell_of_vcpu[vcpu])
