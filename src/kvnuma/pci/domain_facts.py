@@ -11,9 +11,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.pci.address import PciAddress
-from kvnuma.pci.id_list import parse_id_list
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -116,7 +116,9 @@ def guest_cells(root: ET.Element) -> dict[int, frozenset[int]]:
             cell_id = int(cell.get("id", ""))
         except ValueError:
             raise InputError(where, f"id={cell.get('id')!r} is not a number") from None
-        cells[cell_id] = parse_id_list(cell.get("cpus", ""), source=f"{where} id={cell_id} cpus")
+        cells[cell_id] = parse_cpulist(
+            cell.get("cpus", ""), exclusions=True, source=f"{where} id={cell_id} cpus"
+        )
     return cells
 
 
@@ -143,7 +145,9 @@ def bind_host_nodes(
             cell = int(memnode.get("cellid", ""))
         except ValueError:
             raise InputError("domain XML: <numatune><memnode>", "cellid is not a number") from None
-        nodes = parse_id_list(memnode.get("nodeset", ""), source="domain XML: <memnode> nodeset")
+        nodes = parse_cpulist(
+            memnode.get("nodeset", ""), exclusions=True, source="domain XML: <memnode> nodeset"
+        )
         for node in nodes:
             from_memnodes.setdefault(node, set()).add(cell)
     cell_of_vcpu = {vcpu: cell for cell, vcpus in cells.items() for vcpu in vcpus}
@@ -153,7 +157,9 @@ def bind_host_nodes(
             vcpu = int(pin.get("vcpu", ""))
         except ValueError:
             raise InputError("domain XML: <cputune><vcpupin>", "vcpu is not a number") from None
-        host_cpus = parse_id_list(pin.get("cpuset", ""), source="domain XML: <vcpupin> cpuset")
+        host_cpus = parse_cpulist(
+            pin.get("cpuset", ""), exclusions=True, source="domain XML: <vcpupin> cpuset"
+        )
         pin_nodes = {host_cpu_nodes[cpu] for cpu in host_cpus if cpu in host_cpu_nodes}
         if len(pin_nodes) == 1 and vcpu in cell_of_vcpu:
             from_pins.setdefault(next(iter(pin_nodes)), set()).add(cell_of_vcpu[vcpu])
