@@ -90,7 +90,8 @@ def main() -> int:
         (proc / "sched_rt_runtime_us").write_text("950000\n")
         port = free_port()
         agent = subprocess.Popen(
-            [str(Path(sys.executable).parent / "kvnuma"), "agent", "--node-name", "big", "--interval", str(args.interval),
+            [str(Path(sys.executable).parent / "kvnuma"), "agent", "--node-name", "big",
+             "--interval", str(args.interval),
              "--sysfs", str(tree), "--proc", str(Path(scratch) / "proc"), "--server", url,
              "--listen", f"127.0.0.1:{port}", "--capabilities-out", str(Path(scratch) / "caps.xml")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
