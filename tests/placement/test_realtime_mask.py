@@ -30,7 +30,7 @@ def test_masks(mask: str, vcpus: int, expected: tuple[int, ...]) -> None:
 @pytest.mark.parametrize(
     ("mask", "vcpus", "fragment"),
     [
-        pytest.param("3-1", 4, "start after end", id="reversed-range"),
+        pytest.param("3-1", 4, "ends before it starts", id="reversed-range"),
         pytest.param("a", 4, "invalid mask value 'a'", id="letters"),
         pytest.param("0,,1", 4, "invalid mask value ''", id="empty-item"),
         pytest.param("^0-1", 4, "invalid mask value '^0-1'", id="negated-range"),

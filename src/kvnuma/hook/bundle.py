@@ -1,6 +1,7 @@
 """Pack the hook into one standard-library-only Python file, and the deploy files around it.
 
-The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.xmldoc``, ``kvnuma.pci`` and
+The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.cpulist``,
+``kvnuma.xmldoc``, ``kvnuma.pci`` and
 ``kvnuma.hook`` and imports them through a small meta-path importer, so KubeVirt's stock
 ``sidecar-shim`` image (CentOS Stream's ``python3``, Python 3.9, nothing else) runs it as
 ``/usr/bin/onDefineDomain`` from a ConfigMap. ``kvnuma hook bundle --deploy deploy/hook``
@@ -26,6 +27,8 @@ CONFIGMAP_KEY = "onDefineDomain"
 HOOK_PATH = "/usr/bin/onDefineDomain"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _SKIP = {"bundle.py", "__main__.py"}
+_GROUND = ("errors", "names", "cpulist")
+"""The top-level modules the hook imports (standard library only, Python 3.9 syntax)."""
 
 _LOADER = '''
 import sys
@@ -66,10 +69,7 @@ class _BundledModules:
     def find_spec(self, name, path=None, target=None):
         if name not in _SOURCES:
             return None
-        try:  # the class importlib.machinery exports, without importing importlib (0.5 ms)
-            from _frozen_importlib import ModuleSpec
-        except ImportError:
-            from importlib.machinery import ModuleSpec
+        from importlib.machinery import ModuleSpec
 
         is_package = _SOURCES[name][0].endswith("__init__.py")
         return ModuleSpec(name, self, is_package=is_package)
@@ -94,7 +94,7 @@ if __name__ == "__main__":
 def _modules() -> list[tuple[str, str, str]]:
     """(module name, file name, source) for everything the hook imports from kvnuma."""
     modules = [("kvnuma", "kvnuma/__init__.py", '"""kvnuma: the PCI NUMA hook subset (bundled)."""\n')]
-    for ground in ("errors", "names"):
+    for ground in _GROUND:
         modules.append((f"kvnuma.{ground}", f"kvnuma/{ground}.py", (_PACKAGE / f"{ground}.py").read_text()))
     for package in ("xmldoc", "pci", "hook"):
         for path in sorted((_PACKAGE / package).glob("*.py")):

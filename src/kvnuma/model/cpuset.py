@@ -1,10 +1,8 @@
 """CPU lists as used by Linux sysfs, cgroups and libvirt: ``0-3,8,10-11``.
 
-``CpuSet.parse`` accepts the Linux form (ids and inclusive ranges, blanks around items ignored,
-a trailing newline or NUL padding tolerated) and, with ``exclusions=True``, libvirt's ``^N``
-and ``^A-B`` items (all inclusions first, then every exclusion wins). ``format`` writes the
-normalized form: sorted, runs collapsed to ``A-B``; ``format(ranges=False)`` lists every id,
-as KubeVirt writes guest cell cpus.
+``CpuSet.parse`` and ``format`` are the one CPU-list parser and formatter, ``kvnuma.cpulist``
+(the forms it accepts and its one limit on ids and set sizes are documented there);
+``format(ranges=False)`` lists every id, as KubeVirt writes guest cell cpus.
 """
 
 from __future__ import annotations
@@ -12,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kvnuma.cpulist import format_cpulist, parse_cpulist
 from kvnuma.errors import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
 __all__ = ["CpuSet"]
-
-_ITEM = r"^(\^)?(\d+)(?:\s*-\s*(\d+))?$"  # compiled (and re imported) on first use
-_MAX_ID = 1 << 22  # far above any real CPU id; stops "0-99999999999" from eating memory
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,44 +35,12 @@ class CpuSet:
 
     @classmethod
     def parse(cls, text: str, *, source: str = "cpu list", exclusions: bool = False) -> CpuSet:
-        """Parse ``text``; any malformed item raises InputError naming ``source`` and the item."""
-        import re
-
-        cleaned = text.replace("\x00", "").strip()
-        include: set[int] = set()
-        exclude: set[int] = set()
-        if not cleaned:
-            return cls()
-        for raw in cleaned.split(","):
-            item = raw.strip()
-            if not item:
-                continue
-            match = re.match(_ITEM, item)
-            if match is None or (match.group(1) and not exclusions):
-                raise InputError(source, f"malformed cpu list item {item!r} in {cleaned!r}")
-            start = int(match.group(2))
-            end = int(match.group(3)) if match.group(3) is not None else start
-            if end < start:
-                raise InputError(source, f"range {item!r} ends before it starts in {cleaned!r}")
-            if end >= _MAX_ID:
-                raise InputError(source, f"id {end} in {item!r} is too large (limit {_MAX_ID - 1})")
-            (exclude if match.group(1) else include).update(range(start, end + 1))
-        return cls(frozenset(include - exclude))
+        """Parse ``text`` with the one CPU-list parser (``kvnuma.cpulist``, its limits included);
+        any malformed item raises InputError naming ``source`` and the item."""
+        return cls(parse_cpulist(text, source=source, exclusions=exclusions))
 
     def format(self, *, ranges: bool = True) -> str:
-        ordered = sorted(self.ids)
-        if not ranges:
-            return ",".join(str(i) for i in ordered)
-        parts: list[str] = []
-        index = 0
-        while index < len(ordered):
-            start = ordered[index]
-            while index + 1 < len(ordered) and ordered[index + 1] == ordered[index] + 1:
-                index += 1
-            end = ordered[index]
-            parts.append(str(start) if start == end else f"{start}-{end}")
-            index += 1
-        return ",".join(parts)
+        return format_cpulist(self.ids, ranges=ranges)
 
     def sorted(self) -> list[int]:
         return sorted(self.ids)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.pci.address import is_hex
 from kvnuma.pci.host_facts import HostPciFacts
-from kvnuma.pci.id_list import parse_id_list
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -104,7 +104,7 @@ def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
             continue
         cpulist = os.path.join(node_root, name, "cpulist")
         text = _read_text(cpulist, missing="")
-        for cpu in parse_id_list(text, source=cpulist):
+        for cpu in parse_cpulist(text, source=cpulist):
             cpu_nodes[cpu] = int(number)
     return cpu_nodes
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
 from kvnuma.model.topology import NO_NUMA_NODE
 from kvnuma.topology.sysfs_values import (
     clean,
-    parse_cpulist,
     parse_distances,
     parse_hex,
     parse_int,
@@ -112,7 +112,7 @@ def parse_sysfs(reader: SysfsReader, *, meminfo: str | None = None) -> HostTopol
 
 def _optional_cpulist(reader: SysfsReader, path: str) -> frozenset[int] | None:
     text = reader.read(path)
-    return None if text is None else parse_cpulist(text, path)
+    return None if text is None else parse_cpulist(text, source=path)
 
 
 def _numbered(entries: list[str], prefix: str) -> list[int]:
@@ -161,7 +161,7 @@ class _CpuReader:
             return known
         base = f"{CPU}/cpu{cpu_id}/topology/"
         listed = self._reader.read(base + "thread_siblings_list")
-        sibling_ids = None if listed is None else parse_cpulist(listed, base + "thread_siblings_list")
+        sibling_ids = None if listed is None else parse_cpulist(listed, source=base + "thread_siblings_list")
         thread_ids = sibling_ids | {cpu_id} if sibling_ids else frozenset((cpu_id,))
         siblings = CpuSet(thread_ids)
         size = len(thread_ids)
@@ -186,7 +186,7 @@ class _CpuReader:
         value = self._id(base + id_file)
         if self._use_lists[index]:
             text = self._reader.read(base + list_file)
-            members = None if text is None else parse_cpulist(text, base + list_file)
+            members = None if text is None else parse_cpulist(text, source=base + list_file)
             if members is None or len(members) <= core_size:
                 self._use_lists[index] = False
             else:

@@ -2,21 +2,15 @@
 
 Every parser takes the file's text and its path (relative to the sysfs root) and raises
 ``InputError(path, problem)`` on garbage. Text may carry a trailing newline or NUL padding (tar
-pads files to 4 KiB). These run ~1,500 times for a 448-CPU host, so they take the fast path
-(``int()``, ``str.split``) and fall back to the careful parser only to explain an error.
+pads files to 4 KiB). CPU lists are read by the one CPU-list parser, ``kvnuma.cpulist``.
 """
 
 from __future__ import annotations
 
 from kvnuma.errors import InputError
-from kvnuma.model import CpuSet
-
-_FAST_LIMIT = 1 << 16
-"""Ids at or above this take the careful parser, which owns the limits and the error messages."""
 
 __all__ = [
     "clean",
-    "parse_cpulist",
     "parse_distances",
     "parse_hex",
     "parse_int",
@@ -54,29 +48,6 @@ def parse_hex(text: str, source: str) -> str:
     except ValueError:
         raise InputError(source, f"expected a hexadecimal number, got {value[:40]!r}") from None
     return value
-
-
-def parse_cpulist(text: str, source: str) -> frozenset[int]:
-    """A Linux CPU (or node) list such as ``0-3,8``; empty text is the empty set."""
-    value = clean(text)
-    if not value:
-        return frozenset()
-    ids: set[int] = set()
-    try:
-        for item in value.split(","):
-            start, dash, end = item.partition("-")
-            first = int(start)
-            last = int(end) if dash else first
-            if not 0 <= first <= last < _FAST_LIMIT:
-                raise ValueError(item)
-            if dash:
-                ids.update(range(first, last + 1))
-            else:
-                ids.add(first)
-    except ValueError:
-        # The careful parser names the bad item (or accepts a form the fast path skipped).
-        return CpuSet.parse(value, source=source).ids
-    return frozenset(ids)
 
 
 def parse_distances(text: str, source: str) -> list[int]:
