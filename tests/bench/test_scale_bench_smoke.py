@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
-from webhook_scale_bench import realistic_node  # noqa: E402
+from bench.webhook_scale_bench import realistic_node  # noqa: E402
 
 
 def test_realistic_nodes_look_like_a_kubevirt_worker() -> None:
