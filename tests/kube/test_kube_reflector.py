@@ -269,3 +269,24 @@ async def test_a_cut_stream_backs_off_only_when_it_delivered_nothing(
     await stop(reflector, task)
     assert [e.kind for e in recorder.errors] == ["disconnected"]
     assert backoff.delays == delays
+
+
+async def test_watch_list_falls_back_to_a_list_on_a_server_that_ignores_it() -> None:
+    """A server without the streaming watch-list ignores ``sendInitialEvents``: it streams ADDED
+    events and then a bookmark without ``k8s.io/initial-events-end``. The reflector drops what it
+    streamed, lists instead, and does not try the watch-list again."""
+    async with KubeApiServer(bookmark_interval=0.05) as api:
+        api.put_object(node("a"))
+        api.put_object(node("b"))
+        recorder = Recorder()
+        reflector, task = await running(api, recorder, watch_list=True)
+        await until(lambda: api.open_watches == 1, "watching")
+        api.put_object(node("c"))
+        await until(lambda: ("ADDED", "c") in recorder.events, "the watch after the list")
+        await stop(reflector, task)
+    assert reflector.watch_list_supported is False
+    assert recorder.replaces == [["a", "b"]]
+    assert reflector.lists == 1
+    sent = [r.query for r in api.requests_for("watch", "/nodes")]
+    assert sent[0].get("sendInitialEvents") == "true"
+    assert all("sendInitialEvents" not in query for query in sent[1:])
