@@ -38,7 +38,7 @@ def test_webhook_scale_bench_at_200_nodes() -> None:
               "--warmup", "20", "--rate", "200")  # fmt: skip
     rows = {tuple(line.split()[:2]) for line in out.splitlines() if line.strip()[:1].isdigit()}
     assert {("200", "new"), ("200", "old")} <= rows
-    assert "bytes new / old full-object list at 200 nodes" in out
+    assert "200 nodes, new / old full-object list: bytes" in out
     assert "not ready" not in out
     assert "re-lists; 1-node p99 meanwhile" in out
 
