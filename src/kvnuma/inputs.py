@@ -4,6 +4,7 @@ A neutral shell module: the CLI and the webhook's file source both read through 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,18 @@ import yaml
 
 from kvnuma.errors import InputError
 
-__all__ = ["parse_documents", "read_document", "read_documents", "read_text"]
+__all__ = ["STDIN", "parse_documents", "read_document", "read_documents", "read_text"]
 
 _MAX_BYTES = 16 << 20
 
 
+STDIN = "-"
+"""The path that means standard input (``--vmi -``)."""
+
+
 def read_text(path: Path) -> str:
+    if str(path) == STDIN:
+        return _read_stdin()
     try:
         if path.stat().st_size > _MAX_BYTES:
             raise InputError(str(path), f"file is larger than {_MAX_BYTES >> 20} MiB")
@@ -29,6 +36,17 @@ def read_text(path: Path) -> str:
         raise InputError(str(path), "permission denied") from None
     except UnicodeDecodeError as error:
         raise InputError(str(path), f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+
+
+def _read_stdin() -> str:
+    """Standard input, at most ``_MAX_BYTES`` (a larger or endless pipe is an error)."""
+    data = sys.stdin.buffer.read(_MAX_BYTES + 1)
+    if len(data) > _MAX_BYTES:
+        raise InputError("<stdin>", f"input is larger than {_MAX_BYTES >> 20} MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError("<stdin>", f"not UTF-8 text ({error.reason} at byte {error.start})") from None
 
 
 def read_documents(path: Path) -> list[dict[str, Any]]:

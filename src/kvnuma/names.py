@@ -9,12 +9,14 @@ the admission webhook, the migration check and the engine's callers read it back
     kubevirt.io/realtime (label)               "true" on a realtime-capable kernel
 
 KubeVirt's own VMI annotation for the emulator-thread parity (the engine and the pod size both
-follow it), and kvnuma's PCI NUMA hook annotation. Standard library only (the hook bundles it).
+follow it), and kvnuma's own annotations: the PCI NUMA hook's (on a VMI) and the auto-NUMA
+switch (on the KubeVirt CR). Standard library only (the hook bundles it).
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AUTO_NUMA_ANNOTATION",
     "EMULATOR_PARITY_ANNOTATION",
     "MAX_SINGLE_NUMA_CPUS",
     "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
@@ -30,6 +32,8 @@ MAX_SINGLE_NUMA_HUGEPAGES_PREFIX = "kubevirt.io/max-single-numa-hugepages-"
 REALTIME_LABEL = "kubevirt.io/realtime"
 EMULATOR_PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
 PCI_NUMA_ANNOTATION = "kvnuma.io/pci-numa"
+AUTO_NUMA_ANNOTATION = "kvnuma.io/auto-numa"
+"""On the KubeVirt CR: kvnuma's own switch for auto-NUMA (``kvnuma.webhook.switch``)."""
 
 
 def is_capacity_annotation(key: str) -> bool:

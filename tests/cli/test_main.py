@@ -280,3 +280,35 @@ def test_a_closed_pipe_ends_quietly_with_exit_0(tmp_path: Path, args: list[str])
         code = process.wait(timeout=120)
     assert first == whole.splitlines(keepends=True)[0]
     assert (code, err) == (0, b"")
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "expected"),
+    [
+        pytest.param(
+            ["discover", "--capabilities", "-", "-o", "json"], CAPS, '"schemaVersion": 2', id="caps"
+        ),
+        pytest.param(
+            ["render", "--vmi", "-", "--capabilities", str(CAPS), "--cpuset", "2-5,10-12"],
+            VMI,
+            "<name>numavm</name>",
+            id="vmi",
+        ),
+        pytest.param(
+            ["admit", "--review", "-", "-o", "table"],
+            ROOT / "examples/reviews/large-vmi.json",
+            "outcome: disabled",
+            id="review",
+        ),
+    ],
+)
+def test_dash_reads_stdin(args: list[str], stdin: Path, expected: str) -> None:
+    result = CliRunner().invoke(cli, args, input=stdin.read_bytes())
+    assert result.exit_code == 0, result.output
+    assert expected in result.stdout
+
+
+def test_stdin_that_is_not_utf8_is_one_line() -> None:
+    result = CliRunner().invoke(cli, ["discover", "--capabilities", "-"], input=b"<caps>\xff</caps>")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert result.stderr == "kvnuma: error: <stdin>: not UTF-8 text (invalid start byte at byte 6)\n"

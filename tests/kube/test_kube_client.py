@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -131,3 +132,34 @@ def test_backoff_stays_within_its_bounds(
     assert all(base <= d <= cap for d in delays)
     if retry_after is not None:
         assert all(d >= min(retry_after, cap) for d in delays)
+
+
+async def test_a_watch_event_over_the_line_limit_is_a_transport_error(
+    client: tuple[KubeApiServer, KubeClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, kube = client
+    monkeypatch.setattr("kvnuma.kube.client.MAX_WATCH_LINE", 64 << 10)
+    api.put_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "huge", "annotations": {"x": "y" * (80 << 10)}},
+        }
+    )
+    received = kube.bytes_received
+    with pytest.raises(TransportError, match="over 65536 bytes") as caught:
+        async for _event in kube.watch(NODES, timeout_seconds=5):
+            pass
+    assert caught.value.kind == "bad-response"
+    assert kube.bytes_received == received  # nothing counted for the event it refused
+
+
+async def test_bytes_received_counts_list_bodies(client: tuple[KubeApiServer, KubeClient]) -> None:
+    api, kube = client
+    api.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a"}})
+    before = kube.bytes_received
+    page = await kube.list_page(NODES, limit=500, metadata_only=True)
+    assert [item["metadata"]["name"] for item in page.items] == ["a", "n1"]
+    assert page.continue_token == ""
+    assert page.resource_version == str(api.resource_version)
+    assert kube.bytes_received - before >= len(json.dumps(page.items))

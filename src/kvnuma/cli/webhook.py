@@ -11,6 +11,7 @@ import click
 
 from kvnuma.admission import Mode
 from kvnuma.cli import bind_problem
+from kvnuma.cli.options import Choice
 from kvnuma.errors import InputError
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.certs import generate
@@ -58,7 +59,7 @@ async def _serve(server: WebhookServer, address: str) -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8443, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--source", default="kube", show_default=True, help="'kube' (list-and-watch) or file:DIR.")
-@click.option("--mode", type=click.Choice([m.value for m in Mode]), default="skip", show_default=True)
+@click.option("--mode", type=Choice([m.value for m in Mode]), default="skip", show_default=True)
 @click.option(
     "--auto-numa",
     type=click.Choice(FLAG_VALUES),

@@ -69,10 +69,7 @@ class _BundledModules:
     def find_spec(self, name, path=None, target=None):
         if name not in _SOURCES:
             return None
-        try:  # the class importlib.machinery exports, without importing importlib (0.5 ms)
-            from _frozen_importlib import ModuleSpec
-        except ImportError:
-            from importlib.machinery import ModuleSpec
+        from importlib.machinery import ModuleSpec
 
         is_package = _SOURCES[name][0].endswith("__init__.py")
         return ModuleSpec(name, self, is_package=is_package)

@@ -8,19 +8,17 @@ binary-SI quantities.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from fractions import Fraction
 
 from kvnuma.errors import InputError
-
-if TYPE_CHECKING:
-    from fractions import Fraction
 
 __all__ = ["format_bytes", "parse_bytes", "parse_quantity"]
 
 _BINARY = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40, "Pi": 1 << 50, "Ei": 1 << 60}
 _DECIMAL_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _WHOLE_UNITS: dict[str, int] = {**_BINARY, **{k: int(10**e) for k, e in _DECIMAL_EXPONENT.items() if e >= 0}}
-_QUANTITY = (
+_QUANTITY = re.compile(
     r"^(?P<number>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
     r"(?:(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|[eE](?P<exp>[+-]?[0-9]{1,3}))?$"
 )
@@ -30,9 +28,6 @@ _BYTE_SUFFIXES = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
     """Parse a Kubernetes quantity into an exact Fraction; InputError on anything else."""
-    import re
-    from fractions import Fraction
-
     if isinstance(value, bool):
         raise InputError(source, f"expected a quantity, got {value!r}")
     if isinstance(value, int):
@@ -42,7 +37,7 @@ def parse_quantity(value: str | int, *, source: str = "quantity") -> Fraction:
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
         raise InputError(source, f"malformed quantity {value[:_MAX_TEXT]!r}")
-    match = re.match(_QUANTITY, text)  # re caches the compiled pattern
+    match = _QUANTITY.match(text)
     if match is None:
         raise InputError(source, f"malformed quantity {text!r}")
     number = Fraction(match.group("number"))

@@ -59,10 +59,6 @@ class HugePagePool:
     def total_bytes(self) -> int:
         return self.page_size_bytes * self.total
 
-    @property
-    def free_bytes(self) -> int | None:
-        return None if self.free is None else self.page_size_bytes * self.free
-
 
 @dataclass(frozen=True, slots=True)
 class Cell:
@@ -86,10 +82,6 @@ class Cell:
     @property
     def online_cpu_ids(self) -> CpuSet:
         return CpuSet.of(cpu.id for cpu in self.cpus if cpu.online)
-
-    @property
-    def distance_map(self) -> Mapping[int, int]:
-        return dict(self.distances)
 
     def pool(self, page_size_bytes: int) -> HugePagePool | None:
         for pool in self.hugepages:
@@ -166,10 +158,6 @@ class HostTopology:
         """Memory of the smallest cell that has CPUs."""
         return min((cell.memory_bytes for cell in self.cells_with_cpus), default=0)
 
-    @property
-    def page_sizes(self) -> tuple[int, ...]:
-        return tuple(sorted({pool.page_size_bytes for cell in self.cells for pool in cell.hugepages}))
-
     def max_single_numa_hugepages_bytes(self) -> Mapping[int, int]:
         """Page size -> bytes of the largest per-cell pool of that size (huge pages only,
         i.e. sizes above the 4 KiB base page; pools of zero pages count as zero)."""
@@ -186,10 +174,3 @@ class HostTopology:
         """True when any online CPU shares its core with another online CPU."""
         online = CpuSet.of(cpu.id for cpu in self.cpus if cpu.online)
         return any(len(cpu.thread_group & online) > 1 for cpu in self.cpus if cpu.online)
-
-    def pci_device(self, address: str) -> PciDevice | None:
-        wanted = address.lower()
-        for device in self.pci_devices:
-            if device.address.lower() == wanted:
-                return device
-        return None

@@ -1,8 +1,8 @@
 """What PCI placement reads from a libvirt domain: guest cells, how they bind to host nodes,
 the PCI controllers and the PCI hostdevs.
 
-Works on an ``xml.etree.ElementTree`` element with plain tag names (libvirt's domain elements carry no
-namespace). Standard library only.
+Works on an ``xml.etree.ElementTree`` element with plain tag names (libvirt's domain elements
+carry no namespace). Standard library only.
 """
 
 from __future__ import annotations
@@ -69,6 +69,14 @@ class CellBinding:
     unbound: Mapping[int, str]
 
 
+def _number(text: str, source: str, problem: str) -> int:
+    """``text`` as an int; else InputError(source, problem)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(source, problem) from None
+
+
 def _alias(element: ET.Element) -> str:
     alias = element.find("alias")
     return alias.get("name", "") if alias is not None else ""
@@ -80,11 +88,7 @@ def pci_controllers(root: ET.Element) -> list[PciController]:
         if element.get("type") != "pci":
             continue
         text = element.get("index", "")
-        try:
-            index = int(text)
-        except ValueError:
-            problem = f"<controller type='pci' index={text!r}> is not a number"
-            raise InputError("domain XML", problem) from None
+        index = _number(text, "domain XML", f"<controller type='pci' index={text!r}> is not a number")
         found.append(PciController(element, index, element.get("model", ""), _alias(element)))
     return found
 
@@ -112,10 +116,7 @@ def guest_cells(root: ET.Element) -> dict[int, frozenset[int]]:
     cells = {}
     for cell in root.findall("cpu/numa/cell"):
         where = "domain XML: <cpu><numa><cell>"
-        try:
-            cell_id = int(cell.get("id", ""))
-        except ValueError:
-            raise InputError(where, f"id={cell.get('id')!r} is not a number") from None
+        cell_id = _number(cell.get("id", ""), where, f"id={cell.get('id')!r} is not a number")
         cells[cell_id] = parse_cpulist(
             cell.get("cpus", ""), exclusions=True, source=f"{where} id={cell_id} cpus"
         )
@@ -141,10 +142,7 @@ def bind_host_nodes(
     that backs two guest cells is ambiguous and left unbound."""
     from_memnodes: dict[int, set[int]] = {}
     for memnode in root.findall("numatune/memnode"):
-        try:
-            cell = int(memnode.get("cellid", ""))
-        except ValueError:
-            raise InputError("domain XML: <numatune><memnode>", "cellid is not a number") from None
+        cell = _number(memnode.get("cellid", ""), "domain XML: <numatune><memnode>", "cellid is not a number")
         nodes = parse_cpulist(
             memnode.get("nodeset", ""), exclusions=True, source="domain XML: <memnode> nodeset"
         )
@@ -153,10 +151,7 @@ def bind_host_nodes(
     cell_of_vcpu = {vcpu: cell for cell, vcpus in cells.items() for vcpu in vcpus}
     from_pins: dict[int, set[int]] = {}
     for pin in root.findall("cputune/vcpupin"):
-        try:
-            vcpu = int(pin.get("vcpu", ""))
-        except ValueError:
-            raise InputError("domain XML: <cputune><vcpupin>", "vcpu is not a number") from None
+        vcpu = _number(pin.get("vcpu", ""), "domain XML: <cputune><vcpupin>", "vcpu is not a number")
         host_cpus = parse_cpulist(
             pin.get("cpuset", ""), exclusions=True, source="domain XML: <vcpupin> cpuset"
         )

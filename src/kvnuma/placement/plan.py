@@ -80,11 +80,6 @@ class GuestPlan:
         """Host cells in ``<numatune><memory nodeset>``, in host order."""
         return tuple(cell.host_cell for cell in self.cells)
 
-    @property
-    def pinned_cpus(self) -> CpuSet:
-        pins = {pin.host_cpu for pin in self.vcpu_pins} | {cpu for _, cpu in self.iothread_pins}
-        return CpuSet.of(pins) | self.emulator_cpus
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,

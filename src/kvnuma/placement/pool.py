@@ -56,10 +56,6 @@ class CpuPool:
                     pool.fragmented.extend(core)
             self.cells.append(pool)
 
-    @property
-    def free_count(self) -> int:
-        return sum(sum(len(core) for core in c.full) + len(c.fragmented) for c in self.cells)
-
     def fit_cores(self, cores: int, *, strict: bool) -> tuple[list[int], int]:
         """Take ``cores`` guest cores; returns the host threads (T per guest core, in vCPU
         order) and the number of guest cores that could not be placed."""

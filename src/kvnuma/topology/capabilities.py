@@ -17,6 +17,7 @@ read) and reads a bare row as an offline CPU, so its own files round-trip.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from kvnuma.cpulist import MAX_CPU_ID
 from kvnuma.errors import InputError
@@ -134,7 +135,7 @@ _ID_ATTRIBUTES = ("socket_id", "die_id", "cluster_id", "core_id")
 
 def write_capabilities(topology: HostTopology, *, arch: str = "x86_64") -> str:
     """The ``virsh capabilities`` form of ``topology`` (host part only, no guests)."""
-    out = ["<capabilities>", "", "  <host>", "    <cpu>", f"      <arch>{_escape(arch)}</arch>", "    </cpu>"]
+    out = ["<capabilities>", "", "  <host>", "    <cpu>", f"      <arch>{escape(arch)}</arch>", "    </cpu>"]
     out += ["    <topology>", f"      <cells num='{len(topology.cells)}'>"]
     for cell in topology.cells:
         out.append(f"        <cell id='{cell.id}'>")
@@ -155,11 +156,6 @@ def write_capabilities(topology: HostTopology, *, arch: str = "x86_64") -> str:
         out.append("        </cell>")
     out += ["      </cells>", "    </topology>", "  </host>", "", "</capabilities>", ""]
     return "\n".join(out)
-
-
-def _escape(text: str) -> str:
-    # not xml.sax.saxutils.escape: importing it pulls in urllib and http (~25 ms of start-up)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _amount_unit(amount: int) -> str:

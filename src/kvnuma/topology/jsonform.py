@@ -9,13 +9,11 @@ form back, so other tools can take a saved discovery as input.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import Any
 
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
-
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "from_json", "summary", "to_json"]
 
@@ -103,8 +101,6 @@ def from_json(data: object, *, source: str) -> HostTopology:
         )
     except _Bad as bad:
         raise InputError(source, f"{bad.field}: {bad.problem}") from None
-    from dataclasses import replace  # here: `kvnuma discover` (to_json) does not import dataclasses
-
     # JSON objects have no order worth keeping: distances follow the order of the cells.
     rank = {cell.id: index for index, cell in enumerate(cells)}
     cells = tuple(

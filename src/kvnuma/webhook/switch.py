@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from kvnuma.names import AUTO_NUMA_ANNOTATION
+
 __all__ = [
-    "ANNOTATION_AUTO_NUMA",
     "FIELD_PATH",
     "FLAG_VALUES",
     "Source",
@@ -32,7 +33,6 @@ __all__ = [
     "from_kubevirt",
 ]
 
-ANNOTATION_AUTO_NUMA = "kvnuma.io/auto-numa"  # kvnuma's own prefix, as kvnuma.io/pci-numa
 FIELD_PATH = "spec.configuration.developerConfiguration.autoNUMAEnablement"
 FLAG_VALUES = ("on", "off", "cluster")
 
@@ -85,22 +85,22 @@ def from_kubevirt(kubevirt: Mapping[str, Any]) -> Switch:
     name = f"{metadata.get('namespace', '')}/{metadata.get('name', '')}"
     annotations = metadata.get("annotations")
     problem = ""
-    if isinstance(annotations, Mapping) and ANNOTATION_AUTO_NUMA in annotations:
-        raw = annotations[ANNOTATION_AUTO_NUMA]
+    if isinstance(annotations, Mapping) and AUTO_NUMA_ANNOTATION in annotations:
+        raw = annotations[AUTO_NUMA_ANNOTATION]
         text = str(raw).strip().lower()
         if text in ("true", "false"):
             return Switch(
-                text == "true", Source.ANNOTATION, f"{ANNOTATION_AUTO_NUMA}={text} on KubeVirt {name}"
+                text == "true", Source.ANNOTATION, f"{AUTO_NUMA_ANNOTATION}={text} on KubeVirt {name}"
             )
         problem = (
-            f'KubeVirt {name}: annotation {ANNOTATION_AUTO_NUMA}: expected "true" or "false", '
+            f'KubeVirt {name}: annotation {AUTO_NUMA_ANNOTATION}: expected "true" or "false", '
             f"got {str(raw)[:40]!r}"
         )
     value = _field(kubevirt)
     if isinstance(value, bool):
         return Switch(value, Source.FIELD, f"{FIELD_PATH}={str(value).lower()} on KubeVirt {name}", problem)
     return Switch(
-        False, Source.DEFAULT, f"KubeVirt {name} sets neither {ANNOTATION_AUTO_NUMA} nor the field", problem
+        False, Source.DEFAULT, f"KubeVirt {name} sets neither {AUTO_NUMA_ANNOTATION} nor the field", problem
     )
 
 

@@ -33,13 +33,12 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pyexpat import ErrorString, ExpatError, ParserCreate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from kvnuma.errors import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, NoReturn
 
 __all__ = ["LONG", "MAX_XML_BYTES", "SHORT", "SPACED", "XmlDoc", "parse_document", "parse_element", "to_text"]
 
