@@ -1,9 +1,10 @@
 # ruff: noqa: E501
-"""The webhook's manifests, offline: kubernetes-validate for built-in kinds, structure for the rest."""
+"""The webhook's manifests as kustomize renders the cert-manager overlay, offline: kubernetes-validate
+for built-in kinds, structure for the rest; the self-managed-certs overlay with generated certificates."""
 
 from __future__ import annotations
 
-import subprocess
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,19 @@ import yaml
 from click.testing import CliRunner
 
 from kvnuma.cli import cli
-from kvnuma.webhook.certs import generate
 from kvnuma.webhook.handlers import MUTATE_PATH
+from support.kustomize import DEPLOY, installed_tree, render
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "webhook"
 K8S_VERSION = "1.33.0"
 BUILT_IN = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Service", "MutatingWebhookConfiguration"}  # fmt: skip
 
 
 def _documents() -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = []
-    for path in sorted(DEPLOY.glob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        docs.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
-    return docs
+    """The webhook's objects (not the agent's) out of the cert-manager overlay."""
+    docs = render(DEPLOY / "overlays" / "cert-manager")
+    return [
+        d for d in docs if "kvnuma-agent" not in (d["metadata"]["name"], d.get("roleRef", {}).get("name"))
+    ]
 
 
 DOCS = _documents()
@@ -46,9 +45,10 @@ def test_built_in_kinds_validate(doc: dict[str, Any]) -> None:
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    listed = set(yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"])
-    on_disk = {p.name for p in DEPLOY.glob("*.yaml")} - {"kustomization.yaml"}
+def test_base_kustomization_lists_every_manifest() -> None:
+    base = DEPLOY / "base"
+    listed = set(yaml.safe_load((base / "kustomization.yaml").read_text())["resources"])
+    on_disk = {p.name for p in base.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk
 
 
@@ -106,21 +106,35 @@ def test_cert_manager_objects() -> None:
 
 
 def test_path_without_cert_manager(tmp_path: Path) -> None:
-    script = (DEPLOY / "install-without-cert-manager.sh").read_text()
-    assert "kvnuma webhook gen-certs" in script
-    assert "caBundle" in script
-    subprocess.run(["bash", "-n", str(DEPLOY / "install-without-cert-manager.sh")], check=True)
-    made = generate(tmp_path, service="kvnuma-webhook", namespace="kvnuma-system")
+    """The self-managed-certs overlay: the generated pair is the mounted Secret, its CA the caBundle."""
+    tree = installed_tree(tmp_path)
+    certs = tree / "overlays" / "self-managed-certs" / "certs"
+    docs = render(tree / "overlays" / "self-managed-certs")
+    (secret,) = [d for d in docs if d["kind"] == "Secret"]
+    (config,) = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
+    (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert secret["type"] == "kubernetes.io/tls"
+    files = {name: base64.b64decode("".join(value.split())) for name, value in secret["data"].items()}
+    assert files == {name: (certs / name).read_bytes() for name in ("ca.crt", "tls.crt", "tls.key")}
+    (hook,) = config["webhooks"]
+    assert (
+        base64.b64decode("".join(hook["clientConfig"]["caBundle"].split())) == (certs / "ca.crt").read_bytes()
+    )
+    assert "annotations" not in config["metadata"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert [v["secret"]["secretName"] for v in volumes if "secret" in v] == [secret["metadata"]["name"]]
+    for doc in (secret, config):
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     from cryptography import x509
 
-    cert = x509.load_pem_x509_certificate(made.cert.read_bytes())
-    ca = x509.load_pem_x509_certificate(made.ca_cert.read_bytes())
+    cert = x509.load_pem_x509_certificate(files["tls.crt"])
+    ca = x509.load_pem_x509_certificate(files["ca.crt"])
     cert.verify_directly_issued_by(ca)
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName
     )
     assert "kvnuma-webhook.kvnuma-system.svc" in names
-    assert oct(made.key.stat().st_mode & 0o777) == "0o600"
+    assert oct((certs / "tls.key").stat().st_mode & 0o777) == "0o600"
     result = CliRunner().invoke(cli, ["webhook", "gen-certs", "--out", str(tmp_path / "cli")])
     assert result.exit_code == 0, result.output
     assert result.output.split() == [str(tmp_path / "cli" / n) for n in ("ca.crt", "tls.crt", "tls.key")]

@@ -40,6 +40,9 @@ What it serves (JSON only):
                 stopped applying are removed unless someone else owns them)
     concurrency ``metadata.resourceVersion`` in a patch/PUT body must match (else 409);
                 a write that changes nothing is not a write (no new resourceVersion, no event)
+    list        ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
+                metadata-only answers for ``Accept: ...;as=PartialObjectMetadataList`` (and
+                ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
     watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
                 ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines
     errors      ``kind: Status`` bodies with code, reason, message (404 NotFound, 409 Conflict,
@@ -60,6 +63,7 @@ import yaml
 from aiohttp import web
 
 from kubeapi.faults import Faults
+from kubeapi.listing import list_body, metadata_only, partial_object
 from kubeapi.patches import json_patch, merge_patch
 from kubeapi.status import ApiFailure
 from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
@@ -297,16 +301,14 @@ class KubeApiServer:
     def _serve(self, verb: str, request: web.Request, target: _Target, body: bytes) -> dict[str, Any]:
         res, store = target.res, self.store
         namespace = target.namespace or ""
+        accept = request.headers.get("Accept", "")
         if verb == "get":
             assert target.name is not None
-            return store.get(res, namespace, target.name)
+            obj = store.get(res, namespace, target.name)
+            return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
         if verb == "list":
-            return {
-                "kind": f"{res.kind}List",
-                "apiVersion": res.api_version,
-                "metadata": {"resourceVersion": str(store.rv)},
-                "items": store.list_objects(res, target.namespace),
-            }
+            metadata = metadata_only(accept, "PartialObjectMetadataList")
+            return list_body(store, res, target.namespace, dict(request.query), metadata=metadata)
         agent = request.headers.get("User-Agent", "unknown")
         manager = request.query.get("fieldManager") or agent.split("/")[0]
         if verb == "create":
@@ -413,6 +415,7 @@ class KubeApiServer:
     async def _watch(self, request: web.Request, target: _Target) -> web.StreamResponse:
         store, query = self.store, request.query
         bookmarks = query.get("allowWatchBookmarks") == "true"
+        partial = metadata_only(request.headers.get("Accept", ""), "PartialObjectMetadata")
         try:
             timeout = float(query.get("timeoutSeconds", "1800"))
             since = query.get("resourceVersion", "")
@@ -435,7 +438,7 @@ class KubeApiServer:
         try:
             await response.prepare(request)
             for kind, obj in initial:
-                await _send(response, kind, obj)
+                await _send(response, kind, partial_object(obj) if partial and kind != "ERROR" else obj)
             if initial and initial[0][0] == "ERROR":
                 await response.write_eof()
                 return response
@@ -454,7 +457,7 @@ class KubeApiServer:
                         await _send(response, "BOOKMARK", _bookmark(target.res, store.rv))
                     continue
                 if kind == "EVENT":
-                    await _send(response, item.type, item.obj)
+                    await _send(response, item.type, partial_object(item.obj) if partial else item.obj)
                 elif kind == "BOOKMARK":
                     await _send(response, "BOOKMARK", _bookmark(target.res, item))
                 elif kind == "EXPIRED":
