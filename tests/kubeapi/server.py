@@ -27,7 +27,8 @@ Constructor options: ``port`` (0 = free port; fixed ports let a test start the s
 client began retrying), ``resources`` (extra ``ResourceType`` values beyond Node and KubeVirt),
 ``bookmark_interval`` (seconds between BOOKMARK events), ``expired_watch_as_event`` (answer a
 watch from a compacted version with HTTP 200 and an ERROR event, as the watch cache does,
-instead of HTTP 410), ``ssl_context`` (serve HTTPS).
+instead of HTTP 410), ``ssl_context`` (serve HTTPS), ``watch_list`` (False: ignore
+``sendInitialEvents`` like a server without the streaming watch-list).
 
 What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
@@ -44,6 +45,9 @@ What it serves (JSON only):
                 metadata-only answers for ``Accept: ...;as=PartialObjectMetadataList`` (and
                 ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
     watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
+                ``sendInitialEvents=true`` + ``resourceVersionMatch=NotOlderThan`` (the streaming
+                watch-list: ADDED for every object, then a bookmark annotated
+                ``k8s.io/initial-events-end: "true"``; other combinations answer 422),
                 ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines
     errors      ``kind: Status`` bodies with code, reason, message (404 NotFound, 409 Conflict,
                 410 Expired, 415, 422 Invalid, 429 TooManyRequests + Retry-After, 5xx)
@@ -106,12 +110,14 @@ class KubeApiServer:
         bookmark_interval: float = 1.0,
         expired_watch_as_event: bool = False,
         ssl_context: ssl.SSLContext | None = None,
+        watch_list: bool = True,
     ) -> None:
         self.store = Store([NODE, KUBEVIRT, *(resources or [])])
         self.faults = Faults(self.store.drop_watches)
         self.requests: list[RecordedRequest] = []
         self.bookmark_interval = bookmark_interval
         self.expired_watch_as_event = expired_watch_as_event
+        self.watch_list = watch_list  # False: ignore sendInitialEvents, as servers before 1.27 do
         self._host, self._port, self._ssl = host, port, ssl_context
         self._runner: web.AppRunner | None = None
 
@@ -428,8 +434,28 @@ class KubeApiServer:
             rv = int(since) if since not in ("", "0") else None
         except ValueError as error:
             raise ApiFailure(400, f"invalid watch parameter: {error}") from error
+        initial_events = self.watch_list and query.get("sendInitialEvents") == "true"
+        if initial_events and (query.get("resourceVersionMatch") != "NotOlderThan" or not bookmarks):
+            raise ApiFailure(
+                422,
+                "sendInitialEvents: Forbidden: requires resourceVersionMatch=NotOlderThan and "
+                "allowWatchBookmarks=true",
+                reason="Invalid",
+            )
         watcher = Watcher(target.res, target.namespace, bookmarks)
-        if rv is not None and rv < store.oldest_rv:
+        if initial_events and (rv is None or rv >= store.oldest_rv):
+            # the streaming watch-list: the current state as ADDED, then the end bookmark
+            res = target.res
+            initial = [
+                ("ADDED", obj)
+                for key, obj in sorted(store.objects.items())
+                if key[:2] == (res.group, res.plural) and target.namespace in (None, key[2])
+            ]
+            end = _bookmark(res, store.rv)
+            end["metadata"]["annotations"] = {"k8s.io/initial-events-end": "true"}
+            initial.append(("BOOKMARK", end))
+            store.watchers.add(watcher)
+        elif rv is not None and rv < store.oldest_rv:
             expired = ApiFailure.expired(since, store.oldest_rv)
             if not self.expired_watch_as_event:
                 raise expired
@@ -444,7 +470,11 @@ class KubeApiServer:
         try:
             await response.prepare(request)
             for kind, obj in initial:
-                await _send(response, kind, partial_object(obj) if partial and kind != "ERROR" else obj)
+                await _send(
+                    response,
+                    kind,
+                    partial_object(obj) if partial and kind not in ("ERROR", "BOOKMARK") else obj,
+                )
             if initial and initial[0][0] == "ERROR":
                 await response.write_eof()
                 return response
