@@ -49,15 +49,22 @@ for p in "${virt_pkgs[@]}"; do
   want=$(candidate "$p")
   if [ -z "$want" ] && [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; want=$(candidate "$p"); fi
   [ -n "$want" ] || { say "no $p in $release (apt sources?)"; exit 1; }
-  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | awk '/install ok installed/ {print $4}')
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | awk '/install ok installed/ {print $4}' || true)
   [ "$have" = "$want" ] || wanted+=("$p=$want")
 done
+target=()
+[ "$lane" = backports ] && target=(-t bookworm-backports)  # their dependencies from backports too
 # going back to Debian's: every installed backports package (libvirt0, qemu-system-common, ...)
 # goes back with them, or apt cannot meet the exact-version dependencies
 if [ "$lane" = debian ] && [ "${#wanted[@]}" -gt 0 ]; then
   while read -r p; do
+    [[ " ${wanted[*]} " == *" $p="* ]] && continue
     want=$(candidate "$p")
-    [ -n "$want" ] && [[ " ${wanted[*]} " != *" $p="* ]] && wanted+=("$p=$want")
+    if [ -n "$want" ]; then
+      wanted+=("$p=$want")
+    elif [[ "$p" == libvirt* || "$p" == qemu* ]]; then
+      wanted+=("$p-")  # only in backports (libvirt-common, ...): remove, libvirt0 9.0 has its files
+    fi  # other backports-only libraries (pulled in as new dependencies) stay: harmless
   done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1 == "ii" && $3 ~ /~bpo12/ {print $2}')
 fi
 missing=()
@@ -68,9 +75,12 @@ if [ "${#wanted[@]}" -gt 0 ] || [ "${#missing[@]}" -gt 0 ]; then
   [ "$apt_updated" = 1 ] || apt-get update -qq
   apt_updated=1
   say "installing ($lane) ${wanted[*]} ${missing[*]}"
-  pgrep -x libvirtd >/dev/null && [ "${#wanted[@]}" -gt 0 ] && say "note: libvirtd is running; restart it after the change"
+  if [ "${#wanted[@]}" -gt 0 ] && pgrep -x libvirtd >/dev/null 2>&1; then
+    say "note: libvirtd is running; restart it after the change"
+  fi
   # --allow-downgrades: the debian lane goes back from backports' versions to bookworm's
-  apt_quiet install --allow-downgrades "${wanted[@]}" "${missing[@]}"
+  [ "${#wanted[@]}" -eq 0 ] || apt_quiet install "${target[@]}" --allow-downgrades "${wanted[@]}"
+  [ "${#missing[@]}" -eq 0 ] || apt_quiet install "${missing[@]}"  # from bookworm
 else
   say "packages present ($lane lane)"
 fi
