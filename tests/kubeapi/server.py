@@ -188,6 +188,12 @@ class KubeApiServer:
         res, namespace, name = self._ref(ref)
         self.store.write(res, self.store.get(res, namespace, name), "DELETED")
 
+    def install_schema(self, kind: str, schema: dict[str, Any]) -> None:
+        """Prune every later write of ``kind`` by ``schema`` (a CRD's openAPIV3Schema), as
+        kube-apiserver does for a custom resource: see kubeapi/pruning.py."""
+        res = self.store.by_kind("", kind)
+        self.store.schemas[(res.group, res.plural)] = schema
+
     def compact(self, expire_open_watches: bool = True) -> None:
         self.store.compact(expire_open_watches)
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubeapi.patches import FieldPath, fields_v1, get_path, is_missing, leaf_paths, remove_path
+from kubeapi.pruning import prune_object
 from kubeapi.status import ApiFailure
 
 __all__ = ["KUBEVIRT", "NODE", "Event", "ResourceType", "Store", "Watcher"]
@@ -74,6 +75,7 @@ class Store:
         self.owners: dict[Key, dict[Owner, set[FieldPath]]] = {}
         self.history: list[Event] = []
         self.watchers: set[Watcher] = set()
+        self.schemas: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> structural schema
 
     # --- lookups ------------------------------------------------------------------------
     def resource(self, group: str, version: str, plural: str) -> ResourceType | None:
@@ -103,6 +105,9 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
     def write(self, res: ResourceType, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
+        schema = self.schemas.get((res.group, res.plural))
+        if schema is not None and event_type != "DELETED":
+            obj = prune_object(obj, schema)
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace", "") if res.namespaced else ""
         key = (res.group, res.plural, namespace, meta["name"])
@@ -128,6 +133,9 @@ class Store:
         self, res: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], manager: str
     ) -> None:
         """A non-apply write: the manager takes the fields it changed; removed fields lose owners."""
+        schema = self.schemas.get((res.group, res.plural))
+        if schema is not None:  # ownership of what is stored: pruned fields are nobody's
+            new = prune_object(new, schema)
         key = self.key_of(res, new)
         owners = self.owners.setdefault(key, {})
         old_paths = set(leaf_paths(old)) if old is not None else set()
