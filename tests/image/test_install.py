@@ -58,12 +58,17 @@ def test_the_readme_install_commands_are_the_ones_run_here() -> None:
         "kubectl apply -k",
         "bash scripts/kvnuma webhook",
         "kubectl apply -k",
+        "kubectl annotate kubevirt",
     ]
+
+
+ON_THE_CLUSTER: list[list[str]] = []  # README commands that need the API: run in the containers test
 
 
 def run_install(tree: Path) -> dict[str, list[dict[str, Any]]]:
     """The README's commands on ``tree`` (a copy of the repository's deploy files)."""
     rendered: dict[str, list[dict[str, Any]]] = {}
+    ON_THE_CLUSTER.clear()
     for argv in install_commands():
         if argv[:2] == ["apt-get", "install"]:
             for package in argv[2:]:
@@ -81,6 +86,8 @@ def run_install(tree: Path) -> dict[str, list[dict[str, Any]]]:
             continue  # no registry on our machines
         elif argv[:3] == ["kubectl", "apply", "-k"]:
             rendered[Path(argv[3]).name] = render(tree / argv[3])
+        elif argv[:2] == ["kubectl", "annotate"]:
+            ON_THE_CLUSTER.append(argv)
         elif argv[:4] == ["bash", "scripts/kvnuma", "webhook", "gen-certs"]:
             done = subprocess.run(
                 [str(KVNUMA), *argv[2:]], cwd=tree, capture_output=True, text=True, check=False
@@ -150,6 +157,11 @@ def probe(url: str, context: ssl.SSLContext | None) -> int:
         return 0
 
 
+def body(url: str, context: ssl.SSLContext | None) -> str:
+    with urllib.request.urlopen(url, context=context, timeout=5) as response:
+        return str(response.read().decode())
+
+
 async def until_status(url: str, context: ssl.SSLContext | None, process: subprocess.Popen[str]) -> int:
     for _ in range(600):
         if process.poll() is not None:
@@ -192,7 +204,7 @@ async def test_the_rendered_workloads_start_from_the_image(
     readable_by_the_image_user(tls)
     # the agent's host paths: fixture trees, and a writable output folder
     sysfs, proc, output = tmp_path / "sys", tmp_path / "proc", tmp_path / "var-lib-kvnuma"
-    render_sysfs(synthetic_host(cells=2, cores_per_cell=2, threads=2, memory_per_cell=1 << 30), sysfs)
+    render_sysfs(synthetic_host(cells=2, cores_per_cell=2, threads=2, memory_per_cell=64 << 30), sysfs)
     (proc / "sys" / "kernel").mkdir(parents=True)
     (proc / "sys" / "kernel" / "sched_rt_runtime_us").write_text("950000\n")
     output.mkdir()
@@ -200,7 +212,11 @@ async def test_the_rendered_workloads_start_from_the_image(
 
     webhook_path, webhook_port = http_path(webhook, "readinessProbe")
     agent_path, agent_port = http_path(agent, "readinessProbe")
-    for port in (webhook_port, agent_port):
+    for port in (webhook_port, agent_port):  # the manifests' ports, on the host network
+        for _ in range(300):
+            if free(port):
+                break
+            await asyncio.sleep(0.1)
         assert free(port), f"port {port} (from the manifests) is in use on this machine"
     async with KubeApiServer() as api:
         api.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-1"}})
@@ -233,6 +249,22 @@ async def test_the_rendered_workloads_start_from_the_image(
                 assert await until_status(url, context, webhook_process) == 200
                 url = f"http://127.0.0.1:{agent_port}{agent_path}"
                 assert await until_status(url, None, agent_process) == 200
+                # the README's last step, with the real kubectl against the API test server
+                readyz = f"https://127.0.0.1:{webhook_port}/readyz"
+                assert "auto-NUMA off" in await asyncio.to_thread(body, readyz, context)
+                assert ON_THE_CLUSTER, "the README's install section has no kubectl annotate step"
+                for argv in ON_THE_CLUSTER:
+                    done = await asyncio.to_thread(
+                        subprocess.run,
+                        [argv[0], "--server", api.url, "--cache-dir", str(tmp_path / "kubectl"), *argv[1:]],
+                        capture_output=True, text=True, timeout=60, check=False,
+                    )  # fmt: skip
+                    assert done.returncode == 0, done.stderr
+                for _ in range(300):
+                    if "auto-NUMA on" in await asyncio.to_thread(body, readyz, context):
+                        break
+                    await asyncio.sleep(0.1)
+                assert "auto-NUMA on (annotation" in await asyncio.to_thread(body, readyz, context)
                 node = api.get_object("Node/worker-1")
         finally:
             box.remove()
