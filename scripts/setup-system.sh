@@ -4,7 +4,11 @@
 #   2. libvirtd without systemd: the libvirt-qemu user/group and /etc/libvirt/qemu.conf
 #   3. 2 MiB huge pages and hugetlbfs on /dev/hugepages (before libvirtd starts: it scans mounts once)
 #   4. the guest kernel in ./.cache/guest/vmlinuz (only the bzImage out of the current linux-image .deb)
-# Knob: KVNUMA_TEST_HUGEPAGES (default 600 pages of 2 MiB = 1.2 GiB).
+# Knobs: KVNUMA_TEST_HUGEPAGES (default 600 pages of 2 MiB = 1.2 GiB);
+#   KVNUMA_LIBVIRT=backports (default): libvirt 11.x and QEMU 10.x from bookworm-backports
+#   KVNUMA_LIBVIRT=debian: Debian 12's own libvirt 9.0 and QEMU 7.2 (downgrades from backports)
+# python3-libvirt stays Debian's 9.0 in both lanes (the bindings work against libvirt 11).
+# Also the image tools (podman, buildah, mmdebstrap) for scripts/build-image and tests/image.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 guest_dir="$root/.cache/guest"
@@ -12,21 +16,65 @@ hugepages=${KVNUMA_TEST_HUGEPAGES:-600}
 say() { echo "setup-system: $*"; }
 
 # ---- 1. packages (no libvirt-daemon-system: it pulls in systemd)
-pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 python3-libvirt
-      busybox-static cpio libxml2-utils)
+lane=${KVNUMA_LIBVIRT:-backports}
+virt_pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86)
+pkgs=(python3-libvirt busybox-static cpio libxml2-utils podman buildah mmdebstrap)
+apt_quiet() { DEBIAN_FRONTEND=noninteractive apt-get "$@" -y -qq --no-install-recommends \
+  -o Dpkg::Options::=--force-confold >/dev/null; }
+backports=/etc/apt/sources.list.d/kvnuma-backports.sources
+apt_updated=0
+case "$lane" in
+  backports)
+    if [ ! -e "$backports" ]; then
+      printf '%s\n' "Types: deb" "URIs: http://deb.debian.org/debian" "Suites: bookworm-backports" \
+        "Components: main" "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg" >"$backports"
+      say "wrote $backports"
+      apt-get update -qq
+      apt_updated=1
+    fi
+    release=bookworm-backports ;;
+  debian) release='bookworm(-security|-updates)?' ;;
+  *) say "KVNUMA_LIBVIRT=$lane: expected backports or debian"; exit 2 ;;
+esac
+# the lane's version of each libvirt/QEMU package: installed already, or install (up or down) to it
+candidate() {
+  apt-cache policy -- "$1" 2>/dev/null | awk -v rel="$release" '
+    /Version table:/ {table = 1; next}
+    !table || /\/var\/lib\/dpkg\/status/ {next}
+    / [0-9]+ [a-z]+:\/\// {if (version != "" && $0 ~ (" " rel "/")) {print version; exit} next}
+    {line = $0; sub(/^ *(\*\*\* )?/, "", line); split(line, field, " "); version = field[1]}'
+}
+wanted=()
+for p in "${virt_pkgs[@]}"; do
+  want=$(candidate "$p")
+  if [ -z "$want" ] && [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; want=$(candidate "$p"); fi
+  [ -n "$want" ] || { say "no $p in $release (apt sources?)"; exit 1; }
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | awk '/install ok installed/ {print $4}')
+  [ "$have" = "$want" ] || wanted+=("$p=$want")
+done
+# going back to Debian's: every installed backports package (libvirt0, qemu-system-common, ...)
+# goes back with them, or apt cannot meet the exact-version dependencies
+if [ "$lane" = debian ] && [ "${#wanted[@]}" -gt 0 ]; then
+  while read -r p; do
+    want=$(candidate "$p")
+    [ -n "$want" ] && [[ " ${wanted[*]} " != *" $p="* ]] && wanted+=("$p=$want")
+  done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1 == "ii" && $3 ~ /~bpo12/ {print $2}')
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-apt_updated=0
-if [ "${#missing[@]}" -gt 0 ]; then
-  say "installing ${missing[*]}"
-  apt-get update -qq
+if [ "${#wanted[@]}" -gt 0 ] || [ "${#missing[@]}" -gt 0 ]; then
+  [ "$apt_updated" = 1 ] || apt-get update -qq
   apt_updated=1
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  say "installing ($lane) ${wanted[*]} ${missing[*]}"
+  pgrep -x libvirtd >/dev/null && [ "${#wanted[@]}" -gt 0 ] && say "note: libvirtd is running; restart it after the change"
+  # --allow-downgrades: the debian lane goes back from backports' versions to bookworm's
+  apt_quiet install --allow-downgrades "${wanted[@]}" "${missing[@]}"
 else
-  say "packages present"
+  say "packages present ($lane lane)"
 fi
+say "libvirt $(dpkg-query -W -f='${Version}' libvirt-daemon), QEMU $(dpkg-query -W -f='${Version}' qemu-system-x86)"
 
 # ---- 2. libvirtd without systemd
 # The QEMU driver resolves its compiled-in user/group before reading qemu.conf; without them it

@@ -271,11 +271,15 @@ async def test_a_cut_stream_backs_off_only_when_it_delivered_nothing(
     assert backoff.delays == delays
 
 
-async def test_watch_list_falls_back_to_a_list_on_a_server_that_ignores_it() -> None:
-    """A server without the streaming watch-list ignores ``sendInitialEvents``: it streams ADDED
-    events and then a bookmark without ``k8s.io/initial-events-end``. The reflector drops what it
-    streamed, lists instead, and does not try the watch-list again."""
-    async with KubeApiServer(bookmark_interval=0.05) as api:
+@pytest.mark.parametrize("server", ["ignores-it", "forbids-it"])
+async def test_watch_list_falls_back_to_a_list_on_a_server_without_it(server: str) -> None:
+    """A server without the streaming watch-list either ignores ``sendInitialEvents`` (it streams
+    ADDED events and then a bookmark without ``k8s.io/initial-events-end``) or answers 422 (the
+    feature gate off). The reflector drops what it streamed, lists instead, and does not try the
+    watch-list again."""
+    async with KubeApiServer(bookmark_interval=0.05, watch_list=server == "forbids-it") as api:
+        if server == "forbids-it":
+            api.faults.fail_next("watch", r"/nodes$", 422, count=1)
         api.put_object(node("a"))
         api.put_object(node("b"))
         recorder = Recorder()
@@ -290,3 +294,120 @@ async def test_watch_list_falls_back_to_a_list_on_a_server_that_ignores_it() -> 
     sent = [r.query for r in api.requests_for("watch", "/nodes")]
     assert sent[0].get("sendInitialEvents") == "true"
     assert all("sendInitialEvents" not in query for query in sent[1:])
+
+
+class Pages:
+    """A replacement factory that records what each list delivered, and can act after a page."""
+
+    def __init__(self, after_first_page: Callable[[], None] | None = None) -> None:
+        self.builds: list[list[list[str]]] = []
+        self.committed: list[list[str]] = []
+        self._after = after_first_page
+
+    def __call__(self) -> Pages.Build:
+        pages: list[list[str]] = []
+        self.builds.append(pages)
+        return Pages.Build(self, pages)
+
+    class Build:
+        def __init__(self, owner: Pages, pages: list[list[str]]) -> None:
+            self.owner, self.pages = owner, pages
+
+        def add(self, objects: list[dict[str, Any]]) -> None:
+            self.pages.append([o["metadata"]["name"] for o in objects])
+            if self.owner._after is not None:
+                after, self.owner._after = self.owner._after, None
+                after()
+
+        def commit(self) -> None:
+            self.owner.committed.append([name for page in self.pages for name in page])
+
+
+def list_queries(api: KubeApiServer) -> list[dict[str, str]]:
+    return [r.query for r in api.requests_for("list", "/nodes")]
+
+
+async def test_the_list_is_read_in_pages_metadata_only(api: KubeApiServer) -> None:
+    for i in range(7):
+        api.put_object({**node(f"n{i}", x=str(i)), "status": {"capacity": {"cpu": "4"}}})
+    pages = Pages()
+    seen: list[dict[str, Any]] = []
+    recorder = Recorder()
+    reflector, task = await running(
+        api, recorder, replacement=pages, page_size=3, step_objects=2, metadata_only=True, keep_objects=False
+    )
+    reflector.on_event = lambda _kind, obj: seen.append(obj)
+    await until(lambda: api.open_watches == 1, "watching")
+    api.put_object(node("n9"))
+    await until(lambda: len(seen) == 1, "a watch event")
+    await stop(reflector, task)
+    assert pages.committed == [[f"n{i}" for i in range(7)]]
+    assert pages.builds == [[["n0", "n1"], ["n2"], ["n3", "n4"], ["n5"], ["n6"]]]  # steps of 2 per page
+    queries = list_queries(api)
+    assert [q["limit"] for q in queries] == ["3", "3", "3"]
+    assert ["continue" in q for q in queries] == [False, True, True]
+    assert reflector.pages == 3
+    assert set(seen[0]) == {"apiVersion", "kind", "metadata"}  # the watch is metadata-only too
+    assert reflector.resource_version == str(api.resource_version)
+
+
+async def test_an_expired_continue_token_relists_from_the_start_and_commits_once(api: KubeApiServer) -> None:
+    for i in range(5):
+        api.put_object(node(f"n{i}"))
+
+    def expire() -> None:  # between the first and the second page
+        api.put_object(node("late"))
+        api.compact()
+
+    pages = Pages(after_first_page=expire)
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, replacement=pages, page_size=2)
+    await stop(reflector, task)
+    assert [(e.kind, getattr(e, "code", None)) for e in recorder.errors] == [("expired", 410)]
+    assert pages.builds[0] == [["n0", "n1"]]  # the cut list: built, never committed
+    assert pages.committed == [["late", "n0", "n1", "n2", "n3", "n4"]]
+    assert ["continue" in q for q in list_queries(api)] == [False, True, False, True, True]
+    assert reflector.lists == 1
+
+
+async def test_a_page_that_fails_keeps_the_last_complete_state(api: KubeApiServer) -> None:
+    for i in range(4):
+        api.put_object(node(f"n{i}"))
+    pages = Pages(after_first_page=lambda: api.faults.fail_next("list", r"/nodes$", 500, count=1))
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, replacement=pages, page_size=2)
+    await stop(reflector, task)
+    assert [e.kind for e in recorder.errors] == ["server"]
+    assert len(pages.builds) == 2
+    assert pages.committed == [["n0", "n1", "n2", "n3"]]
+
+
+async def test_watch_list_streams_the_state_then_changes_without_a_list(api: KubeApiServer) -> None:
+    for i in range(5):
+        api.put_object({**node(f"n{i}"), "status": {"capacity": {"cpu": "4"}}})
+    pages = Pages()
+    seen: list[tuple[str, dict[str, Any]]] = []
+    recorder = Recorder()
+    reflector, task = await running(
+        api,
+        recorder,
+        replacement=pages,
+        watch_list=True,
+        metadata_only=True,
+        step_objects=2,
+        keep_objects=False,
+    )
+    reflector.on_event = lambda kind, obj: seen.append((kind, obj))
+    api.put_object(node("n9"))
+    await until(lambda: len(seen) == 1, "a change after the initial events")
+    api.compact()  # 410: the re-list streams again, beside the committed state
+    await until(lambda: reflector.lists == 2, "streamed re-list")
+    await stop(reflector, task)
+    assert reflector.watch_list_supported is True
+    assert api.requests_for("list", "/nodes") == []
+    assert pages.committed == [[f"n{i}" for i in range(5)], [*(f"n{i}" for i in range(5)), "n9"]]
+    assert pages.builds[0] == [["n0", "n1"], ["n2", "n3"], ["n4"]]
+    assert seen[0][0] == "ADDED"
+    assert set(seen[0][1]) == {"apiVersion", "kind", "metadata"}
+    query = api.requests_for("watch", "/nodes")[0].query
+    assert (query["sendInitialEvents"], query["resourceVersionMatch"]) == ("true", "NotOlderThan")

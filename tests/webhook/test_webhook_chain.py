@@ -208,3 +208,32 @@ async def test_the_flag_needs_no_kubevirt_cr(
         assert passthrough((await running.create_vmi(vmi(64)))[0]) is mutated
         assert f"(flag: --auto-numa={flag})" in (await running.get("/readyz"))[1]
     assert api.requests_for("list", "/kubevirts") == []
+
+
+async def test_a_relist_is_served_from_the_old_cache_until_it_is_complete(
+    api: KubeApiServer, tmp_path: Path
+) -> None:
+    for i in range(5):
+        api.put_object(node(f"worker-{i}", 16 + i))
+    source = kube_source(
+        ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05, page_size=2, relist_page_size=1
+    )
+    async with running_webhook(tmp_path, source=source) as running:
+        cache = running.server.state.cache
+        await eventually(lambda: cache.ready)
+        assert (cache.node_count, cache.capacity().cpus, cache.node_lists) == (7, 16, 1)
+        lists = len(api.requests_for("list", "/nodes"))
+        assert lists == 4  # 7 nodes in pages of 2
+        api.faults.slow("list", r"/nodes$", seconds=0.5, count=1)  # the re-list's first page hangs
+        api.compact()  # the watch gets 410: re-list
+        await eventually(lambda: len(api.requests_for("list", "/nodes")) > lists)
+        api.put_object(node("worker-small", 4))  # seen by the re-list only (no watch is open)
+        # admission meanwhile: ready, and answered from the complete old cache
+        assert (await running.get("/readyz"))[0] == 200
+        assert (cache.capacity().cpus, cache.node_count) == (16, 7)
+        assert not passthrough((await running.create_vmi(vmi(8)))[0])
+        await eventually(lambda: cache.node_lists == 2)
+        assert (cache.capacity().cpus, cache.node_count) == (4, 8)
+        assert passthrough((await running.create_vmi(vmi(8)))[0])
+    relist = [r.query for r in api.requests_for("list", "/nodes")][lists:]
+    assert [q["limit"] for q in relist] == ["1"] * 8

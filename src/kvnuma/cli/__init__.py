@@ -247,8 +247,17 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        from kvnuma.version import version_line
+
+        click.echo(version_line())
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kvnuma")
+@click.option("--version", is_flag=True, is_eager=True, expose_value=False, callback=_show_version,
+              help="Show the version and the git revision it was built from, then exit.")  # fmt: skip
 @click.option("--debug", is_flag=True, help="On a failure, also print the traceback.")
 def cli(debug: bool) -> None:
     """kvnuma: NUMA-aware virtual machines on Kubernetes (KubeVirt)."""
