@@ -23,6 +23,7 @@ __all__ = [
     "check_output_folder",
     "check_output_path",
     "check_shape",
+    "name_of",
     "parse_documents",
     "read_document",
     "read_documents",
@@ -38,6 +39,11 @@ is an error: a FIFO is read once, to its end, and never hangs a command."""
 
 STDIN = "-"
 """The path that means standard input (``--vmi -``)."""
+
+
+def name_of(path: Path) -> str:
+    """How errors name ``path``: ``<stdin>`` for ``-``."""
+    return "<stdin>" if str(path) == STDIN else str(path)
 
 
 def read_text(path: Path) -> str:
@@ -131,7 +137,7 @@ def check_output_folder(path: Path, *, option: str) -> None:
 
 def read_documents(path: Path) -> list[dict[str, Any]]:
     """Every non-empty YAML (or JSON) document in ``path``; each must be an object."""
-    return parse_documents(read_text(path), source=str(path))
+    return parse_documents(read_text(path), source=name_of(path))
 
 
 MAX_YAML_BYTES = 2 << 20
@@ -211,5 +217,5 @@ def read_document(path: Path) -> dict[str, Any]:
     """The single YAML/JSON object in ``path``."""
     documents = read_documents(path)
     if len(documents) != 1:
-        raise InputError(str(path), f"expected one document, found {len(documents)}")
+        raise InputError(name_of(path), f"expected one document, found {len(documents)}")
     return documents[0]
