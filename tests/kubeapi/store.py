@@ -29,14 +29,25 @@ class ResourceType:
     plural: str
     kind: str
     namespaced: bool
-    verbs: tuple[str, ...] = ("get", "list", "watch", "patch", "create", "update", "delete")
+    verbs: tuple[str, ...] = (
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "create",
+        "update",
+        "delete",
+        "deletecollection",
+    )
+    status: bool = False  # a /status subresource: writes to the main resource keep status
+    custom: bool = False  # served from a CustomResourceDefinition (pruned, no strategic merge)
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
-NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False)
+NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False, status=True)
 KUBEVIRT = ResourceType("kubevirt.io", "v1", "kubevirts", "KubeVirt", namespaced=True)
 
 Key = tuple[str, str, str, str]  # (group, plural, namespace, name)
