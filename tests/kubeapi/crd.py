@@ -31,7 +31,13 @@ from kubeapi.store import ResourceType
 __all__ = ["CRD", "check_crd", "crd_resources", "crd_schema", "schema_errors"]
 
 CRD = ResourceType(
-    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "CustomResourceDefinition",
+    False,
+    status=True,
+    short_names=("crd", "crds"),
 )
 
 _TYPES = {"object", "array", "string", "integer", "number", "boolean"}
@@ -166,6 +172,8 @@ def crd_resources(crd: dict[str, Any]) -> list[ResourceType]:
             spec["scope"] == "Namespaced",
             status="status" in (version.get("subresources") or {}),
             custom=True,
+            short_names=tuple(names.get("shortNames") or ()),
+            singular=names.get("singular") or names["kind"].lower(),
         )
         for version in spec["versions"]
         if version.get("served")

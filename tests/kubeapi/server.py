@@ -254,9 +254,7 @@ class KubeApiServer:
                 return await self._watch(request, target)
             warnings: list[str] = []
             answer = self._serve(verb, request, target, body, warnings)
-            response = web.json_response(
-                answer, status=201 if verb == "create" and not _dry(request) else 200
-            )
+            response = web.json_response(answer, status=201 if verb == "create" else 200)
             for text in warnings:
                 response.headers.add("Warning", _warning(text))
             return response
@@ -284,10 +282,11 @@ class KubeApiServer:
                     entries.append(
                         {
                             "name": r.plural,
-                            "singularName": r.kind.lower(),
+                            "singularName": r.singular or r.kind.lower(),
                             "namespaced": r.namespaced,
                             "kind": r.kind,
                             "verbs": list(r.verbs),
+                            **({"shortNames": list(r.short_names)} if r.short_names else {}),
                         }
                     )
                     if r.status:
@@ -383,6 +382,7 @@ class KubeApiServer:
         dry = _dry(request)
         _field_validation(query)
         if verb == "deletecollection":
+            dry = dry or _dry_options(_json_object(body) if body.strip() else {})
             selector = Selector.from_query(res, query)
             doomed = [o for o in store.list_objects(res, target.namespace) if selector.matches(o)]
             gone = [obj if dry else self._delete(res, obj) for obj in doomed]
@@ -443,6 +443,7 @@ class KubeApiServer:
     ) -> dict[str, Any]:
         current = self.store.get(res, namespace, name)
         options = _json_object(body) if body.strip() else {}
+        dry = dry or _dry_options(options)
         preconditions = options.get("preconditions") or {}
         meta = current["metadata"]
         for field, have in (("uid", meta.get("uid")), ("resourceVersion", meta.get("resourceVersion"))):
@@ -813,6 +814,16 @@ def _dry_query(query: Any) -> bool:
             raise ApiFailure(
                 400, f'dryRun: Unsupported value: "{value}": supported values: "All"', reason="BadRequest"
             )
+    return bool(values)
+
+
+def _dry_options(options: dict[str, Any]) -> bool:
+    """``dryRun`` in a DeleteOptions body (kubectl sends it there)."""
+    values = options.get("dryRun") or []
+    if not isinstance(values, list) or any(v != "All" for v in values):
+        raise ApiFailure(
+            400, f'dryRun: Unsupported value: {values!r}: supported values: "All"', reason="BadRequest"
+        )
     return bool(values)
 
 

@@ -41,6 +41,8 @@ class ResourceType:
     )
     status: bool = False  # a /status subresource: writes to the main resource keep status
     custom: bool = False  # served from a CustomResourceDefinition (pruned, no strategic merge)
+    short_names: tuple[str, ...] = ()
+    singular: str = ""
 
     @property
     def api_version(self) -> str:
