@@ -147,7 +147,12 @@ CASES = [
         2,
         r"--out .*: is a file",
     ),
-    _case("output-dir-missing", lambda t: ["hook", "bundle", "-o", str(t / "no/dir/x")], 2, r"no such file"),
+    _case(
+        "output-dir-missing",
+        lambda t: ["hook", "bundle", "-o", str(t / "no/dir/x")],
+        2,
+        r"no/dir does not exist",
+    ),
     _case(
         "no-space", lambda t: ["hook", "bundle", "-o", "/dev/full"], 3, r"/dev/full: no space left on device"
     ),
