@@ -33,22 +33,35 @@ event, as the watch cache does, instead of HTTP 410), ``ssl_context`` (serve HTT
 
 What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
-    objects     GET (get, list, ``?watch=true``), PATCH, POST, PUT, DELETE on
-                /api/v1/{plural}[/{name}] and /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}]
-    patches     application/merge-patch+json, application/strategic-merge-patch+json (as merge),
+    objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
+                collection by selector) on /api/v1/{plural}[/{name}[/status]] and
+                /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
+    CRDs        apiextensions.k8s.io/v1 CustomResourceDefinitions: checked (422), Established,
+                their versions served and discovered; custom resources pruned by the structural
+                schema with ``fieldValidation`` Ignore/Warn (``Warning: 299 - "unknown field
+                \"spec.x\""``)/Strict (400), validated (422): see kubeapi/crd.py, kubeapi/pruning.py
+    validation  metadata names, label and annotation keys/values (422 with details.causes, nothing
+                stored): see kubeapi/validation.py
+    status      Nodes' and CRs' (when declared) ``/status``: writes to the object keep status, writes
+                to /status change only status
+    dry run     ``dryRun=All`` (query, or DeleteOptions body): the answer, nothing stored or sent
+    delete      DeleteOptions ``preconditions`` (uid, resourceVersion): 409 when stale
+    patches     application/merge-patch+json, application/strategic-merge-patch+json (as merge;
+                415 on custom resources, as kube-apiserver),
                 application/json-patch+json (400 malformed, 422 unappliable e.g. failed ``test``),
                 application/apply-patch+yaml (``fieldManager`` required, ``force=true``,
                 managedFields kept, 409 on conflicts with other managers, fields a manager
                 stopped applying are removed unless someone else owns them)
     concurrency ``metadata.resourceVersion`` in a patch/PUT body must match (else 409);
                 a write that changes nothing is not a write (no new resourceVersion, no event)
-    list        ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
+    pages       ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
                 metadata-only answers for ``Accept: ...;as=PartialObjectMetadataList`` (and
                 ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
     list        ``resourceVersion`` + ``resourceVersionMatch`` (NotOlderThan, Exact: the list as it was
                 at that version, 410 once compacted; a version from the future answers 504)
     selectors   ``labelSelector`` and ``fieldSelector`` on list and watch: see kubeapi/selectors.py
-    watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
+    watch       ``resourceVersion`` (unset/"0": ADDED for current objects first; compacted: HTTP 200
+                then an ERROR event with a 410 Expired Status),
                 ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines; the streaming
                 watch-list (``sendInitialEvents=true``, ``resourceVersionMatch=NotOlderThan``):
                 ADDED for every object, then a BOOKMARK annotated ``k8s.io/initial-events-end``

@@ -114,6 +114,7 @@ class Store:
         self.owners: dict[Key, dict[Owner, set[FieldPath]]] = {}
         self.history: list[Event] = []
         self.watchers: set[Watcher] = set()
+        self.sorted_keys: dict[tuple[str, str], tuple[int, list[Key]]] = {}  # listing's page index
         self.schemas: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> structural schema
 
     # --- lookups ------------------------------------------------------------------------
