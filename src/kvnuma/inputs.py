@@ -12,13 +12,18 @@ import yaml
 
 from kvnuma.errors import InputError
 
-__all__ = ["STDIN", "parse_documents", "read_document", "read_documents", "read_text"]
+__all__ = ["STDIN", "name_of", "parse_documents", "read_document", "read_documents", "read_text"]
 
 _MAX_BYTES = 16 << 20
 
 
 STDIN = "-"
 """The path that means standard input (``--vmi -``)."""
+
+
+def name_of(path: Path) -> str:
+    """How errors name ``path``: ``<stdin>`` for ``-``."""
+    return "<stdin>" if str(path) == STDIN else str(path)
 
 
 def read_text(path: Path) -> str:
@@ -51,7 +56,7 @@ def _read_stdin() -> str:
 
 def read_documents(path: Path) -> list[dict[str, Any]]:
     """Every non-empty YAML (or JSON) document in ``path``; each must be an object."""
-    return parse_documents(read_text(path), source=str(path))
+    return parse_documents(read_text(path), source=name_of(path))
 
 
 def parse_documents(text: str, *, source: str) -> list[dict[str, Any]]:
@@ -73,5 +78,5 @@ def read_document(path: Path) -> dict[str, Any]:
     """The single YAML/JSON object in ``path``."""
     documents = read_documents(path)
     if len(documents) != 1:
-        raise InputError(str(path), f"expected one document, found {len(documents)}")
+        raise InputError(name_of(path), f"expected one document, found {len(documents)}")
     return documents[0]

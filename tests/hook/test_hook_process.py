@@ -137,7 +137,7 @@ def test_a_failure_leaves_the_domain_unchanged_unless_strict(tmp_path: Path) -> 
     assert done.returncode == 0
     assert done.stdout == domain
     assert "domain left unchanged" in done.stderr
-    assert "'garbage' is not a NUMA node number" in done.stderr
+    assert "numa_node: expected an integer id or -1, got 'garbage'" in done.stderr
     assert run_hook(broken, domain, VMI, "--strict").returncode == 1
 
 

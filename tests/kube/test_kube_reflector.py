@@ -275,7 +275,7 @@ async def test_watch_list_falls_back_to_a_list_on_a_server_that_ignores_it() -> 
     """A server without the streaming watch-list ignores ``sendInitialEvents``: it streams ADDED
     events and then a bookmark without ``k8s.io/initial-events-end``. The reflector drops what it
     streamed, lists instead, and does not try the watch-list again."""
-    async with KubeApiServer(bookmark_interval=0.05) as api:
+    async with KubeApiServer(bookmark_interval=0.05, watch_list=False) as api:
         api.put_object(node("a"))
         api.put_object(node("b"))
         recorder = Recorder()

@@ -21,12 +21,13 @@ import base64
 import bisect
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from kubeapi.status import ApiFailure
 from kubeapi.store import Key, ResourceType, Store
 
-__all__ = ["list_body", "metadata_only", "partial_object"]
+__all__ = ["INITIAL_EVENTS_END", "list_body", "metadata_only", "partial_object", "watch_list_requested"]
 
 _EXPIRED = (
     "The provided continue parameter is too old to display a consistent list result. You can start a "
@@ -82,6 +83,45 @@ class _Keys:
 _KEYS = _Keys()
 
 
+def _list_rv(store: Store, res: ResourceType, query: dict[str, str]) -> tuple[int, dict[Key, Any] | None]:
+    """The resourceVersion a list answers at, following "Semantics for get and list": unset ->
+    most recent; ``NotOlderThan`` (or an rv without a match) -> at least that version; ``Exact`` ->
+    exactly that version (410 Expired once compacted). Returns a snapshot for past versions."""
+    match, since = query.get("resourceVersionMatch", ""), query.get("resourceVersion", "")
+    if match and match not in ("NotOlderThan", "Exact"):
+        raise ApiFailure.invalid_options(
+            "resourceVersionMatch", match, 'supported values: "Exact", "NotOlderThan"'
+        )
+    if match and not since:
+        raise ApiFailure.invalid_options(
+            "resourceVersionMatch",
+            match,
+            "resourceVersionMatch is forbidden unless resourceVersion is provided",
+        )
+    if match and query.get("continue"):
+        raise ApiFailure.invalid_options(
+            "resourceVersionMatch", match, "resourceVersionMatch is forbidden when continue is provided"
+        )
+    if match == "Exact" and since == "0":
+        raise ApiFailure.invalid_options(
+            "resourceVersionMatch", match, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+        )
+    if not since or since == "0":
+        return store.rv, None
+    try:
+        wanted = int(since)
+    except ValueError as error:
+        raise ApiFailure(400, f"invalid resource version: {since!r}", reason="BadRequest") from error
+    if wanted > store.rv:
+        raise ApiFailure.too_large(since)
+    if match != "Exact" or wanted == store.rv:
+        return store.rv, None
+    snapshot = store.objects_at(res, wanted)
+    if snapshot is None:
+        raise ApiFailure.expired(since, store.oldest_rv)
+    return wanted, snapshot
+
+
 def list_body(
     store: Store,
     res: ResourceType,
@@ -89,40 +129,80 @@ def list_body(
     query: dict[str, str],
     *,
     metadata: bool,
+    selects: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
     try:
         limit = int(query.get("limit") or 0)
     except ValueError as error:
         raise ApiFailure(400, f"limit: {error}", reason="BadRequest") from error
     token = query.get("continue", "")
-    rv = store.rv
-    keys = _KEYS.of(store, res)
+    rv, snapshot = _list_rv(store, res, query)
+    objects = store.objects if snapshot is None else snapshot
+    keys = _KEYS.of(store, res) if snapshot is None else sorted(snapshot)
     start = 0
     if token:
         rv, after = _untoken(token, res)
         if rv < store.oldest_rv:
             raise ApiFailure(410, _EXPIRED, reason="Expired")
         start = bisect.bisect_right(keys, after)
+
+    def wanted(key: Key) -> bool:
+        return namespace in (None, key[2]) and (selects is None or selects(objects[key]))
+
     chosen: list[Key] = []
     index = start
     while index < len(keys) and (limit <= 0 or len(chosen) < limit):
-        if namespace in (None, keys[index][2]):
+        if wanted(keys[index]):
             chosen.append(keys[index])
         index += 1
-    if limit <= 0:
-        remaining = 0
-    elif namespace is None:
-        remaining = len(keys) - index
-    else:
-        remaining = sum(1 for k in keys[index:] if k[2] == namespace)
+    remaining = 0 if limit <= 0 else sum(1 for k in keys[index:] if wanted(k))
     convert = partial_object if metadata else copy.deepcopy
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if remaining:
         meta["continue"] = _token(rv, chosen[-1])
-        meta["remainingItemCount"] = remaining
+        if selects is None:
+            meta["remainingItemCount"] = remaining
+    items = [convert(objects[k]) for k in chosen]
+    for item in items:
+        if not metadata:
+            item["apiVersion"] = res.api_version
     return {
         "kind": "PartialObjectMetadataList" if metadata else f"{res.kind}List",
         "apiVersion": "meta.k8s.io/v1" if metadata else res.api_version,
         "metadata": meta,
-        "items": [convert(store.objects[k]) for k in chosen],
+        "items": items,
     }
+
+
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+def watch_list_requested(query: Any) -> bool:
+    """``sendInitialEvents=true`` (the streaming watch-list), checked as ValidateListOptions does:
+    it needs ``resourceVersionMatch=NotOlderThan`` and ``allowWatchBookmarks=true``; a
+    ``resourceVersionMatch`` on a watch needs ``sendInitialEvents``."""
+    send = query.get("sendInitialEvents", "")
+    match = query.get("resourceVersionMatch", "")
+    if send not in ("", "true", "false"):
+        raise ApiFailure(400, f"sendInitialEvents: invalid value {send!r}", reason="BadRequest")
+    if not send:
+        if match:
+            raise ApiFailure.invalid_options(
+                "resourceVersionMatch",
+                match,
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            )
+        return False
+    if match != "NotOlderThan":
+        raise ApiFailure.invalid_options(
+            "resourceVersionMatch",
+            match,
+            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+        )
+    if query.get("allowWatchBookmarks") != "true":
+        raise ApiFailure.invalid_options(
+            "allowWatchBookmarks",
+            query.get("allowWatchBookmarks", ""),
+            "sendInitialEvents requires setting allowWatchBookmarks to true",
+        )
+    return bool(send == "true")

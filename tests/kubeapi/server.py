@@ -25,9 +25,11 @@ Python API::
 
 Constructor options: ``port`` (0 = free port; fixed ports let a test start the server after a
 client began retrying), ``resources`` (extra ``ResourceType`` values beyond Node and KubeVirt),
-``bookmark_interval`` (seconds between BOOKMARK events), ``expired_watch_as_event`` (answer a
-watch from a compacted version with HTTP 200 and an ERROR event, as the watch cache does,
-instead of HTTP 410), ``ssl_context`` (serve HTTPS).
+``bookmark_interval`` (seconds between BOOKMARK events, default 60 as kube-apiserver; one more is
+sent ``bookmark_lead`` seconds, default 2, before ``timeoutSeconds`` ends), ``watch_list`` (False:
+behave as a server without the streaming watch-list, ignoring ``sendInitialEvents``),
+``expired_watch_as_event`` (answer a watch from a compacted version with HTTP 200 and an ERROR
+event, as the watch cache does, instead of HTTP 410), ``ssl_context`` (serve HTTPS).
 
 What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
@@ -43,8 +45,13 @@ What it serves (JSON only):
     list        ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
                 metadata-only answers for ``Accept: ...;as=PartialObjectMetadataList`` (and
                 ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
+    list        ``resourceVersion`` + ``resourceVersionMatch`` (NotOlderThan, Exact: the list as it was
+                at that version, 410 once compacted; a version from the future answers 504)
+    selectors   ``labelSelector`` and ``fieldSelector`` on list and watch: see kubeapi/selectors.py
     watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
-                ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines
+                ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines; the streaming
+                watch-list (``sendInitialEvents=true``, ``resourceVersionMatch=NotOlderThan``):
+                ADDED for every object, then a BOOKMARK annotated ``k8s.io/initial-events-end``
     errors      ``kind: Status`` bodies with code, reason, message (404 NotFound, 409 Conflict,
                 410 Expired, 415, 422 Invalid, 429 TooManyRequests + Retry-After, 5xx)
 """
@@ -63,8 +70,9 @@ import yaml
 from aiohttp import web
 
 from kubeapi.faults import Faults
-from kubeapi.listing import list_body, metadata_only, partial_object
+from kubeapi.listing import INITIAL_EVENTS_END, list_body, metadata_only, partial_object, watch_list_requested
 from kubeapi.patches import json_patch, merge_patch
+from kubeapi.selectors import Selector
 from kubeapi.status import ApiFailure
 from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
 
@@ -103,7 +111,9 @@ class KubeApiServer:
         host: str = "127.0.0.1",
         port: int = 0,
         resources: list[ResourceType] | None = None,
-        bookmark_interval: float = 1.0,
+        bookmark_interval: float = 60.0,
+        bookmark_lead: float = 2.0,
+        watch_list: bool = True,
         expired_watch_as_event: bool = False,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -111,6 +121,8 @@ class KubeApiServer:
         self.faults = Faults(self.store.drop_watches)
         self.requests: list[RecordedRequest] = []
         self.bookmark_interval = bookmark_interval
+        self.bookmark_lead = bookmark_lead
+        self.watch_list = watch_list
         self.expired_watch_as_event = expired_watch_as_event
         self._host, self._port, self._ssl = host, port, ssl_context
         self._runner: web.AppRunner | None = None
@@ -187,6 +199,12 @@ class KubeApiServer:
     def delete_object(self, ref: str) -> None:
         res, namespace, name = self._ref(ref)
         self.store.write(res, self.store.get(res, namespace, name), "DELETED")
+
+    def install_schema(self, kind: str, schema: dict[str, Any]) -> None:
+        """Prune every later write of ``kind`` by ``schema`` (a CRD's openAPIV3Schema), as
+        kube-apiserver does for a custom resource: see kubeapi/pruning.py."""
+        res = self.store.by_kind("", kind)
+        self.store.schemas[(res.group, res.plural)] = schema
 
     def compact(self, expire_open_watches: bool = True) -> None:
         self.store.compact(expire_open_watches)
@@ -308,7 +326,15 @@ class KubeApiServer:
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
         if verb == "list":
             metadata = metadata_only(accept, "PartialObjectMetadataList")
-            return list_body(store, res, target.namespace, dict(request.query), metadata=metadata)
+            selector = Selector.from_query(res, request.query)
+            return list_body(
+                store,
+                res,
+                target.namespace,
+                dict(request.query),
+                metadata=metadata,
+                selects=selector.matches if selector.active else None,
+            )
         agent = request.headers.get("User-Agent", "unknown")
         manager = request.query.get("fieldManager") or agent.split("/")[0]
         if verb == "create":
@@ -416,50 +442,71 @@ class KubeApiServer:
         store, query = self.store, request.query
         bookmarks = query.get("allowWatchBookmarks") == "true"
         partial = metadata_only(request.headers.get("Accept", ""), "PartialObjectMetadata")
+        initial_events = watch_list_requested(query) if self.watch_list else False
         try:
             timeout = float(query.get("timeoutSeconds", "1800"))
             since = query.get("resourceVersion", "")
             rv = int(since) if since not in ("", "0") else None
         except ValueError as error:
             raise ApiFailure(400, f"invalid watch parameter: {error}") from error
-        watcher = Watcher(target.res, target.namespace, bookmarks)
-        if rv is not None and rv < store.oldest_rv:
-            expired = ApiFailure.expired(since, store.oldest_rv)
-            if not self.expired_watch_as_event:
-                raise expired
-            initial: list[tuple[str, Any]] = [("ERROR", expired.body)]
-        elif rv is None:
-            initial = [("ADDED", obj) for obj in store.list_objects(target.res, target.namespace)]
+        selector = Selector.from_query(target.res, query)
+        watcher = Watcher(target.res, target.namespace, bookmarks, selector.matches)
+        if rv is not None and rv > store.rv:
+            raise ApiFailure.too_large(since)
+        expired = rv is not None and rv < store.oldest_rv and not initial_events
+        if expired and not self.expired_watch_as_event:
+            raise ApiFailure.expired(since, store.oldest_rv)
+        initial: list[tuple[str, Any]] = []
+        if expired:
+            initial = [("ERROR", ApiFailure.expired(since, store.oldest_rv).body)]
+        elif rv is None or initial_events:
+            # "Get State and Start at Most Recent" (and the watch-list's initial events): ADDED
+            # for the current objects, then the changes after them.
+            initial = [
+                ("ADDED", obj)
+                for obj in store.list_objects(target.res, target.namespace)
+                if selector.matches(obj)
+            ]
             store.watchers.add(watcher)
         else:
             initial = [(e.type, e.obj) for e in store.events_since(watcher, rv)]
             store.watchers.add(watcher)
+        at_start = store.rv
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:
             await response.prepare(request)
             for kind, obj in initial:
                 await _send(response, kind, partial_object(obj) if partial and kind != "ERROR" else obj)
-            if initial and initial[0][0] == "ERROR":
+            if expired:
                 await response.write_eof()
                 return response
-            deadline = time.monotonic() + timeout
+            if initial_events:
+                end = _bookmark(target.res, at_start, partial)
+                end["metadata"]["annotations"] = {INITIAL_EVENTS_END: "true"}
+                await _send(response, "BOOKMARK", end)
+            started = time.monotonic()
+            deadline = started + timeout
+            # kube-apiserver sends a bookmark about once a minute and one shortly before a
+            # watch's timeout ends (so a client resumes from a fresh resourceVersion).
+            last_call = max(started, deadline - min(self.bookmark_lead, timeout / 2))
+            next_bookmark = min(started + self.bookmark_interval, last_call)
             while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    if bookmarks:
-                        await _send(response, "BOOKMARK", _bookmark(target.res, store.rv))
+                now = time.monotonic()
+                if now >= deadline:
                     break
-                wait = min(remaining, self.bookmark_interval) if bookmarks else remaining
+                wake = min(deadline, next_bookmark) if bookmarks else deadline
                 try:
-                    kind, item = await asyncio.wait_for(watcher.queue.get(), wait)
+                    kind, item = await asyncio.wait_for(watcher.queue.get(), max(0.0, wake - now))
                 except TimeoutError:
-                    if bookmarks and deadline - time.monotonic() > 0:
-                        await _send(response, "BOOKMARK", _bookmark(target.res, store.rv))
+                    if bookmarks and time.monotonic() >= next_bookmark and next_bookmark < deadline:
+                        await _send(response, "BOOKMARK", _bookmark(target.res, store.rv, partial))
+                        after = time.monotonic() + self.bookmark_interval
+                        next_bookmark = after if next_bookmark >= last_call else min(after, last_call)
                     continue
                 if kind == "EVENT":
                     await _send(response, item.type, partial_object(item.obj) if partial else item.obj)
                 elif kind == "BOOKMARK":
-                    await _send(response, "BOOKMARK", _bookmark(target.res, item))
+                    await _send(response, "BOOKMARK", _bookmark(target.res, item, partial))
                 elif kind == "EXPIRED":
                     failure = ApiFailure(410, "The resourceVersion for the provided watch is too old.")
                     await _send(response, "ERROR", failure.body)
@@ -476,7 +523,13 @@ class KubeApiServer:
         return response
 
 
-def _bookmark(res: ResourceType, rv: int) -> dict[str, Any]:
+def _bookmark(res: ResourceType, rv: int, partial: bool = False) -> dict[str, Any]:
+    if partial:
+        return {
+            "kind": "PartialObjectMetadata",
+            "apiVersion": "meta.k8s.io/v1",
+            "metadata": {"resourceVersion": str(rv)},
+        }
     return {"kind": res.kind, "apiVersion": res.api_version, "metadata": {"resourceVersion": str(rv)}}
 
 

@@ -79,3 +79,44 @@ class ApiFailure(Exception):
     @classmethod
     def expired(cls, resource_version: str, oldest: int) -> ApiFailure:
         return cls(410, f"too old resource version: {resource_version} ({oldest})", reason="Expired")
+
+    @classmethod
+    def too_large(cls, resource_version: str) -> ApiFailure:
+        return cls(
+            504,
+            f"Too large resource version: {resource_version}, current: (waited for it)",
+            reason="Timeout",
+            details={
+                "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                "retryAfterSeconds": 1,
+            },
+        )
+
+    @classmethod
+    def invalid_options(cls, field: str, value: str, detail: str) -> ApiFailure:
+        """422 Invalid for ListOptions, as ValidateListOptions answers."""
+        cause = {
+            "reason": "FieldValueInvalid",
+            "message": f"Invalid value: {value!r}: {detail}",
+            "field": field,
+        }
+        return cls(
+            422,
+            f'ListOptions.meta.k8s.io "" is invalid: {field}: Invalid value: "{value}": {detail}',
+            reason="Invalid",
+            details={"group": "meta.k8s.io", "kind": "ListOptions", "causes": [cause]},
+        )
+
+    @classmethod
+    def invalid(cls, kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiFailure:
+        """422 Invalid with one cause per field, as apimachinery's NewInvalid answers."""
+        what = f"{kind}.{group}" if group else kind
+        listed = ", ".join(f"{c['field']}: {c['message']}" for c in causes)
+        if len(causes) > 1:
+            listed = "[" + listed + "]"
+        return cls(
+            422,
+            f'{what} "{name}" is invalid: {listed}',
+            reason="Invalid",
+            details={"name": name, "group": group, "kind": kind, "causes": causes},
+        )

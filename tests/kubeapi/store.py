@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from kubeapi.patches import FieldPath, fields_v1, get_path, is_missing, leaf_paths, remove_path
+from kubeapi.pruning import prune_object
 from kubeapi.status import ApiFailure
 
 __all__ = ["KUBEVIRT", "NODE", "Event", "ResourceType", "Store", "Watcher"]
@@ -48,6 +50,11 @@ class Event:
     namespace: str
     type: str
     obj: dict[str, Any]
+    old: dict[str, Any] | None = None
+
+
+def _everything(obj: dict[str, Any]) -> bool:
+    return True
 
 
 @dataclass(eq=False)
@@ -55,10 +62,30 @@ class Watcher:
     resource: ResourceType
     namespace: str | None
     bookmarks: bool
+    selects: Callable[[dict[str, Any]], bool] = _everything
     queue: asyncio.Queue[tuple[str, Any]] = field(default_factory=asyncio.Queue)
 
     def matches(self, event: Event) -> bool:
-        return event.resource == self.resource and self.namespace in (None, event.namespace)
+        return self.seen(event) is not None
+
+    def seen(self, event: Event) -> Event | None:
+        """The event as this watch sees it: with a selector, an object that starts matching is
+        ADDED and one that stops matching is DELETED (as the watch cache answers)."""
+        if (event.resource.group, event.resource.plural) != (self.resource.group, self.resource.plural):
+            return None
+        if self.namespace not in (None, event.namespace):
+            return None
+        now = self.selects(event.obj) and event.type != "DELETED"
+        before = event.old is not None and self.selects(event.old)
+        if event.type == "DELETED":
+            return event if self.selects(event.obj) else None
+        if now and before:
+            return event
+        if now:
+            return Event(event.rv, event.resource, event.namespace, "ADDED", event.obj, event.old)
+        if before:
+            return Event(event.rv, event.resource, event.namespace, "DELETED", event.obj, event.old)
+        return None
 
 
 def _now() -> str:
@@ -74,6 +101,7 @@ class Store:
         self.owners: dict[Key, dict[Owner, set[FieldPath]]] = {}
         self.history: list[Event] = []
         self.watchers: set[Watcher] = set()
+        self.schemas: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> structural schema
 
     # --- lookups ------------------------------------------------------------------------
     def resource(self, group: str, version: str, plural: str) -> ResourceType | None:
@@ -103,10 +131,14 @@ class Store:
 
     # --- writes -------------------------------------------------------------------------
     def write(self, res: ResourceType, obj: dict[str, Any], event_type: str) -> dict[str, Any]:
+        schema = self.schemas.get((res.group, res.plural))
+        if schema is not None and event_type != "DELETED":
+            obj = prune_object(obj, schema)
         meta = obj.setdefault("metadata", {})
         namespace = meta.get("namespace", "") if res.namespaced else ""
         key = (res.group, res.plural, namespace, meta["name"])
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        old = copy.deepcopy(self.objects.get(key))
         self.rv += 1
         meta["resourceVersion"] = str(self.rv)
         if event_type == "DELETED":
@@ -117,17 +149,21 @@ class Store:
             meta.setdefault("creationTimestamp", _now())
             self._render_managed_fields(key, obj, res)
             self.objects[key] = copy.deepcopy(obj)
-        event = Event(self.rv, res, namespace, event_type, copy.deepcopy(obj))
+        event = Event(self.rv, res, namespace, event_type, copy.deepcopy(obj), old)
         self.history.append(event)
         for watcher in list(self.watchers):
-            if watcher.matches(event):
-                watcher.queue.put_nowait(("EVENT", event))
+            seen = watcher.seen(event)
+            if seen is not None:
+                watcher.queue.put_nowait(("EVENT", seen))
         return copy.deepcopy(obj)
 
     def record_update(
         self, res: ResourceType, old: dict[str, Any] | None, new: dict[str, Any], manager: str
     ) -> None:
         """A non-apply write: the manager takes the fields it changed; removed fields lose owners."""
+        schema = self.schemas.get((res.group, res.plural))
+        if schema is not None:  # ownership of what is stored: pruned fields are nobody's
+            new = prune_object(new, schema)
         key = self.key_of(res, new)
         owners = self.owners.setdefault(key, {})
         old_paths = set(leaf_paths(old)) if old is not None else set()
@@ -217,7 +253,25 @@ class Store:
 
     # --- watch plumbing -----------------------------------------------------------------
     def events_since(self, watcher: Watcher, rv: int) -> list[Event]:
-        return [e for e in self.history if e.rv > rv and watcher.matches(e)]
+        seen = (watcher.seen(e) for e in self.history if e.rv > rv)
+        return [e for e in seen if e is not None]
+
+    def objects_at(self, res: ResourceType, rv: int) -> dict[Key, dict[str, Any]] | None:
+        """The objects of ``res`` as they were at ``rv`` (None when the history no longer knows)."""
+        if rv < self.oldest_rv:
+            return None
+        state = {k: v for k, v in self.objects.items() if (k[0], k[1]) == (res.group, res.plural)}
+        for event in reversed(self.history):
+            if event.rv <= rv:
+                break
+            if (event.resource.group, event.resource.plural) != (res.group, res.plural):
+                continue
+            key = self.key_of(res, event.obj)
+            if event.old is None:
+                state.pop(key, None)
+            else:
+                state[key] = event.old
+        return {k: copy.deepcopy(v) for k, v in state.items()}
 
     def compact(self, expire_open_watches: bool = True) -> None:
         self.oldest_rv = self.rv

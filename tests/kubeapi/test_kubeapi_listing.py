@@ -107,3 +107,66 @@ async def test_metadata_only_list_get_and_watch(api: KubeApiServer) -> None:
         first = json.loads(await stream.content.readline())
     assert first["type"] == "ADDED"
     assert set(first["object"]) == {"apiVersion", "kind", "metadata"}
+
+
+async def test_list_exact_answers_the_objects_as_they_were(api: KubeApiServer) -> None:
+    before = str(api.resource_version)
+    api.delete_object("Node/n0")
+    api.put_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n9"}})
+    status, now = await get(api, "/api/v1/nodes")
+    status_exact, then = await get(api, "/api/v1/nodes", resourceVersion=before, resourceVersionMatch="Exact")
+    assert (status, status_exact) == (200, 200)
+    assert then["metadata"]["resourceVersion"] == before
+    assert [i["metadata"]["name"] for i in then["items"]] == [f"n{i}" for i in range(7)]
+    assert "n9" in [i["metadata"]["name"] for i in now["items"]]
+    api.compact()
+    status, body = await get(api, "/api/v1/nodes", resourceVersion=before, resourceVersionMatch="Exact")
+    assert (status, body["reason"]) == (410, "Expired")
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        pytest.param({"resourceVersionMatch": "NotOlderThan"}, 422, id="match-without-version"),
+        pytest.param({"resourceVersionMatch": "Exact", "resourceVersion": "0"}, 422, id="exact-zero"),
+        pytest.param({"resourceVersionMatch": "Sometime", "resourceVersion": "1"}, 422, id="unknown-match"),
+        pytest.param({"resourceVersionMatch": "NotOlderThan", "resourceVersion": "99999"}, 504, id="future"),
+    ],
+)
+async def test_list_resource_version_match_is_validated(
+    api: KubeApiServer, query: dict[str, str], code: int
+) -> None:
+    status, body = await get(api, "/api/v1/nodes", **query)
+    assert (status, body["kind"], body["code"]) == (code, "Status", code)
+
+
+async def test_watch_list_streams_added_then_the_initial_events_end_bookmark(api: KubeApiServer) -> None:
+    query = {
+        "watch": "true",
+        "sendInitialEvents": "true",
+        "resourceVersionMatch": "NotOlderThan",
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": "1",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(api.url + "/api/v1/nodes", params=query, headers={"Accept": META}) as answer,
+    ):
+        assert answer.status == 200
+        events = [json.loads(line) async for line in answer.content if line.strip()]
+    added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+    assert added == [f"n{i}" for i in range(7)]
+    assert {e["object"]["kind"] for e in events if e["type"] == "ADDED"} == {"PartialObjectMetadata"}
+    first_bookmark = events[len(added)]
+    assert first_bookmark["type"] == "BOOKMARK"
+    assert first_bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert first_bookmark["object"]["metadata"]["resourceVersion"] == str(api.resource_version)
+
+
+async def test_watch_list_needs_not_older_than_and_bookmarks(api: KubeApiServer) -> None:
+    status, body = await get(api, "/api/v1/nodes", watch="true", sendInitialEvents="true")
+    assert (status, body["reason"]) == (422, "Invalid")
+    status, body = await get(
+        api, "/api/v1/nodes", watch="true", resourceVersionMatch="NotOlderThan", resourceVersion="1"
+    )
+    assert (status, body["reason"]) == (422, "Invalid")

@@ -19,7 +19,7 @@ PCI = "bus/pci/devices/0000:00:03.0"
 @pytest.mark.parametrize(
     ("relpath", "content", "problem"),
     [
-        pytest.param(f"{CPU0}/core_id", "abc", "expected an integer, got 'abc'", id="core-id-word"),
+        pytest.param(f"{CPU0}/core_id", "abc", "expected an integer id or -1, got 'abc'", id="core-id-word"),
         pytest.param(f"{CPU0}/physical_package_id", "1.5", "expected an integer", id="socket-fraction"),
         pytest.param(f"{CPU0}/thread_siblings_list", "0-x", "malformed cpu list item", id="siblings-item"),
         pytest.param(f"{CPU0}/thread_siblings_list", "5-2", "ends before it starts", id="siblings-backwards"),
@@ -46,7 +46,7 @@ PCI = "bus/pci/devices/0000:00:03.0"
             id="pages-word",
         ),
         pytest.param(f"{PCI}/numa_node", "near", "expected an integer", id="pci-node-word"),
-        pytest.param(f"{PCI}/numa_node", "-7", "expected a node id or -1", id="pci-node-negative"),
+        pytest.param(f"{PCI}/numa_node", "-7", "expected an integer id or -1", id="pci-node-negative"),
         pytest.param(f"{PCI}/vendor", "0xzz", "expected a hexadecimal number", id="pci-vendor"),
     ],
 )
@@ -71,5 +71,9 @@ def test_unreadable_or_empty_root(kind: str, tmp_path: Path) -> None:
         root.write_text("not a folder")
     with pytest.raises(InputError) as caught:
         read_sysfs(root)
-    assert caught.value.source == f"{root}: devices/system/cpu"
-    assert "not a sysfs tree" in caught.value.problem
+    if kind == "empty":
+        assert caught.value.source == f"{root}: devices/system/cpu"
+        assert "not a sysfs tree" in caught.value.problem
+    else:
+        assert caught.value.source == str(root)
+        assert caught.value.problem == ("no such folder" if kind == "missing" else "not a folder")

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from kvnuma.topology.sysfs_values import parse_meminfo_total, parse_topology_id
+from kvnuma.sysfsfile import parse_id
+from kvnuma.topology.sysfs_values import parse_meminfo_total
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         pytest.param("3\n", 3, id="plain"),
-        pytest.param("-1\n", 0, id="unknown-is-0"),
+        pytest.param("-1\n", None, id="unknown-is-none"),
         pytest.param("8191\x00\x00", 8191, id="nul-padded"),
         pytest.param("65535", 65535, id="amd-cluster"),
     ],
 )
-def test_topology_ids(text: str, expected: int) -> None:
-    assert parse_topology_id(text, "f") == expected
+def test_topology_ids(text: str, expected: int | None) -> None:
+    assert parse_id(text, source="f") == expected
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ _PAGE_SIZES = (64 << 10, 2 << 20, 32 << 20, 1 << 30)
 @st.composite
 def topologies(draw: st.DrawFn, *, with_free: bool = False) -> HostTopology:
     """Any host: 1-6 cells with distinct (possibly sparse) ids, CPUs with distinct ids grouped in
-    thread groups, some offline (default ids, as the readers produce them), memory in KiB."""
+    thread groups, some offline (default ids, as the readers produce them), memory in KiB that
+    holds the cell's huge pages, distances (possibly asymmetric) 10 to itself and 11..255 else."""
     cell_ids = draw(st.lists(st.integers(0, 4095), min_size=1, max_size=6, unique=True))
     cpu_ids = iter(draw(st.permutations(range(len(cell_ids) * 8))))
     cells = []
@@ -35,9 +36,12 @@ def topologies(draw: st.DrawFn, *, with_free: bool = False) -> HostTopology:
             free = draw(st.integers(0, total)) if with_free else None
             pools.append(HugePagePool(size, total, free))
         distances = (
-            tuple((other, draw(st.integers(10, 255))) for other in cell_ids) if draw(st.booleans()) else ()
+            tuple((other, 10 if other == cell_id else draw(st.integers(11, 255))) for other in cell_ids)
+            if draw(st.booleans())
+            else ()
         )
-        memory = draw(st.integers(0, 1 << 42)) * 1024
+        huge = sum(pool.total_bytes for pool in pools)
+        memory = huge + draw(st.integers(0, 1 << 38)) * 1024
         cells.append(
             Cell(cell_id, tuple(sorted(cpus, key=lambda cpu: cpu.id)), memory, tuple(pools), distances)
         )

@@ -11,7 +11,7 @@ from kvnuma.admission import AdmissionConfig, Mode, decide
 from kvnuma.cli.options import Choice, output_option
 from kvnuma.cli.output import DATA_FORMATS, emit, write_text
 from kvnuma.errors import InputError
-from kvnuma.inputs import read_document
+from kvnuma.inputs import name_of, read_document
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.file_source import load_folder, parse_source
 
@@ -54,7 +54,7 @@ def admit(
     try:
         decision = decide(review, cache.capacity(), config)
     except InputError as error:
-        raise error.under(str(review_path)) from None
+        raise error.under(name_of(review_path)) from None
     explained = [
         f"cluster: {cache.capacity().describe()}; autoNUMAEnablement: {config.enabled}",
         f"outcome: {decision.outcome.value}: {decision.reason}",

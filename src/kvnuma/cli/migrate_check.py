@@ -15,6 +15,7 @@ from kvnuma.cli import EXIT_NO
 from kvnuma.cli.options import Choice, output_option, vmi_option
 from kvnuma.cli.output import count, emit, write_text
 from kvnuma.cli.sources import load_node, load_vmi, vm_input_options
+from kvnuma.inputs import name_of
 from kvnuma.migration import Policy, Verdict, check_migration
 from kvnuma.model.quantity import format_bytes
 from kvnuma.vmi import VmiSpec
@@ -105,7 +106,7 @@ def migrate_check(
 
     Exit 0 yes, 1 no, 2 bad input."""
     obj = load_vmi(vmi_path, instancetype=instancetypes, preference=preferences)
-    vmi = VmiSpec.from_object(obj, source=str(vmi_path))
+    vmi = VmiSpec.from_object(obj, source=name_of(vmi_path))
     source, target = (load_node(path)[0] for path in (source_path, target_path))
     verdict = check_migration(vmi, source, target, Policy(policy))
     if output == "table":

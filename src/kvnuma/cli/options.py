@@ -152,10 +152,10 @@ def load_host(
     if len(given) > 1:
         raise click.UsageError(f"give at most one host source, not {' and '.join(given)}")
     if capabilities is not None:
-        from kvnuma.inputs import read_text
+        from kvnuma.inputs import name_of, read_text
         from kvnuma.topology.capabilities import parse_capabilities
 
-        return parse_capabilities(read_text(capabilities), source=str(capabilities))
+        return parse_capabilities(read_text(capabilities), source=name_of(capabilities))
     if libvirt_uri is not None:
         from kvnuma.topology.libvirt_host import read_libvirt
 

@@ -104,15 +104,21 @@ _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def human_bytes(amount: int) -> str:
-    """``5328633856`` -> ``4.96 GiB``; exact multiples print without decimals (``128 GiB``).
-    Every table kvnuma prints writes sizes this one way."""
+    """A size in binary units, one way for every table: exact in the largest unit that keeps it
+    a whole number below 10,000 (``2 MiB``, ``1026 MiB``, ``128 GiB``), else two decimals of the
+    largest unit (``7038712 KiB`` -> ``6.71 GiB``)."""
+    if amount == 0:
+        return "0 B"
+    for power in range(len(_UNITS) - 1, -1, -1):
+        whole, rest = divmod(amount, 1 << (10 * power))
+        if rest == 0 and 0 < whole < 10_000:
+            return f"{whole} {_UNITS[power]}"
     value = float(amount)
     unit = 0
     while value >= 1024 and unit < len(_UNITS) - 1:
         value /= 1024
         unit += 1
-    text = f"{value:.0f}" if value == int(value) else f"{value:.2f}"
-    return f"{text} {_UNITS[unit]}"
+    return f"{value:.2f} {_UNITS[unit]}"
 
 
 def count(number: int, noun: str, plural: str | None = None) -> str:

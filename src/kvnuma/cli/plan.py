@@ -36,6 +36,7 @@ from kvnuma.cli.render import cluster_config_option, read_vmi, split_option
 from kvnuma.cli.sources import load_cluster_config, vm_input_options
 from kvnuma.errors import RuleError
 from kvnuma.hotplug import size
+from kvnuma.inputs import name_of
 from kvnuma.model import CpuSet, HostTopology
 from kvnuma.placement import GuestPlan, SplitMode, check_free_hugepages, plan_guest
 from kvnuma.render import render_domain
@@ -118,7 +119,7 @@ def plan(
         vmi_name = "embedded example VMI (sized for this cpuset)"
     else:
         spec, document = read_vmi(vmi_path, instancetypes, preferences)
-        vmi_name = str(vmi_path)
+        vmi_name = name_of(vmi_path)
     config = load_cluster_config(cluster_config) if cluster_config is not None else None
     decision = admission_decision(document, host)
     without = None

@@ -36,7 +36,7 @@ from kvnuma.cli.output import DATA_FORMATS, console, emit, write_text
 from kvnuma.cli.plan_text import print_layout
 from kvnuma.cli.sources import load_cpu_model, load_feature_gates, load_vmi, vm_input_options
 from kvnuma.errors import InputError
-from kvnuma.inputs import read_text
+from kvnuma.inputs import name_of, read_text
 from kvnuma.model import CpuSet
 from kvnuma.pci.host_facts import HostPciFacts
 from kvnuma.pci.sysfs import read_host_pci
@@ -74,7 +74,7 @@ def read_vmi(
     document = load_vmi(
         path, instancetype=instancetypes, preference=preferences, cluster_config=cluster_config
     )
-    return VmiSpec.from_object(document, source=str(path)), document
+    return VmiSpec.from_object(document, source=name_of(path)), document
 
 
 cluster_config_option = click.option(
@@ -118,7 +118,7 @@ split_option = click.option(
 def render_output(plan: GuestPlan, base: Path | None) -> str:
     if base is None:
         return render_domain(plan)
-    return merge_into(read_text(base), plan, source=str(base))
+    return merge_into(read_text(base), plan, source=name_of(base))
 
 
 def pci_step(xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: bool) -> PciStep:

@@ -21,7 +21,7 @@ import click
 from kvnuma.cli.options import load_host
 from kvnuma.errors import InputError
 from kvnuma.hotplug import LiveUpdateConfig, apply_defaults
-from kvnuma.inputs import parse_documents, read_documents, read_text
+from kvnuma.inputs import name_of, parse_documents, read_documents, read_text
 from kvnuma.instancetype import expand_vm
 from kvnuma.migration.nodes import NodeLayout
 from kvnuma.model.topology import HostTopology
@@ -61,15 +61,15 @@ def load_node(path: Path) -> tuple[NodeLayout, HostTopology | None]:
     """A node from a sysfs root (a folder), a capabilities XML file or a Node object (YAML/JSON)."""
     if path.is_dir():
         topology = load_host(path, None, None)
-        return NodeLayout.from_topology(str(path), topology), topology
+        return NodeLayout.from_topology(name_of(path), topology), topology
     text = read_text(path)
     if text.lstrip().startswith("<"):
-        topology = parse_capabilities(text, source=str(path))
-        return NodeLayout.from_topology(str(path), topology), topology
-    documents = parse_documents(text, source=str(path))
+        topology = parse_capabilities(text, source=name_of(path))
+        return NodeLayout.from_topology(name_of(path), topology), topology
+    documents = parse_documents(text, source=name_of(path))
     if len(documents) != 1:
-        raise InputError(str(path), f"expected one Node object, found {len(documents)} documents")
-    return NodeLayout.from_node_object(documents[0], source=str(path)), None
+        raise InputError(name_of(path), f"expected one Node object, found {len(documents)} documents")
+    return NodeLayout.from_node_object(documents[0], source=name_of(path)), None
 
 
 def load_vmi(
@@ -83,19 +83,19 @@ def load_vmi(
     preference it names, looked up in ``instancetype``/``preference`` files and in ``path``
     itself (a multi-document file may carry all three). With ``cluster_config`` the VMI
     mutator's hotplug defaults (maxSockets) are applied as KubeVirt would."""
-    documents = [(str(path), doc) for doc in read_documents(path)]
+    documents = [(name_of(path), doc) for doc in read_documents(path)]
     if len(documents) == 1 and "kind" not in documents[0][1]:  # a bare VMI without apiVersion/kind
-        documents = [(str(path), {**documents[0][1], "kind": "VirtualMachineInstance"})]
+        documents = [(name_of(path), {**documents[0][1], "kind": "VirtualMachineInstance"})]
     vms = [(source, doc) for source, doc in documents if doc.get("kind") in _VM_KINDS]
     if len(vms) != 1:
         raise InputError(
-            str(path), f"expected one VirtualMachine or VirtualMachineInstance, found {len(vms)}"
+            name_of(path), f"expected one VirtualMachine or VirtualMachineInstance, found {len(vms)}"
         )
     source, obj = vms[0]
     extra = [(s, d) for s, d in documents if d is not obj]
     for group in (instancetype, preference):
         for extra_path in _paths(group):
-            extra += [(str(extra_path), doc) for doc in read_documents(extra_path)]
+            extra += [(name_of(extra_path), doc) for doc in read_documents(extra_path)]
     if obj.get("kind") == "VirtualMachine":
         vmi = expand_vm(obj, extra, source=source)
     else:
@@ -111,15 +111,17 @@ def load_cluster_config(path: Path) -> LiveUpdateConfig:
     documents = read_documents(path)
     configs = [doc for doc in documents if doc.get("kind") in ("KubeVirt", "HyperConverged")]
     if len(configs) != 1:
-        raise InputError(str(path), f"expected one KubeVirt or HyperConverged object, found {len(configs)}")
-    return LiveUpdateConfig.from_object(configs[0], source=str(path))
+        raise InputError(
+            name_of(path), f"expected one KubeVirt or HyperConverged object, found {len(configs)}"
+        )
+    return LiveUpdateConfig.from_object(configs[0], source=name_of(path))
 
 
 def load_feature_gates(path: Path) -> frozenset[str]:
     """``spec.configuration.developerConfiguration.featureGates`` of the KubeVirt CR in ``path``."""
     documents = [doc for doc in read_documents(path) if doc.get("kind") == "KubeVirt"]
     if len(documents) != 1:
-        raise InputError(str(path), f"expected one KubeVirt object, found {len(documents)}")
+        raise InputError(name_of(path), f"expected one KubeVirt object, found {len(documents)}")
     node: Any = documents[0]
     for key in ("spec", "configuration", "developerConfiguration"):
         node = node.get(key) if isinstance(node, Mapping) else None

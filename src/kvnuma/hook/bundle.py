@@ -1,6 +1,6 @@
 """Pack the hook into one standard-library-only Python file, and the deploy files around it.
 
-The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.cpulist``,
+The file embeds the sources of ``kvnuma.errors``, ``kvnuma.names``, ``kvnuma.cpulist``, ``kvnuma.sysfsfile``,
 ``kvnuma.xmldoc``, ``kvnuma.pci`` and
 ``kvnuma.hook`` and imports them through a small meta-path importer, so KubeVirt's stock
 ``sidecar-shim`` image (CentOS Stream's ``python3``, Python 3.9, nothing else) runs it as
@@ -27,7 +27,7 @@ CONFIGMAP_KEY = "onDefineDomain"
 HOOK_PATH = "/usr/bin/onDefineDomain"
 _PACKAGE = Path(__file__).resolve().parents[1]
 _SKIP = {"bundle.py", "__main__.py"}
-_GROUND = ("errors", "names", "cpulist")
+_GROUND = ("errors", "names", "cpulist", "sysfsfile")
 """The top-level modules the hook imports (standard library only, Python 3.9 syntax)."""
 
 _LOADER = '''

@@ -72,7 +72,7 @@ def check_layout(vmi: VmiSpec, plan: GuestLayout, target: NodeLayout) -> list[Fi
         Finding(
             "same-cell-count",
             len(host_cells) == wanted,
-            f"the pod packed on the target puts vCPUs in {len(host_cells)} cell(s) "
+            f"the pod packed on the target puts vCPUs in {len(host_cells)} {_cells(len(host_cells))} "
             f"({', '.join(str(i) for i in host_cells)}), the guest keeps {wanted}",
             wanted,
             len(host_cells),
@@ -222,8 +222,12 @@ def _unknown_guest(vmi: VmiSpec, plan: GuestLayout, target: NodeLayout) -> list[
     spans = len(on_target.cells)
     if spans < plan.least_cells:
         text = (
-            f"the pod packed on the target puts vCPUs in {spans} cell(s); the guest's {plan.vcpus} "
+            f"the pod packed on the target puts vCPUs in {spans} {_cells(spans)}; the guest's {plan.vcpus} "
             f"vCPUs have at least {plan.least_cells} cells on the source"
         )
         findings.append(Finding("same-cell-count", False, text, plan.least_cells, spans))
     return findings
+
+
+def _cells(number: int) -> str:
+    return "cell" if number == 1 else "cells"

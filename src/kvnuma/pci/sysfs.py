@@ -20,9 +20,9 @@ import os
 from typing import TYPE_CHECKING
 
 from kvnuma.cpulist import parse_cpulist
-from kvnuma.errors import InputError
 from kvnuma.pci.address import is_hex
 from kvnuma.pci.host_facts import HostPciFacts
+from kvnuma.sysfsfile import list_dir, parse_id, read_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -46,27 +46,12 @@ def _is_bdf(name: str) -> bool:
     )
 
 
-def _read_text(path: str, *, missing: str | None = None) -> str:
-    """The file's text (NULs and surrounding whitespace removed); ``missing`` if it does not exist
-    and ``missing`` is given, else InputError naming the file."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read().decode("ascii", "replace").replace("\x00", "").strip()
-    except FileNotFoundError:
-        if missing is not None:
-            return missing
-        raise InputError(path, "unreadable: No such file or directory") from None
-    except OSError as error:
-        raise InputError(path, f"unreadable: {error.strerror or error}") from None
-
-
 def _numa_node(device_dir: str) -> int:
+    """The device's host node; -1 when the file says so or is missing (kernels without NUMA)."""
     path = os.path.join(device_dir, "numa_node")
-    text = _read_text(path, missing="-1")
-    try:
-        return int(text)
-    except ValueError:
-        raise InputError(path, f"{text!r} is not a NUMA node number") from None
+    text = read_text(path)
+    node = None if text is None else parse_id(text, source=path)
+    return -1 if node is None else node
 
 
 def _root_complex_and_chain(parts: list[str]) -> tuple[str | None, tuple[str, ...]]:
@@ -94,16 +79,12 @@ def _topology_path(root: str, device_dir: str) -> tuple[str | None, tuple[str, .
 def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
     node_root = os.path.join(root, "devices", "system", "node")
     cpu_nodes: dict[int, int] = {}
-    try:
-        names = sorted(os.listdir(node_root))
-    except (FileNotFoundError, NotADirectoryError):
-        return cpu_nodes
-    for name in names:
+    for name in sorted(list_dir(node_root) or []):
         number = name[4:]
         if not (name.startswith("node") and number.isdecimal()):
             continue
         cpulist = os.path.join(node_root, name, "cpulist")
-        text = _read_text(cpulist, missing="")
+        text = read_text(cpulist) or ""
         for cpu in parse_cpulist(text, source=cpulist):
             cpu_nodes[cpu] = int(number)
     return cpu_nodes

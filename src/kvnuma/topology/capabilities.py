@@ -19,8 +19,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
+from kvnuma.cpulist import MAX_CPU_ID
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool
+from kvnuma.topology.checks import check_host
 from kvnuma.xmldoc import parse_element
 
 __all__ = ["BASE_PAGE_BYTES", "parse_capabilities", "scale", "write_capabilities"]
@@ -45,6 +47,8 @@ def scale(value: str, unit: str | None, where: str) -> int:
 
 
 def _whole(text: str, where: str) -> int:
+    if len(text.strip()) > 20:
+        raise InputError(where, f"number {text.strip()[:24]}... is too long")
     try:
         number = int(text.strip())
     except ValueError:
@@ -62,19 +66,28 @@ def parse_capabilities(text: str | bytes, *, source: str) -> HostTopology:
     cells_element = root.find("host/topology/cells")
     if cells_element is None:
         raise InputError(source, "no <host><topology><cells>: libvirt reported no NUMA topology")
-    cells = tuple(_cell(element, source) for element in cells_element.findall("cell"))
+    elements = cells_element.findall("cell")
+    if len(elements) > MAX_CPU_ID + 1:
+        raise InputError(source, f"{len(elements)} cells: more than the limit of {MAX_CPU_ID + 1} node ids")
+    cells = tuple(_cell(element, source) for element in elements)
     if not cells:
         raise InputError(source, "<cells> holds no <cell>")
     ids = [cell.id for cell in cells]
     if len(set(ids)) != len(ids):
         raise InputError(source, f"duplicate cell ids in {ids}")
-    return HostTopology(cells=cells)
+    host = HostTopology(cells=cells)
+    check_host(
+        host, lambda what, cell, cpu: f"{source}: cell {cell}" + ("" if cpu is None else f": cpu {cpu}")
+    )
+    return host
 
 
 def _int(element: ET.Element, name: str, where: str) -> int:
     raw = element.get(name)
     if raw is None:
         raise InputError(where, f"<{element.tag}> has no {name} attribute")
+    if len(raw) > 20:
+        raise InputError(where, f"<{element.tag} {name}={raw[:24]!r}...> is too long")
     try:
         value = int(raw)
     except ValueError:

@@ -21,6 +21,7 @@ What it reads, relative to the root, and how it copes with real trees (see docs/
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Protocol
 
@@ -28,13 +29,14 @@ from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
 from kvnuma.model import Cell, Cpu, CpuSet, HostTopology, HugePagePool, PciDevice
 from kvnuma.model.topology import NO_NUMA_NODE
+from kvnuma.sysfsfile import list_dir, parse_id, read_text
+from kvnuma.topology.checks import check_host
 from kvnuma.topology.sysfs_values import (
     clean,
     parse_distances,
     parse_hex,
     parse_int,
     parse_meminfo_total,
-    parse_topology_id,
 )
 
 __all__ = ["DirectoryReader", "parse_sysfs", "read_sysfs"]
@@ -49,65 +51,90 @@ class SysfsReader(Protocol):
     """Read-only access to a sysfs-like tree by path relative to its root."""
 
     def read(self, relpath: str) -> str | None:
-        """The file's text, or None when it is missing or unreadable."""
+        """The file's text, or None when it is missing; InputError when it is unreadable."""
 
     def listdir(self, relpath: str) -> list[str] | None:
-        """The folder's entry names, or None when it is missing or not a folder."""
+        """The folder's entry names, or None when it is missing; InputError when unreadable."""
 
 
 class DirectoryReader:
-    """``SysfsReader`` over a real folder, with raw ``os`` calls (the fast path for /sys)."""
+    """``SysfsReader`` over a real folder, through the one sysfs file reader (``kvnuma.sysfsfile``:
+    missing is None; unreadable, a folder or FIFO for a file, binary or oversized is an error)."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self._prefix = os.fspath(root).rstrip("/") + "/"
 
     def read(self, relpath: str) -> str | None:
-        try:
-            fd = os.open(self._prefix + relpath, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            data = os.read(fd, 8192)
-            if len(data) == 8192:  # rare: a long list; read the rest
-                chunks = [data]
-                while chunks[-1]:
-                    chunks.append(os.read(fd, 65536))
-                data = b"".join(chunks)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return data.decode("latin-1")
+        return read_text(self._prefix + relpath, source=relpath)
 
     def listdir(self, relpath: str) -> list[str] | None:
-        try:
-            return os.listdir(self._prefix + relpath)
-        except OSError:
-            return None
+        return list_dir(self._prefix + relpath, source=relpath)
 
 
 def read_sysfs(root: str | os.PathLike[str] = "/sys") -> HostTopology:
-    """Read the tree under ``root``; ``/proc/meminfo`` is read only when ``root`` is ``/sys``."""
+    """Read the tree under ``root``; ``/proc/meminfo`` is read only when ``root`` is ``/sys``.
+
+    What was assumed (see ``parse_sysfs``) is logged as a warning on the ``kvnuma.topology``
+    logger (one line each; stderr when nothing configured logging)."""
+    where = os.fspath(root)
+    if not os.path.isdir(where):
+        raise InputError(where, "no such folder" if not os.path.exists(where) else "not a folder")
     reader = DirectoryReader(root)
-    meminfo = DirectoryReader("/proc").read("meminfo") if os.path.normpath(root) == "/sys" else None
+    warnings: list[str] = []
     try:
-        return parse_sysfs(reader, meminfo=meminfo)
+        meminfo = read_text("/proc/meminfo") if os.path.normpath(root) == "/sys" else None
+        host = parse_sysfs(reader, meminfo=meminfo, warnings=warnings)
     except InputError as error:
-        raise error.under(os.fspath(root)) from None
+        raise error.under(where) from None
+    log = logging.getLogger("kvnuma.topology")
+    for line in warnings:
+        log.warning("%s: %s", where, line)
+    return host
 
 
-def parse_sysfs(reader: SysfsReader, *, meminfo: str | None = None) -> HostTopology:
-    """The host topology the tree describes; InputError names the file and the problem."""
-    if reader.listdir(CPU) is None:
+def parse_sysfs(
+    reader: SysfsReader, *, meminfo: str | None = None, warnings: list[str] | None = None
+) -> HostTopology:
+    """The host topology the tree describes, all or error: InputError names the file and the
+    problem (``kvnuma.topology.checks`` says what a topology must satisfy). What real kernels
+    produce and libvirt accepts (no ``node/``, memory-only nodes, offline CPUs, ``-1`` ids, NUL
+    padding, sparse node ids) gives the right topology; where a value had to be assumed, a line
+    is appended to ``warnings``."""
+    notes = [] if warnings is None else warnings
+    cpu_entries = reader.listdir(CPU)
+    if cpu_entries is None:
         raise InputError(CPU, "missing: not a sysfs tree (unreadable or empty root)")
     online = _optional_cpulist(reader, f"{CPU}/online")
     node_ids = _node_ids(reader)
-    cpus = _CpuReader(reader, online)
+    cpus = _CpuReader(reader, online, frozenset(_numbered(cpu_entries, "cpu")))
     if node_ids is None:
-        cells: tuple[Cell, ...] = (_only_cell(reader, cpus, meminfo),)
+        cells: tuple[Cell, ...] = (_only_cell(reader, cpus, meminfo, notes),)
     else:
         cells = tuple(_cell(reader, cpus, node_id, node_ids) for node_id in node_ids)
-    return HostTopology(cells=cells, pci_devices=_pci_devices(reader))
+    host = HostTopology(cells=cells, pci_devices=_pci_devices(reader))
+    check_host(host, lambda what, cell, cpu: _locate(what, cell, cpu, node_ids is not None))
+    if cpus.assumed:
+        shown = CpuSet.of(cpus.assumed).format()
+        notes.append(
+            f"online CPUs {shown} have no topology files: socket, die, cluster and core ids assumed 0"
+        )
+    return host
+
+
+_FILES = {
+    "cpus": "cpulist",
+    "memory": "meminfo",
+    "hugepages": "hugepages",
+    "distances": "distance",
+}
+
+
+def _locate(what: str, cell: int, cpu: int | None, nodes: bool) -> str:
+    if what == "siblings" and cpu is not None:
+        return f"{CPU}/cpu{cpu}/topology/thread_siblings_list"
+    if not nodes:
+        return {"memory": "meminfo", "hugepages": KERNEL_HUGEPAGES}.get(what, f"{CPU}/present")
+    return f"{NODE}/node{cell}/{_FILES[what]}"
 
 
 def _optional_cpulist(reader: SysfsReader, path: str) -> frozenset[int] | None:
@@ -122,18 +149,30 @@ def _numbered(entries: list[str], prefix: str) -> list[int]:
 
 
 def _node_ids(reader: SysfsReader) -> list[int] | None:
-    listed = _optional_cpulist(reader, f"{NODE}/online")
-    if listed is not None:
-        return sorted(listed) or None
     entries = reader.listdir(NODE)
-    found = _numbered(entries or [], "node")
+    listed = _optional_cpulist(reader, f"{NODE}/online")
+    if entries is None:
+        if listed:
+            raise InputError(
+                f"{NODE}/online", f"lists nodes {CpuSet(listed).format()} but there is no node folder"
+            )
+        return None
+    found = _numbered(entries, "node")
+    if listed is not None:
+        missing = sorted(listed - frozenset(found))
+        if missing:
+            raise InputError(
+                f"{NODE}/online", f"lists node(s) {CpuSet.of(missing).format()} that have no node<N> folder"
+            )
+        return sorted(listed) or None
     return found or None
 
 
 class _CpuReader:
     """Reads each CPU's topology with as few file reads as the kernel allows.
 
-    * thread siblings share their core, so a CPU whose sibling was read is not read again;
+    * thread siblings share their core, so a CPU whose sibling was read is not read again (only
+      its ``thread_siblings_list``, which must agree);
     * the CPUs in ``package_cpus_list`` / ``die_cpus_list`` / ``cluster_cpus_list`` share one
       socket / die / cluster id, so each group's id is read once. When a group list is missing,
       or its groups are no larger than a core (clusters on many Intel hosts), that id is read per
@@ -146,21 +185,35 @@ class _CpuReader:
         ("cluster_id", "cluster_cpus_list"),
     )
 
-    def __init__(self, reader: SysfsReader, online: frozenset[int] | None) -> None:
+    def __init__(self, reader: SysfsReader, online: frozenset[int] | None, present: frozenset[int]) -> None:
         self._reader = reader
         self._online = online
+        self._present = present
+        self.assumed: list[int] = []
+        self._read_by: dict[int, int] = {}
         self._known: dict[int, Cpu] = {}
         self._group_ids: tuple[dict[int, int], ...] = ({}, {}, {})
         self._use_lists = [True, True, True]
 
-    def cpu(self, cpu_id: int) -> Cpu:
+    def cpu(self, cpu_id: int, listed_in: str) -> Cpu:
+        if cpu_id not in self._present:
+            raise InputError(listed_in, f"names CPU {cpu_id}, which has no {CPU}/cpu{cpu_id} folder")
         if self._online is not None and cpu_id not in self._online:
             return Cpu(id=cpu_id, siblings=CpuSet(frozenset((cpu_id,))), online=False)
         known = self._known.get(cpu_id)
-        if known is not None:
-            return known
         base = f"{CPU}/cpu{cpu_id}/topology/"
         listed = self._reader.read(base + "thread_siblings_list")
+        if known is not None:
+            own = None if listed is None else parse_cpulist(listed, source=base + "thread_siblings_list")
+            if own is not None and own | {cpu_id} != known.siblings.ids:
+                raise InputError(
+                    base + "thread_siblings_list",
+                    f"lists {CpuSet(own).format()}, but CPU {self._read_by[cpu_id]}'s list says "
+                    f"{known.siblings.format()}",
+                )
+            return known
+        if listed is None and self._reader.read(base + "core_id") is None:
+            self.assumed.append(cpu_id)
         sibling_ids = None if listed is None else parse_cpulist(listed, source=base + "thread_siblings_list")
         thread_ids = sibling_ids | {cpu_id} if sibling_ids else frozenset((cpu_id,))
         siblings = CpuSet(thread_ids)
@@ -171,11 +224,13 @@ class _CpuReader:
         core_id = self._id(base + "core_id")
         for sibling in thread_ids:
             self._known[sibling] = Cpu(sibling, socket_id, die_id, cluster_id, core_id, siblings, True)
+            self._read_by[sibling] = cpu_id
         return self._known[cpu_id]
 
     def _id(self, path: str) -> int:
         text = self._reader.read(path)
-        return 0 if text is None else parse_topology_id(text, path)
+        value = None if text is None else parse_id(text, source=path)
+        return 0 if value is None else value  # -1 (unknown) and missing give 0, as in libvirt
 
     def _group_id(self, index: int, cpu_id: int, base: str, core_size: int) -> int:
         known = self._group_ids[index]
@@ -200,7 +255,9 @@ def _cell(reader: SysfsReader, cpus: _CpuReader, node_id: int, node_ids: list[in
     if cpu_ids is None:
         cpu_ids = frozenset(_numbered(reader.listdir(base[:-1]) or [], "cpu"))
     memory_text = reader.read(base + "meminfo")
-    memory = 0 if memory_text is None else parse_meminfo_total(memory_text, base + "meminfo")
+    if memory_text is None:
+        raise InputError(base + "meminfo", "missing (every node folder has one)")
+    memory = parse_meminfo_total(memory_text, base + "meminfo")
     distance_text = reader.read(base + "distance")
     distances: tuple[tuple[int, int], ...] = ()
     if distance_text is not None:
@@ -210,24 +267,26 @@ def _cell(reader: SysfsReader, cpus: _CpuReader, node_id: int, node_ids: list[in
         distances = tuple(zip(node_ids, row, strict=True))
     return Cell(
         id=node_id,
-        cpus=tuple(cpus.cpu(cpu_id) for cpu_id in sorted(cpu_ids)),
+        cpus=tuple(cpus.cpu(cpu_id, base + "cpulist") for cpu_id in sorted(cpu_ids)),
         memory_bytes=memory,
         hugepages=_hugepages(reader, base + "hugepages"),
         distances=distances,
     )
 
 
-def _only_cell(reader: SysfsReader, cpus: _CpuReader, meminfo: str | None) -> Cell:
+def _only_cell(reader: SysfsReader, cpus: _CpuReader, meminfo: str | None, notes: list[str]) -> Cell:
     """No ``node/`` folder: one cell 0 with every present CPU (like libvirt's fallback)."""
     cpu_ids = _optional_cpulist(reader, f"{CPU}/present")
     if cpu_ids is None:
         cpu_ids = _optional_cpulist(reader, f"{CPU}/online")
     if cpu_ids is None:
         cpu_ids = frozenset(_numbered(reader.listdir(CPU) or [], "cpu"))
+    if meminfo is None:
+        notes.append("no node folder and no /proc/meminfo (not /sys): cell 0's memory is unknown, shown as 0")
     memory = 0 if meminfo is None else parse_meminfo_total(meminfo, "meminfo")
     return Cell(
         id=0,
-        cpus=tuple(cpus.cpu(cpu_id) for cpu_id in sorted(cpu_ids)),
+        cpus=tuple(cpus.cpu(cpu_id, f"{CPU}/present") for cpu_id in sorted(cpu_ids)),
         memory_bytes=memory,
         hugepages=_hugepages(reader, KERNEL_HUGEPAGES),
     )
@@ -265,9 +324,8 @@ def _pci_devices(reader: SysfsReader) -> tuple[PciDevice, ...]:
     for address in sorted(reader.listdir(PCI) or []):
         base = f"{PCI}/{address}/"
         node_text = reader.read(base + "numa_node")
-        node = NO_NUMA_NODE if node_text is None else parse_int(node_text, base + "numa_node")
-        if node < NO_NUMA_NODE:
-            raise InputError(base + "numa_node", f"expected a node id or -1, got {node}")
+        node_id = None if node_text is None else parse_id(node_text, source=base + "numa_node")
+        node = NO_NUMA_NODE if node_id is None else node_id
         fields = []
         for name in ("vendor", "device", "class"):
             text = reader.read(base + name)

@@ -15,7 +15,6 @@ __all__ = [
     "parse_hex",
     "parse_int",
     "parse_meminfo_total",
-    "parse_topology_id",
 ]
 
 
@@ -32,12 +31,6 @@ def parse_int(text: str, source: str) -> int:
         return int(value)
     except ValueError:
         raise InputError(source, f"expected an integer, got {value[:40]!r}") from None
-
-
-def parse_topology_id(text: str, source: str) -> int:
-    """A socket, die, cluster or core id. Negative values (``-1`` = unknown) become 0, as in libvirt."""
-    value = parse_int(text, source)
-    return value if value >= 0 else 0
 
 
 def parse_hex(text: str, source: str) -> str:

@@ -19,6 +19,7 @@ cache and does not re-list; other failures back off. The reflectors keep no copy
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -61,6 +62,9 @@ class _LoggedNodeBuild:
     def commit(self) -> None:
         first = not self._cache.nodes_listed
         self._build.commit()
+        # what the cache holds now lives until the next re-list: keep it out of the cyclic
+        # collector's full passes (a pass over every digest is a pause in admission)
+        gc.freeze()
         _log.info(
             "nodes: %s %d nodes (%.1f MB received from the API so far)",
             "listed" if first else "re-listed, cache swapped:",
