@@ -4,6 +4,8 @@
 #   2. libvirtd without systemd: the libvirt-qemu user/group and /etc/libvirt/qemu.conf
 #   3. 2 MiB huge pages and hugetlbfs on /dev/hugepages (before libvirtd starts: it scans mounts once)
 #   4. the guest kernel in ./.cache/guest/vmlinuz (only the bzImage out of the current linux-image .deb)
+#   5. the other lane's libvirt XML schemas in ./.cache/libvirt-schemas/VERSION/ (out of its .deb), so
+#      that every domain XML the tests validate is checked against libvirt 9.0's and 11.x's schemas
 # Knobs: KVNUMA_TEST_HUGEPAGES (default 600 pages of 2 MiB = 1.2 GiB);
 #   KVNUMA_LIBVIRT=backports (default): libvirt 11.x and QEMU 10.x from bookworm-backports
 #   KVNUMA_LIBVIRT=debian: Debian 12's own libvirt 9.0 and QEMU 7.2 (downgrades from backports)
@@ -49,15 +51,22 @@ for p in "${virt_pkgs[@]}"; do
   want=$(candidate "$p")
   if [ -z "$want" ] && [ "$apt_updated" = 0 ]; then apt-get update -qq; apt_updated=1; want=$(candidate "$p"); fi
   [ -n "$want" ] || { say "no $p in $release (apt sources?)"; exit 1; }
-  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | awk '/install ok installed/ {print $4}')
+  have=$(dpkg-query -W -f='${Status} ${Version}' "$p" 2>/dev/null | awk '/install ok installed/ {print $4}' || true)
   [ "$have" = "$want" ] || wanted+=("$p=$want")
 done
+target=()
+[ "$lane" = backports ] && target=(-t bookworm-backports)  # their dependencies from backports too
 # going back to Debian's: every installed backports package (libvirt0, qemu-system-common, ...)
 # goes back with them, or apt cannot meet the exact-version dependencies
 if [ "$lane" = debian ] && [ "${#wanted[@]}" -gt 0 ]; then
   while read -r p; do
+    [[ " ${wanted[*]} " == *" $p="* ]] && continue
     want=$(candidate "$p")
-    [ -n "$want" ] && [[ " ${wanted[*]} " != *" $p="* ]] && wanted+=("$p=$want")
+    if [ -n "$want" ]; then
+      wanted+=("$p=$want")
+    elif [[ "$p" == libvirt* || "$p" == qemu* ]]; then
+      wanted+=("$p-")  # only in backports (libvirt-common, ...): remove, libvirt0 9.0 has its files
+    fi  # other backports-only libraries (pulled in as new dependencies) stay: harmless
   done < <(dpkg-query -W -f='${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1 == "ii" && $3 ~ /~bpo12/ {print $2}')
 fi
 missing=()
@@ -68,9 +77,12 @@ if [ "${#wanted[@]}" -gt 0 ] || [ "${#missing[@]}" -gt 0 ]; then
   [ "$apt_updated" = 1 ] || apt-get update -qq
   apt_updated=1
   say "installing ($lane) ${wanted[*]} ${missing[*]}"
-  pgrep -x libvirtd >/dev/null && [ "${#wanted[@]}" -gt 0 ] && say "note: libvirtd is running; restart it after the change"
+  if [ "${#wanted[@]}" -gt 0 ] && pgrep -x libvirtd >/dev/null 2>&1; then
+    say "note: libvirtd is running; restart it after the change"
+  fi
   # --allow-downgrades: the debian lane goes back from backports' versions to bookworm's
-  apt_quiet install --allow-downgrades "${wanted[@]}" "${missing[@]}"
+  [ "${#wanted[@]}" -eq 0 ] || apt_quiet install "${target[@]}" --allow-downgrades "${wanted[@]}"
+  [ "${#missing[@]}" -eq 0 ] || apt_quiet install "${missing[@]}"  # from bookworm
 else
   say "packages present ($lane lane)"
 fi
@@ -139,3 +151,19 @@ if [ ! -s "$guest_dir/vmlinuz" ]; then
   echo "$pkg" >"$guest_dir/vmlinuz.package"
 fi
 say "guest kernel: $guest_dir/vmlinuz ($(cat "$guest_dir/vmlinuz.package" 2>/dev/null || echo unknown package))"
+
+# ---- 5. the other lane's libvirt schemas (tests validate domain XML against both versions)
+if [ "$lane" = backports ]; then other=(libvirt0 'bookworm(-security|-updates)?'); else other=(libvirt-common bookworm-backports); fi
+other_version=$(release=${other[1]}; candidate "${other[0]}")
+schemas_dir="$root/.cache/libvirt-schemas/$other_version"
+if [ -n "$other_version" ] && [ ! -s "$schemas_dir/domain.rng" ]; then
+  say "libvirt schemas: downloading ${other[0]} $other_version"
+  tmp_schemas=$(mktemp -d)
+  (cd "$tmp_schemas" && apt-get download -qq -o APT::Sandbox::User=root "${other[0]}=$other_version" >/dev/null)
+  mkdir -p "$tmp_schemas/x" "$schemas_dir"
+  dpkg-deb -x "$tmp_schemas"/*.deb "$tmp_schemas/x"
+  cp "$tmp_schemas"/x/usr/share/libvirt/schemas/*.rng "$schemas_dir/"
+  rm -rf "$tmp_schemas"
+fi
+[ -s "$schemas_dir/domain.rng" ] || { say "no libvirt schemas for the other lane (${other[0]} $other_version)"; exit 1; }
+say "libvirt schemas of the other lane: $schemas_dir"

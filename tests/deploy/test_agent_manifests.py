@@ -45,7 +45,7 @@ async def test_the_cluster_role_is_exactly_what_the_agent_uses(tmp_path: Path) -
     ClusterRole, on its own Node only, and every verb the role grants was used."""
     (container,) = one("DaemonSet")["spec"]["template"]["spec"]["containers"]
     sysfs = tmp_path / "sys"
-    render_sysfs(synthetic_host(cells=2, cores_per_cell=2, threads=2, memory_per_cell=1 << 30), sysfs)
+    render_sysfs(synthetic_host(cells=2, cores_per_cell=2, threads=2, memory_per_cell=64 << 30), sysfs)
     (tmp_path / "proc" / "sys" / "kernel").mkdir(parents=True)
     (tmp_path / "proc" / "sys" / "kernel" / "sched_rt_runtime_us").write_text("950000\n")
     paths = {

@@ -98,3 +98,47 @@ def test_bundle_gives_the_same_output_as_kvnuma_hook(python: str, tmp_path: Path
     assert bundled.stdout == cli.stdout
     assert bundled.stderr == cli.stderr
     assert "pcie-expander-bus" in bundled.stdout
+
+
+def test_the_bundle_keeps_no_code_cache_in_tmp(tmp_path: Path) -> None:
+    before = set(Path("/tmp").glob("kvnuma-hook-*"))
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", str(DEPLOY / "onDefineDomain"), "--vmi", "{}", "--domain", "<domain/>"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"TMPDIR": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(Path("/tmp").glob("kvnuma-hook-*")) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("domain", "fragment"),
+    [
+        pytest.param(b"<domain>\xff\xfe</domain>", "not well-formed (invalid token)", id="not-utf8"),
+        pytest.param(b"<domain>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</domain>", "nested deeper", id="deep"),
+    ],
+)
+def test_the_bundle_returns_a_bad_domain_unchanged(domain: bytes, fragment: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-I",
+            b"-S",
+            bytes(DEPLOY / "onDefineDomain"),
+            b"--vmi",
+            b"{}",
+            b"--domain",
+            domain,
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout == domain
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert fragment in lines[0]
+    assert lines[0].endswith("domain left unchanged")

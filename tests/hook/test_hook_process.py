@@ -121,12 +121,13 @@ def test_strict_fails_on_a_device_without_affinity(
     )
 
 
-def test_malformed_domain_is_one_line_and_no_xml(gpu_host: Path) -> None:
+def test_malformed_domain_is_one_line_and_returned_unchanged(gpu_host: Path) -> None:
     done = run_hook(gpu_host, "<domain><devices></domain>")
-    assert done.returncode == 2
-    assert done.stdout == ""
+    assert done.returncode == 0
+    assert done.stdout == "<domain><devices></domain>"
     assert done.stderr.splitlines() == [
-        "kvnuma hook: error: --domain: malformed XML: mismatched tag at line 1, column 20"
+        "kvnuma hook: error: --domain: malformed XML: mismatched tag at line 1, column 20; "
+        "domain left unchanged"
     ]
 
 

@@ -271,11 +271,15 @@ async def test_a_cut_stream_backs_off_only_when_it_delivered_nothing(
     assert backoff.delays == delays
 
 
-async def test_watch_list_falls_back_to_a_list_on_a_server_that_ignores_it() -> None:
-    """A server without the streaming watch-list ignores ``sendInitialEvents``: it streams ADDED
-    events and then a bookmark without ``k8s.io/initial-events-end``. The reflector drops what it
-    streamed, lists instead, and does not try the watch-list again."""
-    async with KubeApiServer(bookmark_interval=0.05, watch_list=False) as api:
+@pytest.mark.parametrize("server", ["ignores-it", "forbids-it"])
+async def test_watch_list_falls_back_to_a_list_on_a_server_without_it(server: str) -> None:
+    """A server without the streaming watch-list either ignores ``sendInitialEvents`` (it streams
+    ADDED events and then a bookmark without ``k8s.io/initial-events-end``) or answers 422 (the
+    feature gate off). The reflector drops what it streamed, lists instead, and does not try the
+    watch-list again."""
+    async with KubeApiServer(bookmark_interval=0.05, watch_list=server == "forbids-it") as api:
+        if server == "forbids-it":
+            api.faults.fail_next("watch", r"/nodes$", 422, count=1)
         api.put_object(node("a"))
         api.put_object(node("b"))
         recorder = Recorder()
@@ -376,3 +380,34 @@ async def test_a_page_that_fails_keeps_the_last_complete_state(api: KubeApiServe
     assert [e.kind for e in recorder.errors] == ["server"]
     assert len(pages.builds) == 2
     assert pages.committed == [["n0", "n1", "n2", "n3"]]
+
+
+async def test_watch_list_streams_the_state_then_changes_without_a_list(api: KubeApiServer) -> None:
+    for i in range(5):
+        api.put_object({**node(f"n{i}"), "status": {"capacity": {"cpu": "4"}}})
+    pages = Pages()
+    seen: list[tuple[str, dict[str, Any]]] = []
+    recorder = Recorder()
+    reflector, task = await running(
+        api,
+        recorder,
+        replacement=pages,
+        watch_list=True,
+        metadata_only=True,
+        step_objects=2,
+        keep_objects=False,
+    )
+    reflector.on_event = lambda kind, obj: seen.append((kind, obj))
+    api.put_object(node("n9"))
+    await until(lambda: len(seen) == 1, "a change after the initial events")
+    api.compact()  # 410: the re-list streams again, beside the committed state
+    await until(lambda: reflector.lists == 2, "streamed re-list")
+    await stop(reflector, task)
+    assert reflector.watch_list_supported is True
+    assert api.requests_for("list", "/nodes") == []
+    assert pages.committed == [[f"n{i}" for i in range(5)], [*(f"n{i}" for i in range(5)), "n9"]]
+    assert pages.builds[0] == [["n0", "n1"], ["n2", "n3"], ["n4"]]
+    assert seen[0][0] == "ADDED"
+    assert set(seen[0][1]) == {"apiVersion", "kind", "metadata"}
+    query = api.requests_for("watch", "/nodes")[0].query
+    assert (query["sendInitialEvents"], query["resourceVersionMatch"]) == ("true", "NotOlderThan")

@@ -12,7 +12,7 @@ import functools
 import os
 import signal
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,8 +50,10 @@ def inspect(image: str, template: str) -> str:
     ).stdout.strip()
 
 
-def _volume_args(volumes: Mapping[Path, str]) -> list[str]:
-    return [arg for host, inside in volumes.items() for arg in ("-v", f"{host}:{inside}:ro")]
+def _volume_args(volumes: Mapping[Path, str], writable: Collection[Path] = ()) -> list[str]:
+    """Read-only bind mounts, except the host folders in ``writable``."""
+    mode = {host: "rw" if host in writable else "ro" for host in volumes}
+    return [arg for host, inside in volumes.items() for arg in ("-v", f"{host}:{inside}:{mode[host]}")]
 
 
 class Container:
@@ -69,10 +71,17 @@ class Container:
             raise ImageError(f"buildah from {image}: {done.stderr.strip()}")
         self.name = done.stdout.strip()
 
-    def command(self, argv: Sequence[str], volumes: Mapping[Path, str] | None = None) -> list[str]:
+    def command(
+        self,
+        argv: Sequence[str],
+        volumes: Mapping[Path, str] | None = None,
+        extra: Sequence[str] = (),
+        writable: Collection[Path] = (),
+    ) -> list[str]:
+        """``extra``: more ``buildah run`` options (``-e NAME=VALUE``, ``--user 0``)."""
         return [
             "buildah", "run", "--isolation", "chroot", "--network", "host",
-            *_volume_args(volumes or {}), self.name, "--", *argv,
+            *_volume_args(volumes or {}, writable), *extra, self.name, "--", *argv,
         ]  # fmt: skip
 
     def run(
@@ -84,11 +93,15 @@ class Container:
 
     @contextmanager
     def background(
-        self, argv: Sequence[str], volumes: Mapping[Path, str] | None = None
+        self,
+        argv: Sequence[str],
+        volumes: Mapping[Path, str] | None = None,
+        extra: Sequence[str] = (),
+        writable: Collection[Path] = (),
     ) -> Iterator[subprocess.Popen[str]]:
         """The command running until the block ends (then SIGTERM to its process group)."""
         process = subprocess.Popen(
-            self.command(argv, volumes),
+            self.command(argv, volumes, extra, writable),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

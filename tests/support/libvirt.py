@@ -201,8 +201,34 @@ class LibvirtdDaemon:
             self._lock = None
 
 
+OTHER_SCHEMAS = Path(__file__).resolve().parents[2] / ".cache" / "libvirt-schemas"
+
+
+def other_lane_schemas() -> list[Path]:
+    """The other libvirt lane's schema folders (scripts/setup-system.sh step 5), one per version."""
+    return sorted(path for path in OTHER_SCHEMAS.glob("*") if (path / "domain.rng").is_file())
+
+
+def validate_against(schemas: Path, xml: str, kind: str = "domain") -> str:
+    """``xmllint --relaxng SCHEMAS/<kind>.rng``: "" when valid, else xmllint's message."""
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", prefix="kvnuma-validate-") as handle:
+        handle.write(xml)
+        handle.flush()
+        done = subprocess.run(
+            ["xmllint", "--noout", "--relaxng", str(schemas / f"{kind}.rng"), handle.name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    return (
+        "" if done.returncode == 0 else (done.stderr + done.stdout).replace(handle.name, f"<{kind}>").strip()
+    )
+
+
 def validate_domain(xml: str) -> None:
-    """``virt-xml-validate <file> domain``; AssertionError with the validator's message on failure."""
+    """``virt-xml-validate <file> domain`` (the installed libvirt), then the other lane's libvirt
+    schemas where setup-system.sh put them; AssertionError with the validator's message on failure."""
     with tempfile.NamedTemporaryFile("w", suffix=".xml", prefix="kvnuma-validate-") as handle:
         handle.write(xml)
         handle.flush()
@@ -216,6 +242,10 @@ def validate_domain(xml: str) -> None:
     if done.returncode != 0:
         message = (done.stderr + done.stdout).replace(handle.name, "<domain>").strip()
         raise AssertionError(f"virt-xml-validate rejects the domain: {message}")
+    for schemas in other_lane_schemas():
+        problem = validate_against(schemas, xml)
+        if problem:
+            raise AssertionError(f"libvirt {schemas.name}'s schema rejects the domain: {problem}")
 
 
 def claim_name(base: str) -> str:

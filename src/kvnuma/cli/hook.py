@@ -30,13 +30,10 @@ def hook() -> None:
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def on_define_domain(arguments: tuple[str, ...]) -> None:
     """onDefineDomain --vmi JSON --domain XML [--version V] [--strict] [--sysfs ROOT]"""
-    from kvnuma.hook.main import run
+    from kvnuma.hook.main import run, write
 
     outcome = run(["onDefineDomain", *arguments], os.environ)
-    sys.stdout.write(outcome.stdout)
-    sys.stdout.flush()
-    for line in outcome.stderr:
-        click.echo(line, err=True)
+    write(outcome)
     sys.exit(outcome.exit_code)
 
 
@@ -50,6 +47,12 @@ def on_define_domain(arguments: tuple[str, ...]) -> None:
 def bundle(output: Path | None, deploy: Path | None) -> None:
     """Emit the hook as one standard-library-only Python file (for the sidecar-shim image)."""
     from kvnuma.hook.bundle import bundle_source, deploy_files
+    from kvnuma.inputs import check_output_folder, check_output_path
+
+    if output is not None:
+        check_output_path(output, option="-o")
+    if deploy is not None:
+        check_output_folder(deploy, option="--deploy")
 
     if deploy is not None:
         try:

@@ -9,6 +9,9 @@ and the CLI's one host loader.
     --source SOURCE       where the cluster comes from (admit, webhook): kube or file:DIR
     -o, --output FORMAT   the document format: table, json, yaml (+ what a command adds)
 
+(``kvnuma hook onDefineDomain --vmi JSON --domain XML`` is KubeVirt's hook-sidecar contract, not
+a kvnuma option: there ``--vmi`` is the VMI's JSON text, as KubeVirt passes it.)
+
 ``Choice`` is click's choice whose error names the closest valid value (``did you mean``), the
 same for option values, policy names and feature gates (``closest``).
 """
@@ -90,6 +93,7 @@ def vmi_option(*, required: bool = True) -> Callable[[_F], _F]:
         "--vmi",
         "vmi_path",
         required=required,
+        metavar="FILE",
         type=click.Path(path_type=Path, allow_dash=True),
         help="The VMI, or a VirtualMachine (YAML/JSON) with --instancetype/--preference; - reads stdin.",
     )
@@ -113,11 +117,13 @@ def host_options(*, default: str = "/sys") -> Callable[[_F], _F]:
             (
                 click.option(
                     "--sysfs",
+                    metavar="ROOT",
                     type=click.Path(path_type=Path),
                     help=f"Read the host from a sysfs tree (default: {default}).",
                 ),
                 click.option(
                     "--capabilities",
+                    metavar="FILE",
                     type=click.Path(path_type=Path, allow_dash=True),
                     help="Read the host from a saved `virsh capabilities` XML (- reads stdin).",
                 ),

@@ -35,29 +35,12 @@ import sys
 
 
 def _compiled():
-    """name -> code object; cached in /tmp per Python version and bundle content when writable."""
-    import marshal
-
-    cache = "/tmp/kvnuma-hook-%s-%s.marshal" % (sys.implementation.cache_tag, _KEY)
-    try:
-        with open(cache, "rb") as handle:
-            return marshal.loads(handle.read())  # marshal.load(handle) reads in tiny pieces: 2 ms
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
-    import os
-
-    codes = {
+    """name -> code object, compiled on every run: no cache file (a predictable file in /tmp is
+    a place for another user to plant code; the compile costs a few milliseconds)."""
+    return {
         name: compile(source, "<kvnuma hook bundle>/" + filename, "exec")
         for name, (filename, source) in _SOURCES.items()
     }
-    try:
-        scratch = "%s.%d" % (cache, os.getpid())
-        with open(scratch, "wb") as handle:
-            marshal.dump(codes, handle)
-        os.replace(scratch, cache)
-    except OSError:
-        pass
-    return codes
 
 
 class _BundledModules:
@@ -118,7 +101,7 @@ def bundle_source() -> str:
         lines.append(f"    {name!r}: ({filename!r}, {source!r}),")
     lines.append("}")
     key = zlib.crc32(repr(sorted((name, (filename, source)) for name, filename, source in modules)).encode())
-    lines.append(f'_KEY = "{key:08x}"  # names the compiled-code cache; changes with any source')
+    lines.append(f'_KEY = "{key:08x}"  # identifies this bundle\'s sources')
     return "\n".join(lines) + "\n" + _LOADER
 
 

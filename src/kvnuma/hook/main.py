@@ -1,10 +1,14 @@
 """The hook's process: KubeVirt's ``onDefineDomain --vmi <JSON> --domain <XML>`` contract.
 
-The complete new domain XML goes to stdout, explanations to stderr. Exit codes:
+The complete new domain XML goes to stdout, explanations to stderr (which KubeVirt records).
+KubeVirt's sidecar-shim fails the VM's start when the hook exits non-zero, so the hook's one
+error boundary (``run``) turns every failure — bad arguments, VMI JSON or domain XML (malformed,
+too deep, not UTF-8), unreadable sysfs, an internal error — into the domain returned unchanged,
+byte for byte, with one line on stderr saying why. Exit codes:
 
-    0  placed, or nothing to do, or an internal failure with the domain returned unchanged
-    1  strict mode and the placement failed (KubeVirt then fails the domain definition)
-    2  bad input: malformed arguments, VMI JSON or domain XML (nothing is printed on stdout)
+    0  placed, or nothing to do, or any failure with the domain returned unchanged
+    1  strict mode and the placement (or the input) failed: KubeVirt then fails the definition
+    2  no domain to return: the arguments have no ``--domain`` at all (nothing on stdout)
 
 Strict mode: ``--strict``, the environment variable ``KVNUMA_PCI_NUMA_STRICT=1``, or the VMI
 annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a VMI out.
@@ -63,9 +67,11 @@ def on_define_domain(
     try:
         annotations = _annotations(vmi_json)
         setting = annotations.get(PCI_NUMA_ANNOTATION, "").strip().lower()
-        doc = parse_document(domain_xml, source="--domain", root="domain")
-    except InputError as error:
-        return HookOutcome("", [f"kvnuma hook: error: {error.one_line()}"], 2)
+        doc = parse_document(_domain_bytes(domain_xml), source="--domain", root="domain")
+    except KvnumaError as error:
+        return _unchanged(domain_xml, f"error: {error.one_line()}", strict)
+    except Exception as error:  # RecursionError, MemoryError...: the VM must still start
+        return _unchanged(domain_xml, f"error: --domain: {_internal(error)}", strict)
     if setting in ("off", "false", "disabled"):
         return HookOutcome(
             domain_xml, [f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: domain left unchanged"]
@@ -84,12 +90,31 @@ def on_define_domain(
     except KvnumaError as error:
         problem = error.one_line()
     except Exception as error:  # an internal failure must not stop the VM from starting
-        problem = f"internal error: {type(error).__name__}: {error}"
+        problem = _internal(error)
     else:
         return HookOutcome(result.xml, [f"kvnuma hook: {line}" for line in result.summary()])
     if strict:
         return HookOutcome("", [f"kvnuma hook: error (strict): {problem}"], 1)
     return HookOutcome(domain_xml, [f"kvnuma hook: domain left unchanged: {problem}"])
+
+
+def _internal(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    text = " ".join(str(error).split())[:200]
+    return f"internal error: {type(error).__name__}: {text}"
+
+
+def _domain_bytes(domain_xml: str) -> bytes:
+    """The domain as the bytes KubeVirt passed (arguments that are not UTF-8 arrive with
+    surrogate escapes; expat then names the bad byte)."""
+    return domain_xml.encode("utf-8", "surrogateescape")
+
+
+def _unchanged(domain_xml: str, problem: str, strict: bool) -> HookOutcome:
+    if strict:
+        return HookOutcome("", [f"kvnuma hook: {problem} (strict: the domain is not defined)"], 1)
+    return HookOutcome(domain_xml, [f"kvnuma hook: {problem}; domain left unchanged"])
 
 
 USAGE = (
@@ -126,24 +151,55 @@ def parse_arguments(arguments: Sequence[str]) -> dict[str, str]:
     return options
 
 
+def _given_domain(arguments: Sequence[str]) -> str | None:
+    """The ``--domain`` value, found without trusting the rest of the arguments."""
+    for index, flag in enumerate(arguments):
+        if flag.startswith("--domain="):
+            return flag[len("--domain=") :]
+        if flag == "--domain" and index + 1 < len(arguments):
+            return arguments[index + 1]
+    return None
+
+
 def run(arguments: Sequence[str], environ: Mapping[str, str]) -> HookOutcome:
+    """The hook's one error boundary: never raises (see the module text)."""
+    strict_env = environ.get("KVNUMA_PCI_NUMA_STRICT", "").lower() in _TRUE
     try:
         options = parse_arguments(arguments)
     except InputError as error:
-        return HookOutcome("", [f"kvnuma hook: error: {error.one_line()}"], 2)
-    return on_define_domain(
-        options["vmi"],
-        options["domain"],
-        sysfs_root=options.get("sysfs") or environ.get("KVNUMA_SYSFS_ROOT") or "/sys",
-        strict="strict" in options or environ.get("KVNUMA_PCI_NUMA_STRICT", "").lower() in _TRUE,
-    )
+        domain = _given_domain(arguments)
+        if domain is None:
+            return HookOutcome("", [f"kvnuma hook: error: {error.one_line()}"], 2)
+        return _unchanged(domain, f"error: {error.one_line()}", strict_env or "--strict" in arguments)
+    try:
+        return on_define_domain(
+            options["vmi"],
+            options["domain"],
+            sysfs_root=options.get("sysfs") or environ.get("KVNUMA_SYSFS_ROOT") or "/sys",
+            strict="strict" in options or strict_env,
+        )
+    except BaseException as error:  # the last resort: the VM must still start
+        if not isinstance(error, Exception):
+            raise
+        return _unchanged(options["domain"], f"error: {_internal(error)}", "strict" in options or strict_env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Process entry point: ``argv`` includes the program name, as ``sys.argv`` does."""
     outcome = run(list(argv if argv is not None else sys.argv)[1:], os.environ)
-    sys.stdout.write(outcome.stdout)
-    sys.stdout.flush()
-    for line in outcome.stderr:
-        sys.stderr.write(line + "\n")
+    write(outcome)
     return outcome.exit_code
+
+
+def write(outcome: HookOutcome) -> None:
+    """stdout gets the domain's own bytes (surrogate escapes undone), stderr one line each."""
+    out = getattr(sys.stdout, "buffer", None)
+    data = outcome.stdout.encode("utf-8", "surrogateescape")
+    if out is not None:
+        out.write(data)
+        out.flush()
+    else:
+        sys.stdout.write(outcome.stdout)
+        sys.stdout.flush()
+    for line in outcome.stderr:
+        sys.stderr.write(line.encode("utf-8", "backslashreplace").decode("utf-8") + "\n")

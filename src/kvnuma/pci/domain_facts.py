@@ -53,13 +53,6 @@ class Hostdev:
     source: PciAddress
     guest_bus: int | None
 
-    @property
-    def guest_address(self) -> ET.Element | None:
-        for child in self.element.findall("address"):
-            if child.get("type") == "pci":
-                return child
-        return None
-
 
 @dataclass(frozen=True)
 class CellBinding:

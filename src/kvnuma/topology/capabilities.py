@@ -7,7 +7,8 @@ ranges (``0-1``). The capabilities form has no free page counts (``free`` is Non
 devices.
 
 Write: the same form, as libvirt writes it: the 4 KiB page count is (memory - huge page bytes)
-/ 4096; ``cluster_id`` only when it is not 0 (libvirt 9.0's schema does not know it).
+/ 4096; ``cluster_id`` always, as libvirt 11 (KubeVirt's virt-launcher) writes it and its schema
+requires it beside ``socket_id`` (libvirt 9.0's schema does not know it: docs/testing.md).
 
 Offline CPUs: libvirt itself reports them with default ids, as if online. kvnuma writes an
 offline CPU as a bare ``<cpu id='N'/>`` (what libvirt writes for a CPU whose topology it cannot
@@ -169,7 +170,7 @@ def _size_unit(size: int) -> str:
 def _cpu_row(cpu: Cpu) -> str:
     if not cpu.online:
         return f"<cpu id='{cpu.id}'/>"
-    cluster = f" cluster_id='{cpu.cluster_id}'" if cpu.cluster_id else ""
+    cluster = f" cluster_id='{cpu.cluster_id}'"
     return (
         f"<cpu id='{cpu.id}' socket_id='{cpu.socket_id}' die_id='{cpu.die_id}'{cluster} "
         f"core_id='{cpu.core_id}' siblings='{cpu.thread_group.format()}'/>"

@@ -40,10 +40,28 @@ from kvnuma.errors import InputError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["LONG", "MAX_XML_BYTES", "SHORT", "SPACED", "XmlDoc", "parse_document", "parse_element", "to_text"]
+__all__ = [
+    "LONG",
+    "MAX_XML_BYTES",
+    "MAX_XML_DEPTH",
+    "MAX_XML_ELEMENTS",
+    "SHORT",
+    "SPACED",
+    "XmlDoc",
+    "parse_document",
+    "parse_element",
+    "to_text",
+]
 
 MAX_XML_BYTES = 16 << 20
 """Refuse documents larger than this (16 MiB): no libvirt document comes near it."""
+
+MAX_XML_DEPTH = 200
+"""Refuse elements nested deeper than this (a libvirt domain is under 10 deep): every walk over
+the tree, ours and ElementTree's, then stays far from Python's recursion limit."""
+
+MAX_XML_ELEMENTS = 100_000
+"""Refuse documents with more elements than this (a domain has a few hundred): bounds memory."""
 
 SHORT, SPACED, LONG = "/>", " />", "></"
 """The ways to write an empty element: ``<x/>``, ``<x />``, ``<x></x>``."""
@@ -71,6 +89,10 @@ class XmlDoc:
 
 
 class _Refused(Exception):
+    pass
+
+
+class _TooBig(Exception):
     pass
 
 
@@ -106,7 +128,7 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
     stack: list[ET.Element] = []
     top: list[ET.Element] = []
     last_child: list[ET.Element[Any] | None] = []  # per open element: its latest child
-    marks = {"root": -1, "epilog": -1}
+    marks = {"root": -1, "epilog": -1, "elements": 0}
     counts = {SHORT: 0, SPACED: 0, LONG: 0}
     forms: dict[ET.Element, str] = {}
 
@@ -115,6 +137,11 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
         last_child[-1] = child
 
     def start(name: str, attributes: dict[str, str]) -> None:
+        if len(stack) >= MAX_XML_DEPTH:
+            raise _TooBig(f"elements nested deeper than {MAX_XML_DEPTH} levels")
+        marks["elements"] += 1
+        if marks["elements"] > MAX_XML_ELEMENTS:
+            raise _TooBig(f"more than {MAX_XML_ELEMENTS} elements")
         element = ET.Element(name, attributes)
         if stack:
             add(element)
@@ -173,6 +200,9 @@ def _parse(text: str | bytes, source: str, *, keep: bool) -> XmlDoc:
     parser.SetParamEntityParsing(0)  # XML_PARAM_ENTITY_PARSING_NEVER
     try:
         parser.Parse(data, True)
+    except _TooBig as too_big:
+        where = f"line {parser.CurrentLineNumber}, column {parser.CurrentColumnNumber + 1}"
+        raise InputError(source, f"XML with {too_big} at {where} is refused") from None
     except _Refused as refused:
         where = f"line {parser.CurrentLineNumber}, column {parser.CurrentColumnNumber + 1}"
         raise InputError(
