@@ -63,6 +63,11 @@ def _write(tmp_path: Path, name: str, data: bytes) -> str:
     return str(path)
 
 
+def _fifo(tmp_path: Path) -> str:
+    os.mkfifo(tmp_path / "fifo")
+    return str(tmp_path / "fifo")
+
+
 def _sysfs(tmp_path: Path) -> str:
     render_sysfs(synthetic_host(cells=2, cores_per_cell=2), tmp_path / "sys")
     return str(tmp_path / "sys")
@@ -103,6 +108,18 @@ CASES = [
         lambda t: ["discover", "--sysfs", str(t / "none")],
         2,
         r"none: no such folder",
+    ),
+    _case(
+        "fifo-without-writer",
+        lambda t: ["discover", "--capabilities", _fifo(t)],
+        2,
+        r"fifo: a FIFO .*no writer",
+    ),
+    _case(
+        "device-as-file",
+        lambda t: ["discover", "--capabilities", "/dev/zero"],
+        2,
+        r"/dev/zero: input is larger",
     ),
     _case("unknown-command", lambda t: ["discver"], 2, r"No such command 'discver'"),
     _case(

@@ -99,8 +99,8 @@ def test_kubeconfig_current_context(tmp_path: Path) -> None:
     )
     config = load_config(kubeconfig=kubeconfig, env={})
     assert (config.server, config.bearer()) == ("https://127.0.0.1:6443", "secret")
-    assert config.ca_file is not None
-    assert config.ca_file.read_bytes() == b"PEM"
+    assert config.ca_file is None  # inline data stays in memory: no temporary file
+    assert config.ca_data == b"PEM"
 
 
 @pytest.mark.parametrize(
@@ -163,3 +163,61 @@ async def test_bytes_received_counts_list_bodies(client: tuple[KubeApiServer, Ku
     assert page.continue_token == ""
     assert page.resource_version == str(api.resource_version)
     assert kube.bytes_received - before >= len(json.dumps(page.items))
+
+
+def test_inline_client_credentials_leave_no_file_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    import trustme
+
+    ca = trustme.CA()
+    client = ca.issue_cert("kvnuma-agent")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    config = ClusterConfig(
+        "https://127.0.0.1:6443",
+        ca_data=ca.cert_pem.bytes(),
+        client_cert_data=client.cert_chain_pems[0].bytes(),
+        client_key_data=client.private_key_pem.bytes(),
+    )
+    context = config.ssl_context()
+    assert context is not None
+    assert context.cert_store_stats()["x509_ca"] == 1
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(b"\x89\xff binary", "not UTF-8", id="binary"),
+        pytest.param(b"clusters: [", "cannot read kubeconfig", id="malformed"),
+        pytest.param(
+            b"current-context: t\ncontexts: [{name: t, context: {cluster: c}}]\n"
+            b"clusters: [{name: c, cluster: {server: 'not a url'}}]\n",
+            "is not an API server URL",
+            id="server-not-a-url",
+        ),
+        pytest.param(
+            b"current-context: t\ncontexts: [{name: t, context: {cluster: c}}]\n"
+            b"clusters: [{name: c, cluster: {server: 'https://h:1', certificate-authority-data: '%%%'}}]\n",
+            "certificate-authority-data is not base64",
+            id="data-not-base64",
+        ),
+    ],
+)
+def test_a_bad_kubeconfig_is_one_error(content: bytes, fragment: str, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_bytes(content)
+    with pytest.raises(InputError) as caught:
+        load_config(kubeconfig=kubeconfig, env={})
+    assert fragment in caught.value.problem
+    assert "\n" not in caught.value.one_line()
+
+
+@pytest.mark.parametrize("server", ["not a url", "ftp://h", "https://", "https://h:99999"])
+def test_a_server_that_is_not_a_url_fails_at_once(server: str) -> None:
+    with pytest.raises(InputError, match="is not an API server URL"):
+        load_config(server=server, env={})

@@ -2,7 +2,10 @@
 
 One cycle:
     discover (injected ``Callable[[], HostTopology]``) + read the realtime sysctl
-        failure -> keep the last published values, /healthz unhealthy with the reason
+        any failure (a typed error, an OS or decoding error, anything else) -> publish nothing
+        new and erase nothing (the Node keeps the last good values), /healthz unhealthy with
+        the reason, kvnuma_agent_publish_errors_total{kind="discovery"} + 1 and
+        kvnuma_agent_host_readable 0; the next good read recovers
     write the capabilities XML atomically (when a path and a renderer are given)
     GET the Node, compute the merge patch of our keys, PATCH only when it is not empty
         409/429/5xx/refused/timeout -> capped exponential backoff with jitter, then again
@@ -95,13 +98,16 @@ class Agent:
     async def cycle(self) -> CycleResult:
         try:
             want = self.desired_now()
-        except (KvnumaError, OSError) as error:
-            reason = f"discovery failed: {error}"
+        except Exception as error:  # any failure to read the host: publish nothing, erase nothing
+            problem = error.one_line() if isinstance(error, KvnumaError) else _unexpected(error)
+            reason = f"discovery failed: {problem}"
             self.healthy, self.health_reason = False, reason
             self.metrics.publish_errors.labels("discovery").inc()
-            self.log.error("discovery-failed", error=str(error), keeping=_describe(self.last_published))
+            self.metrics.healthy.set(0)
+            self.log.error("discovery-failed", error=problem, keeping=_describe(self.last_published))
             return CycleResult(False, reason=reason)
         self.healthy, self.health_reason = True, "ok"
+        self.metrics.healthy.set(1)
         self.log.info("discovered", annotations=dict(want.annotations), labels=dict(want.labels))
         return await self.publish(want)
 
@@ -150,6 +156,14 @@ class Agent:
             if self.wake.is_set():
                 self.log.info("rediscover-requested")
             self.wake.clear()
+
+
+def _unexpected(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return f"{error.filename or 'host'}: {error.strerror or error}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not text ({error.reason} at byte {error.start})"
+    return f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
 
 
 def _describe(published: Published | None) -> dict[str, Any] | None:

@@ -47,11 +47,13 @@ def is_our_label(key: str) -> bool:
 def desired(topology: HostTopology, realtime: bool) -> Published:
     """The annotations and labels this topology and realtime flag call for.
 
-    A topology without any online CPU is refused: publishing ``0`` would make every VM look
-    larger than the cluster's smallest NUMA node."""
+    A topology without any online CPU or without memory is refused: publishing ``0`` would make
+    every VM look larger than the cluster's smallest NUMA node."""
     cpus = topology.max_single_numa_cpus
     if cpus <= 0:
         raise RuleError("node-topology", needed="a NUMA cell with online CPUs", available="none")
+    if topology.max_single_numa_memory_bytes <= 0:
+        raise RuleError("node-topology", needed="a NUMA cell with known memory", available="0 bytes")
     annotations = {
         MAX_SINGLE_NUMA_CPUS: str(cpus),
         MAX_SINGLE_NUMA_MEMORY: format_bytes(topology.max_single_numa_memory_bytes),

@@ -6,6 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from kvnuma.errors import InputError
+from kvnuma.sysfsfile import read_text
+
 __all__ = ["RT_RUNTIME", "read_realtime", "write_atomically"]
 
 RT_RUNTIME = Path("sys/kernel/sched_rt_runtime_us")
@@ -13,11 +16,17 @@ RT_RUNTIME = Path("sys/kernel/sched_rt_runtime_us")
 
 def read_realtime(proc_root: Path) -> bool:
     """True only when ``sched_rt_runtime_us`` is exactly -1 (no RT throttling), as KubeVirt's
-    node-labeller decides; a missing or unreadable file means not realtime."""
-    try:
-        return (proc_root / RT_RUNTIME).read_text().strip() == "-1"
-    except OSError:
+    node-labeller decides; a missing file means not realtime. Read by the one sysfs file reader:
+    an unreadable or binary file, or a value that is not an integer, is an InputError (the
+    agent then keeps what it published)."""
+    path = proc_root / RT_RUNTIME
+    text = read_text(str(path))
+    if text is None:
         return False
+    value = text.strip()
+    if not value.lstrip("-").isdigit():
+        raise InputError(str(path), f"expected an integer, got {value[:40]!r}")
+    return value == "-1"
 
 
 def write_atomically(path: Path, text: str) -> bool:

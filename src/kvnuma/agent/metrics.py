@@ -21,6 +21,11 @@ class AgentMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.healthy = Gauge(
+            "kvnuma_agent_host_readable",
+            "1 when the last discovery read the host, 0 when it failed (the Node keeps its last values).",
+            registry=self.registry,
+        )
         self.patches = Counter(
             "kvnuma_agent_node_patches", "Node patches sent (writes on change).", registry=self.registry
         )
