@@ -6,7 +6,7 @@ For each cluster size the API test server runs in its own process with N realist
 ``feature.node.kubernetes.io/*``, 40 images, conditions, nodeInfo, the kvnuma annotations) and a
 KubeVirt CR annotated ``kvnuma.io/auto-numa: "true"``. A webhook process (the same stack as
 ``kvnuma webhook --source kube``) is spawned against it and measured. On 2 or more CPUs the webhooks
-run on CPU 0, the API server (at nice 19), this driver and the 1-node reference webhook on CPU 1 (a real API server is on other
+run on CPU 0, the API server (at nice 19) and this driver on CPU 1 (a real API server is on other
 machines; without this the driver's own timings wait behind the API server serving pages):
 
   ready      time from spawning the webhook process to its first ``/readyz`` 200
@@ -519,7 +519,7 @@ def main() -> int:
         issued.private_key_pem.write_to_path(key)
         tls = (cert, key, context)
         single_api = Api(1)
-        one = Webhook(single_api.url, "new", tls, cpu=1)  # a reference off the measured webhook's CPU
+        one = Webhook(single_api.url, "new", tls)  # on the measured webhook's CPU: same machine, same moments
         try:
             assert not isinstance(one.ready(args.ready_timeout), str), "the 1-node webhook never got ready"
             for size in sizes:
