@@ -44,15 +44,30 @@ def host(cpus: int) -> HostTopology:
             (20, 20, "maxCpuSockets"),
             id="maxCpuSockets-raised-to-sockets",
         ),
-        pytest.param({"sockets": 200}, LiveUpdateConfig(), (200, 512, "512-vCPU cap"), id="cap-512"),
         pytest.param(
-            {"sockets": 100, "cores": 4},
+            {"sockets": 200, "cores": 1, "threads": 1},
+            LiveUpdateConfig(),
+            (200, 512, "512-vCPU cap"),
+            id="cap-512",
+        ),
+        pytest.param(
+            {"sockets": 200}, LiveUpdateConfig(), (200, 800, "ratio 4"), id="no-cap-without-cores-and-threads"
+        ),
+        pytest.param(
+            {"sockets": 3, "cores": 2}, LiveUpdateConfig(), (3, 12, "ratio 4"), id="sockets-set-cores-set"
+        ),
+        pytest.param({"cores": 2}, LiveUpdateConfig(), (1, 1, "none"), id="raw-sockets-unset-no-hotplug"),
+        pytest.param(
+            {"sockets": 100, "cores": 4, "threads": 1},
             LiveUpdateConfig(),
             (100, 128, "512-vCPU cap"),
             id="cap-512-divides-by-cores",
         ),
         pytest.param(
-            {"sockets": 600}, LiveUpdateConfig(), (600, 600, "512-vCPU cap"), id="cap-never-below-sockets"
+            {"sockets": 600, "cores": 1, "threads": 1},
+            LiveUpdateConfig(),
+            (600, 600, "512-vCPU cap"),
+            id="cap-never-below-sockets",
         ),
         pytest.param(
             {"sockets": 128}, LiveUpdateConfig(), (128, 512, "ratio 4"), id="exactly-512-not-capped"

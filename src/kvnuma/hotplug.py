@@ -43,6 +43,7 @@ __all__ = [
     "HotplugWarning",
     "LiveUpdateConfig",
     "apply_defaults",
+    "memory_max_guest",
     "size",
 ]
 
@@ -162,14 +163,21 @@ def size(
     config = config or LiveUpdateConfig()
     topology = vmi.topology
     sockets, cores, threads = topology.sockets, topology.cores, topology.threads
+    # The mutator writes a topology only when sockets, cores and threads are all unset; the
+    # hotplug defaults then read the VMI's own (raw) sockets, cores and threads.
+    defaulted = vmi.sockets == 0 and vmi.cores == 0 and vmi.threads == 0
+    raw_sockets = sockets if defaulted else vmi.sockets
+    raw_cores, raw_threads = (cores, threads) if defaulted else (vmi.cores, vmi.threads)
     max_sockets, origin = vmi.max_sockets, "spec"
     if max_sockets == 0 and config.live_update and vmi.architecture != "arm64":
         if config.max_cpu_sockets:
-            max_sockets, origin = max(config.max_cpu_sockets, sockets), "maxCpuSockets"
+            max_sockets, origin = max(config.max_cpu_sockets, raw_sockets), "maxCpuSockets"
         else:
-            max_sockets, origin = sockets * config.max_hotplug_ratio, f"ratio {config.max_hotplug_ratio}"
-            if max_sockets * cores * threads > MAX_VCPUS:
-                max_sockets, origin = max(MAX_VCPUS // (cores * threads), sockets), "512-vCPU cap"
+            max_sockets, origin = raw_sockets * config.max_hotplug_ratio, f"ratio {config.max_hotplug_ratio}"
+            if raw_cores and raw_threads and max_sockets * raw_cores * raw_threads > MAX_VCPUS:
+                max_sockets, origin = max(MAX_VCPUS // (raw_cores * raw_threads), raw_sockets), "512-vCPU cap"
+        if max_sockets == 0:  # sockets unset: 0 x ratio, so no hotplug
+            max_sockets, origin = sockets, "none"
     elif max_sockets == 0:
         max_sockets, origin = sockets, "none"
     if sockets > max_sockets:
@@ -196,12 +204,41 @@ def apply_defaults(
     result["spec"] = dict(result.get("spec") or {})
     domain = dict(result["spec"].get("domain") or {})
     cpu = dict(domain.get("cpu") or {})
-    cpu.update(sockets=sizing.sockets, cores=sizing.cores, threads=sizing.threads)
+    if not any(cpu.get(key) for key in ("sockets", "cores", "threads")):
+        cpu.update(sockets=sizing.sockets, cores=sizing.cores, threads=sizing.threads)
     if sizing.origin != "none":
         cpu["maxSockets"] = sizing.max_sockets
     domain["cpu"] = cpu
+    max_guest = memory_max_guest(spec, config)
+    if max_guest is not None:
+        memory = dict(domain.get("memory") or {})
+        memory["maxGuest"] = str(max_guest)
+        domain["memory"] = memory
     result["spec"]["domain"] = domain
     return result
+
+
+MIN_HOTPLUG_MEMORY = 1 << 30
+"""KubeVirt offers memory hotplug only to guests of at least 1 GiB."""
+
+
+def memory_max_guest(vmi: VmiSpec, config: LiveUpdateConfig) -> int | None:
+    """The ``maxGuest`` KubeVirt's mutator gives ``vmi`` (None: no memory hotplug): under
+    LiveUpdate, on amd64, without guestMappingPassthrough, for a guest of at least 1 GiB, the
+    guest memory times maxHotplugRatio (a ratio of 1 leaves no room, so none)."""
+    if vmi.memory_max_guest_bytes is not None:
+        return vmi.memory_max_guest_bytes
+    guest = vmi.engine_memory_bytes
+    if (
+        not config.live_update
+        or vmi.architecture != "amd64"
+        or vmi.numa_passthrough
+        or guest is None
+        or guest < MIN_HOTPLUG_MEMORY
+        or config.max_hotplug_ratio <= 1
+    ):
+        return None
+    return guest * config.max_hotplug_ratio
 
 
 def _warnings(

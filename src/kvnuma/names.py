@@ -21,6 +21,7 @@ __all__ = [
     "MAX_SINGLE_NUMA_CPUS",
     "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
     "MAX_SINGLE_NUMA_MEMORY",
+    "MEMFD_ANNOTATION",
     "PCI_NUMA_ANNOTATION",
     "REALTIME_LABEL",
     "is_capacity_annotation",
@@ -31,6 +32,8 @@ MAX_SINGLE_NUMA_MEMORY = "kubevirt.io/max-single-numa-memory"
 MAX_SINGLE_NUMA_HUGEPAGES_PREFIX = "kubevirt.io/max-single-numa-hugepages-"
 REALTIME_LABEL = "kubevirt.io/realtime"
 EMULATOR_PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenParity"
+MEMFD_ANNOTATION = "kubevirt.io/memfd"
+"""On a VMI: ``"false"`` makes KubeVirt back huge pages without ``<source type='memfd'/>``."""
 PCI_NUMA_ANNOTATION = "kvnuma.io/pci-numa"
 AUTO_NUMA_ANNOTATION = "kvnuma.io/auto-numa"
 """On the KubeVirt CR: kvnuma's own switch for auto-NUMA (``kvnuma.webhook.switch``)."""

@@ -22,6 +22,7 @@ from typing import Any
 
 from kvnuma.errors import InputError
 from kvnuma.model.quantity import parse_bytes, parse_quantity
+from kvnuma.names import MEMFD_ANNOTATION
 
 __all__ = ["CpuTopology", "VmiSpec"]
 
@@ -67,6 +68,17 @@ class VmiSpec:
     memory_limit_bytes: int | None = None
     io_threads_policy: str = ""
     supplemental_pool_threads: int = 0
+    cpu_model: str = ""
+    """``spec.domain.cpu.model`` as written ("" = unset: KubeVirt's mutator gives host-model)."""
+    cpu_features: tuple[tuple[str, str], ...] = ()
+    """``spec.domain.cpu.features``: (name, policy), policy "require" when unset (KubeVirt's default)."""
+    memory_max_guest_bytes: int | None = None
+    """``spec.domain.memory.maxGuest``: memory hotplug's ceiling (set by the mutator under LiveUpdate)."""
+
+    @property
+    def memfd(self) -> bool:
+        """Huge pages are backed by memfd unless the VMI opts out (``kubevirt.io/memfd: "false"``)."""
+        return self.has_hugepages and self.annotations.get(MEMFD_ANNOTATION, "").lower() != "false"
 
     # --- derived -------------------------------------------------------------------------
     @property
@@ -140,6 +152,20 @@ class VmiSpec:
             mask = _string(rt.get("mask", ""), f"{source}: spec.domain.cpu.realtime.mask")
         numa_map = _mapping(numa, f"{source}: spec.domain.cpu.numa") if numa is not None else {}
 
+        features: list[tuple[str, str]] = []
+        raw_features = cpu.get("features") or []
+        if not isinstance(raw_features, list):
+            raise InputError(f"{source}: spec.domain.cpu.features", "expected a list")
+        for index, item in enumerate(raw_features):
+            where = f"{source}: spec.domain.cpu.features[{index}]"
+            feature = _mapping(item, where)
+            features.append(
+                (
+                    _string(feature.get("name"), f"{where}.name"),
+                    _string(feature.get("policy") or "require", f"{where}.policy"),
+                )
+            )
+
         return cls(
             name=_string(metadata.get("name", ""), f"{source}: metadata.name"),
             namespace=_string(metadata.get("namespace", ""), f"{source}: metadata.namespace"),
@@ -171,6 +197,11 @@ class VmiSpec:
             ),
             supplemental_pool_threads=count(
                 io_threads, "supplementalPoolThreadCount", "spec.domain.ioThreads"
+            ),
+            cpu_model=_string(cpu.get("model") or "", f"{source}: spec.domain.cpu.model"),
+            cpu_features=tuple(features),
+            memory_max_guest_bytes=_optional_bytes(
+                memory.get("maxGuest"), f"{source}: spec.domain.memory.maxGuest"
             ),
         )
 

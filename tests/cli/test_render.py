@@ -177,6 +177,18 @@ def test_render_applies_the_cluster_hotplug_defaults(files: dict[str, Path]) -> 
     assert code == 0
     assert ET.fromstring(plain).find("vcpus") is None
     root = ET.fromstring(out)
-    # ratio 1: maxSockets = sockets, so every vCPU is enabled and none is hotpluggable
+    # KubeVirt sizes hotplug from the VMI's own sockets: unset here, so 0 x ratio = no hotplug slot
+    assert root.find("vcpus") is None
+    assert root.findtext("vcpu") == "6"
+    validate_domain(out)
+    sockets_set = files["vmi"].parent / "with-sockets.yaml"
+    sockets_set.write_text(files["vmi"].read_text().replace("cores: 3", "sockets: 1\n      cores: 3"))
+    code, out, err = run(
+        "render", "--vmi", str(sockets_set), "--capabilities", str(files["caps"]), "--cpuset", "2-5,10-12",
+        "--cluster-config", str(EXAMPLES / "instancetypes" / "hyperconverged-ratio-1.yaml"),
+    )  # fmt: skip
+    assert code == 0, err
+    # ratio 1 with sockets set: maxSockets = sockets, every vCPU enabled, none hotpluggable
+    root = ET.fromstring(out)
     assert [v.get("hotpluggable") for v in root.iter("vcpu") if v.get("id") is not None] == ["no"] * 6
     validate_domain(out)

@@ -34,7 +34,7 @@ from kvnuma.cli.options import (
 )
 from kvnuma.cli.output import DATA_FORMATS, console, emit, write_text
 from kvnuma.cli.plan_text import print_layout
-from kvnuma.cli.sources import load_feature_gates, load_vmi, vm_input_options
+from kvnuma.cli.sources import load_cpu_model, load_feature_gates, load_vmi, vm_input_options
 from kvnuma.errors import InputError
 from kvnuma.inputs import name_of, read_text
 from kvnuma.model import CpuSet
@@ -42,14 +42,17 @@ from kvnuma.pci.host_facts import HostPciFacts
 from kvnuma.pci.sysfs import read_host_pci
 from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest
 from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enabled, place_domain_devices
+from kvnuma.placement.quirks import KUBEVIRT_V1_6, QUIRKS
 from kvnuma.render import merge_into, render_domain
 from kvnuma.vmi import VmiSpec
 
 __all__ = [
     "KNOWN_FEATURE_GATES",
     "SCHEMA_VERSION",
+    "chosen_quirks",
     "cluster_config_option",
     "feature_gates",
+    "kubevirt_quirk_options",
     "pci_step",
     "read_vmi",
     "render",
@@ -79,6 +82,30 @@ cluster_config_option = click.option(
     type=click.Path(path_type=Path, allow_dash=True),
     help="KubeVirt or HyperConverged CR: apply its CPU hotplug defaults (liveUpdateConfiguration).",
 )
+
+
+def kubevirt_quirk_options(command: Any) -> Any:
+    """``--kubevirt-quirk NAME`` (repeatable) and ``--kubevirt-exact``: undo kvnuma's
+    deliberate differences from KubeVirt (docs/engine.md)."""
+    command = click.option(
+        "--kubevirt-exact",
+        is_flag=True,
+        help="Render exactly what KubeVirt v1.6 renders (every --kubevirt-quirk).",
+    )(command)
+    return click.option(
+        "--kubevirt-quirk",
+        "kubevirt_quirks",
+        multiple=True,
+        type=Choice(QUIRKS),
+        metavar="NAME",
+        help=f"Do as KubeVirt does where kvnuma differs on purpose ({', '.join(QUIRKS)}).",
+    )(command)
+
+
+def chosen_quirks(names: tuple[str, ...], exact: bool) -> frozenset[str]:
+    return KUBEVIRT_V1_6 if exact else frozenset(names)
+
+
 split_option = click.option(
     "--memory-split",
     type=Choice(SPLIT_MODES),
@@ -165,6 +192,7 @@ def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset
     help="Sysfs root for the host's PCI devices (default: --sysfs).",
 )
 @click.option("--pci-strict", is_flag=True, help="A PCI device that cannot be placed is an error.")
+@kubevirt_quirk_options
 @output_option("xml", "table", "json", "yaml")
 def render(
     *,
@@ -183,6 +211,8 @@ def render(
     feature_gates_flags: tuple[str, ...],
     pci_sysfs: Path | None,
     pci_strict: bool,
+    kubevirt_quirks: tuple[str, ...],
+    kubevirt_exact: bool,
     output: str,
 ) -> None:
     """Render libvirt domain XML for a VMI's guest NUMA layout."""
@@ -190,7 +220,15 @@ def render(
     spec, _ = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
     host = load_host(sysfs, capabilities, libvirt_uri, required=True)
     cpus = CpuSet.parse(cpuset, source="--cpuset")
-    plan = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=not no_hugepage_check)
+    plan = plan_guest(
+        spec,
+        cpus,
+        host,
+        memory_split=memory_split,
+        check_hugepages=not no_hugepage_check,
+        default_cpu_model=load_cpu_model(kubevirt_cr) if kubevirt_cr is not None else "",
+        quirks=chosen_quirks(kubevirt_quirks, kubevirt_exact),
+    )
     step = pci_step(render_output(plan, base), gates, pci_sysfs or sysfs, strict=pci_strict)
     if output in DATA_FORMATS:
         document = {

@@ -29,6 +29,7 @@ from kvnuma.topology.capabilities import parse_capabilities
 
 __all__ = [
     "load_cluster_config",
+    "load_cpu_model",
     "load_feature_gates",
     "load_node",
     "load_vmi",
@@ -131,6 +132,20 @@ def load_feature_gates(path: Path) -> frozenset[str]:
         where = f"{path}: spec.configuration.developerConfiguration.featureGates"
         raise InputError(where, "expected a list of feature gate names")
     return frozenset(gates)
+
+
+def load_cpu_model(path: Path) -> str:
+    """``spec.configuration.cpuModel`` of the KubeVirt CR in ``path`` ("" when unset)."""
+    documents = [doc for doc in read_documents(path) if doc.get("kind") == "KubeVirt"]
+    if len(documents) != 1:
+        raise InputError(str(path), f"expected one KubeVirt object, found {len(documents)}")
+    configuration = (documents[0].get("spec") or {}).get("configuration") or {}
+    model = configuration.get("cpuModel") if isinstance(configuration, Mapping) else None
+    if model is None:
+        return ""
+    if not isinstance(model, str):
+        raise InputError(f"{path}: spec.configuration.cpuModel", "expected a string")
+    return model
 
 
 def _paths(group: Path | Iterable[Path] | None) -> list[Path]:

@@ -23,6 +23,7 @@ from kvnuma.placement.mask import parse_realtime_mask
 from kvnuma.placement.memory import SplitMode, split_memory
 from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
 from kvnuma.placement.pool import CpuPool
+from kvnuma.placement.quirks import check_quirks
 from kvnuma.vmi import VmiSpec
 
 __all__ = ["check_free_hugepages", "guest_distances", "plan_guest"]
@@ -37,8 +38,15 @@ def plan_guest(
     *,
     memory_split: SplitMode = "kubevirt",
     check_hugepages: bool = True,
+    default_cpu_model: str = "host-model",
+    quirks: frozenset[str] = frozenset(),
 ) -> GuestPlan:
-    """Plan ``vmi`` on ``cpuset`` of ``host``; every failure is a typed error with numbers."""
+    """Plan ``vmi`` on ``cpuset`` of ``host``; every failure is a typed error with numbers.
+
+    ``default_cpu_model``: the KubeVirt CR's ``cpuModel`` (KubeVirt's mutator gives a VMI without
+    ``spec.domain.cpu.model`` that, else host-model). ``quirks``: the deliberate differences
+    to undo (``kvnuma.placement.quirks``)."""
+    check_quirks(quirks)
     _check_preconditions(vmi)
     topo = vmi.topology
     threads = topo.threads
@@ -52,7 +60,7 @@ def plan_guest(
     emulators = _emulator_cpu_count(vmi, enabled, supplemental)
     _check_cpuset(cpuset, host, enabled, supplemental, emulators)
 
-    pool = CpuPool(host, cpuset, threads)
+    pool = CpuPool(host, cpuset, threads, listing_order="cpu-listing-order" in quirks)
     host_threads, missing = pool.fit_cores(topo.sockets * topo.cores, strict=vmi.numa_passthrough)
     if missing:
         raise CoresAcrossCellsError(
@@ -63,26 +71,34 @@ def plan_guest(
         )
     cell_of = host.cell_of_cpu()
     pins = tuple(VcpuPin(vcpu, cpu, cell_of[cpu]) for vcpu, cpu in enumerate(host_threads))
-    iothreads = tuple((index, _fit_thread(pool, cpuset, "IOThread")) for index in range(1, supplemental + 1))
+    if "v1.6-supplemental-pool" in quirks:  # v1.6.0: CPU ids past <vcpu>, the pod's or not
+        slots = vmi.max_sockets * topo.cores * threads if _hotplug(vmi) else enabled
+        offset = slots + (1 if vmi.isolate_emulator_thread else 0)
+        iothreads = tuple((index, offset + index) for index in range(1, supplemental + 1))
+    else:
+        iothreads = tuple(
+            (index, _fit_thread(pool, cpuset, "IOThread")) for index in range(1, supplemental + 1)
+        )
     emulator = CpuSet.of(_fit_thread(pool, cpuset, "emulator thread") for _ in range(emulators))
 
     page = vmi.hugepage_size_bytes
     cells: tuple[GuestCell, ...] = ()
     if vmi.numa_passthrough:
         assert page is not None  # checked by _check_preconditions
-        cells = _guest_cells(pins, host, memory, page, memory_split)
-        if check_hugepages:
+        cells = _guest_cells(pins, host, memory, page, memory_split, distances="no-distances" not in quirks)
+        if check_hugepages and "no-hugepage-check" not in quirks:
             check_free_hugepages(cells, host)
 
     sockets, max_vcpus = topo.sockets, enabled
     hotplug: tuple[HotplugVcpu, ...] = ()
-    if vmi.max_sockets and vmi.architecture in _HOTPLUG_ARCHES:
+    if _hotplug(vmi):
         per_socket = topo.cores * threads
         sockets, max_vcpus = vmi.max_sockets, vmi.max_sockets * per_socket
         hotplug = tuple(
             HotplugVcpu(i, enabled=i < enabled, hotpluggable=i >= per_socket) for i in range(max_vcpus)
         )
-    realtime = parse_realtime_mask(vmi.realtime_mask, enabled) if vmi.realtime else ()
+    lenient = "lenient-realtime-mask" in quirks
+    realtime = parse_realtime_mask(vmi.realtime_mask, enabled, lenient=lenient) if vmi.realtime else ()
     return GuestPlan(
         name=vmi.name or "vmi",
         sockets=sockets,
@@ -101,7 +117,20 @@ def plan_guest(
         realtime_vcpus=realtime,
         realtime=vmi.realtime,
         hint_dedicated=vmi.architecture == "amd64",
+        cpu_model=vmi.cpu_model or default_cpu_model or "host-model",
+        cpu_features=vmi.cpu_features,
+        memfd=vmi.memfd,
+        spanning_cell=vmi.has_hugepages and not cells,
+        max_memory_bytes=vmi.memory_max_guest_bytes,
+        iothread_on_emulator=(
+            vmi.io_threads_policy in ("shared", "auto") and vmi.isolate_emulator_thread and bool(emulator)
+        ),
+        vcpusched="no-vcpusched" not in quirks,
     )
+
+
+def _hotplug(vmi: VmiSpec) -> bool:
+    return bool(vmi.max_sockets) and vmi.architecture in _HOTPLUG_ARCHES
 
 
 def check_free_hugepages(cells: tuple[GuestCell, ...], host: HostTopology) -> None:
@@ -188,7 +217,13 @@ def _fit_thread(pool: CpuPool, cpuset: CpuSet, what: str) -> int:
 
 
 def _guest_cells(
-    pins: tuple[VcpuPin, ...], host: HostTopology, memory: int, page: int, mode: SplitMode
+    pins: tuple[VcpuPin, ...],
+    host: HostTopology,
+    memory: int,
+    page: int,
+    mode: SplitMode,
+    *,
+    distances: bool = True,
 ) -> tuple[GuestCell, ...]:
     by_cell: dict[int, list[int]] = {}
     for pin in pins:
@@ -202,7 +237,7 @@ def _guest_cells(
             tuple(by_cell[host_cell]),
             size,
             page,
-            guest_distances(host, involved, host_cell),
+            guest_distances(host, involved, host_cell) if distances else (),
         )
         for guest, (host_cell, size) in enumerate(zip(involved, sizes, strict=True))
     )

@@ -20,8 +20,9 @@ from kvnuma.placement.errors import RealtimeMaskError
 __all__ = ["parse_realtime_mask"]
 
 
-def parse_realtime_mask(mask: str, vcpus: int) -> tuple[int, ...]:
-    """The realtime vCPU ids (sorted) of a VM with ``vcpus`` vCPUs."""
+def parse_realtime_mask(mask: str, vcpus: int, *, lenient: bool = False) -> tuple[int, ...]:
+    """The realtime vCPU ids (sorted) of a VM with ``vcpus`` vCPUs; ``lenient``: ids of vCPUs
+    the VM does not have are ignored, as KubeVirt does."""
     if mask == "":
         return tuple(range(vcpus))
     for raw in mask.split(","):
@@ -37,6 +38,8 @@ def parse_realtime_mask(mask: str, vcpus: int) -> tuple[int, ...]:
             problem = f"invalid mask value {problem.partition(' item ')[2]}"
         raise RealtimeMaskError(mask, problem) from None
     missing = sorted(i for i in named if i >= vcpus)
+    if lenient:
+        return tuple(sorted(i for i in chosen if i < vcpus))
     if missing:
         shown = ",".join(str(i) for i in missing[:8]) + ("..." if len(missing) > 8 else "")
         raise RealtimeMaskError(mask, f"names vCPU(s) {shown} but the VM has vCPUs 0-{vcpus - 1}")

@@ -69,6 +69,22 @@ class GuestPlan:
     realtime: bool
     hint_dedicated: bool
     """``<features><kvm><hint-dedicated state='on'/>``: KubeVirt sets it on amd64."""
+    cpu_model: str = "host-model"
+    """``<cpu mode>``: host-model or host-passthrough, else a named model (mode custom)."""
+    cpu_features: tuple[tuple[str, str], ...] = ()
+    """``<cpu><feature name policy>``, from ``spec.domain.cpu.features``."""
+    memfd: bool = False
+    """``<memoryBacking><source type='memfd'/>``: KubeVirt backs huge pages with memfd."""
+    spanning_cell: bool = False
+    """KubeVirt's single guest cell for huge pages without passthrough: every vCPU slot
+    (hotpluggable ones too) and all guest memory, bound to no host node (no ``<numatune>``)."""
+    max_memory_bytes: int | None = None
+    """``<maxMemory slots='0'>``: memory hotplug's ceiling (``spec.domain.memory.maxGuest``)."""
+    iothread_on_emulator: bool = False
+    """ioThreadsPolicy shared/auto with an isolated emulator thread: IOThread 1 is pinned to the
+    emulator's CPU(s) (KubeVirt's ``FormatDomainIOThreadPin``)."""
+    vcpusched: bool = True
+    """Render ``<vcpusched>`` for the realtime vCPUs (off with the ``no-vcpusched`` quirk)."""
 
     # --- derived -------------------------------------------------------------------------
     @property
@@ -109,4 +125,10 @@ class GuestPlan:
             "memorySplit": self.memory_split,
             "numatuneNodeset": list(self.memory_nodeset),
             "realtime": {"enabled": self.realtime, "vcpus": list(self.realtime_vcpus)},
+            "cpuModel": self.cpu_model,
+            "cpuFeatures": [{"name": name, "policy": policy} for name, policy in self.cpu_features],
+            "memfd": self.memfd,
+            "spanningCell": self.spanning_cell,
+            "maxMemoryBytes": self.max_memory_bytes,
+            "iothreadOnEmulator": self.iothread_on_emulator,
         }

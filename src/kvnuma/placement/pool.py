@@ -4,7 +4,8 @@ This follows KubeVirt's launcher (``newCPUPool``, ``cpuChunksToCells``, ``FitCor
 ``FitThread``):
 
 * cells are walked in host order; inside a cell CPUs are walked by id (libvirt and sysfs
-  report them so; sorting makes the plan independent of any other listing order);
+  report them so; sorting makes the plan independent of any other listing order), or in the
+  listed order as KubeVirt does (quirk ``cpu-listing-order``);
 * a CPU's core is its SMT sibling group restricted to the cpuset; siblings come from the
   model already parsed, so range-form siblings (``0-1``) count, unlike in KubeVirt;
 * per cell, cores with at least T threads are "full", the threads of smaller cores are
@@ -38,13 +39,16 @@ class CellPool:
 class CpuPool:
     """The cpuset, chunked per host cell and core. ``threads`` is the guest's threads per core."""
 
-    def __init__(self, host: HostTopology, cpuset: CpuSet, threads: int) -> None:
+    def __init__(
+        self, host: HostTopology, cpuset: CpuSet, threads: int, *, listing_order: bool = False
+    ) -> None:
         self.threads = threads
         self.cells: list[CellPool] = []
         visited: set[int] = set()
         for cell in host.cells:
             pool = CellPool(cell.id)
-            for cpu in sorted(cell.online_cpus, key=lambda c: c.id):
+            cpus = cell.online_cpus if listing_order else sorted(cell.online_cpus, key=lambda c: c.id)
+            for cpu in cpus:
                 if cpu.id in visited:
                     continue
                 group = cpu.thread_group

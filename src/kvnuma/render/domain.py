@@ -4,11 +4,12 @@ engine's parts replaced.
 What the engine owns in a domain (everything else is kept as parsed: devices, metadata,
 ``qemu:commandline`` with its namespace, comments, unknown elements):
 
-    <memory>, <currentMemory> (set to the guest memory if present), <vcpu>, <vcpus>,
+    <maxMemory> (memory hotplug), <memory>, <currentMemory> (set to the guest memory if present),
+    <vcpu>, <vcpus>,
     <iothreads> (only with supplemental IOThreads), <numatune> (removed without guest cells),
     <cputune>: vcpupin, emulatorpin, iothreadpin, vcpusched (other children kept),
-    <memoryBacking>: hugepages, nosharepages, allocation (source, access, locked... kept),
-    <cpu>: topology, numa (mode, model, features kept),
+    <memoryBacking>: hugepages, nosharepages, source (memfd), allocation (access, locked... kept),
+    <cpu>: topology, numa (mode, model, features kept; a complete domain gets the VMI's),
     <features>: pmu (realtime), kvm/hint-dedicated (amd64).
 
 Whitespace: when the base is indented, the parents the engine touched are re-indented in the
@@ -37,12 +38,12 @@ _ORDER = (
     "on_reboot", "on_crash", "pm", "devices",
 )  # fmt: skip
 _CPUTUNE_OWNED = frozenset({"vcpupin", "emulatorpin", "iothreadpin", "vcpusched"})
-_BACKING_OWNED = frozenset({"hugepages", "nosharepages", "allocation"})
+_BACKING_OWNED = frozenset({"hugepages", "nosharepages", "source", "allocation"})
 _CPU_OWNED = frozenset({"topology", "numa"})
 
 
 def render_domain(plan: GuestPlan, *, arch: str = "x86_64", machine: str = "q35") -> str:
-    """A complete minimal domain (type kvm, q35, host-passthrough CPU) around the plan."""
+    """A complete minimal domain (type kvm, q35, the plan's CPU model) around the plan."""
     root = ET.Element("domain", type="kvm")
     ET.SubElement(root, "name").text = plan.name
     os_el = ET.SubElement(root, "os")
@@ -50,7 +51,14 @@ def render_domain(plan: GuestPlan, *, arch: str = "x86_64", machine: str = "q35"
     features = ET.SubElement(root, "features")
     ET.SubElement(features, "acpi")
     ET.SubElement(features, "apic")
-    ET.SubElement(root, "cpu", mode="host-passthrough", check="none", migratable="on")
+    cpu = ET.SubElement(root, "cpu")
+    if plan.cpu_model in ("host-model", "host-passthrough"):
+        cpu.set("mode", plan.cpu_model)
+    else:
+        cpu.set("mode", "custom")
+        ET.SubElement(cpu, "model").text = plan.cpu_model
+    for name, policy in plan.cpu_features:
+        ET.SubElement(cpu, "feature", name=name, policy=policy)
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         ET.SubElement(root, event).text = "destroy"
     devices = ET.SubElement(root, "devices")
@@ -81,6 +89,7 @@ class _Merger:
         self.created: list[tuple[ET.Element, int]] = []
 
     def apply(self, plan: GuestPlan) -> None:
+        self.top("maxMemory", sections.max_memory(plan))
         self.top("memory", sections.memory(plan))
         if self.root.find("currentMemory") is not None:
             self.top("currentMemory", sections.memory(plan, "currentMemory"))

@@ -17,6 +17,7 @@ __all__ = [
     "cpu_children",
     "cputune_children",
     "iothreads",
+    "max_memory",
     "memory",
     "memory_backing_children",
     "numatune",
@@ -33,6 +34,12 @@ def _el(tag: str, text: str | None = None, **attrs: str) -> ET.Element:
 
 def memory(plan: GuestPlan, tag: str = "memory") -> ET.Element:
     return _el(tag, str(plan.memory_bytes), unit="b")
+
+
+def max_memory(plan: GuestPlan) -> ET.Element | None:
+    if plan.max_memory_bytes is None:
+        return None
+    return _el("maxMemory", str(plan.max_memory_bytes), unit="b", slots="0")
 
 
 def vcpu(plan: GuestPlan) -> ET.Element:
@@ -64,7 +71,9 @@ def cputune_children(plan: GuestPlan) -> list[ET.Element]:
     if plan.emulator_cpus:
         children.append(_el("emulatorpin", cpuset=plan.emulator_cpus.format(ranges=False)))
     children.extend(_el("iothreadpin", iothread=str(i), cpuset=str(cpu)) for i, cpu in plan.iothread_pins)
-    if plan.realtime_vcpus:
+    if plan.iothread_on_emulator:
+        children.append(_el("iothreadpin", iothread="1", cpuset=plan.emulator_cpus.format(ranges=False)))
+    if plan.realtime_vcpus and plan.vcpusched:
         children.append(
             _el("vcpusched", vcpus=CpuSet.of(plan.realtime_vcpus).format(), scheduler="fifo", priority="1")
         )
@@ -73,7 +82,13 @@ def cputune_children(plan: GuestPlan) -> list[ET.Element]:
 
 def cpu_children(plan: GuestPlan) -> list[ET.Element]:
     children = [_el("topology", sockets=str(plan.sockets), cores=str(plan.cores), threads=str(plan.threads))]
-    if plan.cells:
+    if plan.spanning_cell:
+        numa = _el("numa")
+        numa.append(
+            _el("cell", id="0", cpus=f"0-{plan.max_vcpus - 1}", memory=str(plan.memory_bytes), unit="b")
+        )
+        children.append(numa)
+    elif plan.cells:
         numa = _el("numa")
         for cell in plan.cells:
             element = _el(
@@ -107,14 +122,14 @@ def memory_backing_children(plan: GuestPlan) -> list[ET.Element]:
     if plan.page_size_bytes is None:
         return []
     pages = _el("hugepages")
-    if plan.cells:
-        for cell in plan.cells:
-            pages.append(_el("page", size=str(cell.page_size_bytes), unit="b", nodeset=str(cell.id)))
-    else:
-        pages.append(_el("page", size=str(plan.page_size_bytes), unit="b"))
+    # Without guest cells KubeVirt names no page size: the pod's hugetlbfs mount decides it.
+    for cell in plan.cells:
+        pages.append(_el("page", size=str(cell.page_size_bytes), unit="b", nodeset=str(cell.id)))
     children = [pages]
     if plan.realtime:
         children.append(_el("nosharepages"))
+    if plan.memfd:
+        children.append(_el("source", type="memfd"))
     if plan.cells:
         children.append(_el("allocation", mode="immediate"))
     return children
