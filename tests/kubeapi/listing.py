@@ -65,22 +65,14 @@ def _untoken(text: str, res: ResourceType) -> tuple[int, Key]:
     return rv, (start[0], start[1], start[2], start[3])
 
 
-class _Keys:
-    """The sorted keys of one resource, kept until the next write (pages bisect into it)."""
-
-    def __init__(self) -> None:
-        self._at: tuple[int, str, str] | None = None
-        self._keys: list[Key] = []
-
-    def of(self, store: Store, res: ResourceType) -> list[Key]:
-        at = (store.rv, res.group, res.plural)
-        if at != self._at:
-            self._keys = sorted(k for k in store.objects if (k[0], k[1]) == (res.group, res.plural))
-            self._at = at
-        return self._keys
-
-
-_KEYS = _Keys()
+def _sorted_keys(store: Store, res: ResourceType) -> list[Key]:
+    """The sorted keys of one resource, kept on the store until its next write (pages bisect into it)."""
+    cached = store.sorted_keys.get((res.group, res.plural))
+    if cached is None or cached[0] != store.rv:
+        keys = sorted(k for k in store.objects if (k[0], k[1]) == (res.group, res.plural))
+        cached = (store.rv, keys)
+        store.sorted_keys[(res.group, res.plural)] = cached
+    return cached[1]
 
 
 def _list_rv(store: Store, res: ResourceType, query: dict[str, str]) -> tuple[int, dict[Key, Any] | None]:
@@ -138,7 +130,7 @@ def list_body(
     token = query.get("continue", "")
     rv, snapshot = _list_rv(store, res, query)
     objects = store.objects if snapshot is None else snapshot
-    keys = _KEYS.of(store, res) if snapshot is None else sorted(snapshot)
+    keys = _sorted_keys(store, res) if snapshot is None else sorted(snapshot)
     start = 0
     if token:
         rv, after = _untoken(token, res)

@@ -1,49 +1,63 @@
 """Structural pruning of custom resources, as kube-apiserver does it for a CRD's schema.
 
-Following "Field pruning" in the CustomResourceDefinition documentation: on every write, fields a
-structural schema does not specify are dropped, at any depth, unless the schema says
-``x-kubernetes-preserve-unknown-fields: true`` there; ``additionalProperties`` specifies every key of
-a map; ``items`` every element of a list. At the root, ``apiVersion``, ``kind`` and ``metadata`` are
-kept as they are (metadata is the server's own). ``KubeApiServer.install_schema(kind, schema)`` turns
-it on for a resource (a minimum for the KubeVirt CRD tests; the CRD API itself is issue 13 §2).
+Following "Field pruning" in the CustomResourceDefinition documentation and apiextensions-apiserver's
+``schema/pruning``: on every write, fields a structural schema does not specify are dropped, at any
+depth, unless the schema says ``x-kubernetes-preserve-unknown-fields: true`` there (declared
+properties below it are still pruned); ``additionalProperties`` specifies every key of a map,
+``items`` every element of a list. ``apiVersion``, ``kind`` and ``metadata`` are kept at the root
+and in ``x-kubernetes-embedded-resource: true`` objects. ``prune`` reports the dotted paths it
+dropped (the unknown fields that ``fieldValidation`` warns about or rejects).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-__all__ = ["prune_object"]
+__all__ = ["META_KEPT", "prune", "prune_object"]
 
-_ROOT_KEPT = ("apiVersion", "kind", "metadata")
+META_KEPT = ("apiVersion", "kind", "metadata")
 
 
 def prune_object(obj: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    properties = schema.get("properties") or {}
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        if key in _ROOT_KEPT:
-            out[key] = value
-        elif key in properties:
-            out[key] = _prune(value, properties[key])
-        elif schema.get("x-kubernetes-preserve-unknown-fields") is True:
-            out[key] = value
+    """A pruned copy of ``obj``."""
+    out = copy.deepcopy(obj)
+    prune(out, schema)
     return out
 
 
-def _prune(value: Any, schema: dict[str, Any]) -> Any:
-    preserve = schema.get("x-kubernetes-preserve-unknown-fields") is True
+def prune(obj: dict[str, Any], schema: dict[str, Any]) -> list[str]:
+    """Drop from ``obj`` (in place) what ``schema`` does not declare; the dotted paths dropped."""
+    dropped: list[str] = []
+    _prune(obj, schema, "", dropped, root=True)
+    return dropped
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _prune(value: Any, schema: Any, path: str, dropped: list[str], *, root: bool = False) -> None:
+    if not isinstance(schema, dict):
+        return
     if isinstance(value, dict):
         properties = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        if properties is not None:
-            return {
-                key: _prune(item, properties[key]) if key in properties else item
-                for key, item in value.items()
-                if key in properties or preserve
-            }
-        if isinstance(extra, dict):
-            return {key: _prune(item, extra) for key, item in value.items()}
-        return value if preserve or extra is True else {}
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_prune(item, schema["items"]) for item in value]
-    return value
+        additional = schema.get("additionalProperties")
+        preserve = schema.get("x-kubernetes-preserve-unknown-fields") is True
+        embedded = root or schema.get("x-kubernetes-embedded-resource") is True
+        for key in list(value):
+            child_path = _join(path, key)
+            if embedded and key in META_KEPT:
+                continue
+            if properties is not None and key in properties:
+                _prune(value[key], properties[key], child_path, dropped)
+            elif isinstance(additional, dict):
+                _prune(value[key], additional, child_path, dropped)
+            elif additional is True or preserve:
+                continue
+            else:
+                del value[key]
+                dropped.append(child_path)
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(value):
+            _prune(item, schema["items"], f"{path}[{index}]", dropped)

@@ -33,22 +33,35 @@ event, as the watch cache does, instead of HTTP 410), ``ssl_context`` (serve HTT
 
 What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
-    objects     GET (get, list, ``?watch=true``), PATCH, POST, PUT, DELETE on
-                /api/v1/{plural}[/{name}] and /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}]
-    patches     application/merge-patch+json, application/strategic-merge-patch+json (as merge),
+    objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
+                collection by selector) on /api/v1/{plural}[/{name}[/status]] and
+                /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
+    CRDs        apiextensions.k8s.io/v1 CustomResourceDefinitions: checked (422), Established,
+                their versions served and discovered; custom resources pruned by the structural
+                schema with ``fieldValidation`` Ignore/Warn (``Warning: 299 - "unknown field
+                \"spec.x\""``)/Strict (400), validated (422): see kubeapi/crd.py, kubeapi/pruning.py
+    validation  metadata names, label and annotation keys/values (422 with details.causes, nothing
+                stored): see kubeapi/validation.py
+    status      Nodes' and CRs' (when declared) ``/status``: writes to the object keep status, writes
+                to /status change only status
+    dry run     ``dryRun=All`` (query, or DeleteOptions body): the answer, nothing stored or sent
+    delete      DeleteOptions ``preconditions`` (uid, resourceVersion): 409 when stale
+    patches     application/merge-patch+json, application/strategic-merge-patch+json (as merge;
+                415 on custom resources, as kube-apiserver),
                 application/json-patch+json (400 malformed, 422 unappliable e.g. failed ``test``),
                 application/apply-patch+yaml (``fieldManager`` required, ``force=true``,
                 managedFields kept, 409 on conflicts with other managers, fields a manager
                 stopped applying are removed unless someone else owns them)
     concurrency ``metadata.resourceVersion`` in a patch/PUT body must match (else 409);
                 a write that changes nothing is not a write (no new resourceVersion, no event)
-    list        ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
+    pages       ``limit``/``continue`` pages (410 for an expired token, 400 for a foreign one);
                 metadata-only answers for ``Accept: ...;as=PartialObjectMetadataList`` (and
                 ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
     list        ``resourceVersion`` + ``resourceVersionMatch`` (NotOlderThan, Exact: the list as it was
                 at that version, 410 once compacted; a version from the future answers 504)
     selectors   ``labelSelector`` and ``fieldSelector`` on list and watch: see kubeapi/selectors.py
-    watch       ``resourceVersion`` (unset/"0": ADDED for current objects first),
+    watch       ``resourceVersion`` (unset/"0": ADDED for current objects first; compacted: HTTP 200
+                then an ERROR event with a 410 Expired Status),
                 ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines; the streaming
                 watch-list (``sendInitialEvents=true``, ``resourceVersionMatch=NotOlderThan``):
                 ADDED for every object, then a BOOKMARK annotated ``k8s.io/initial-events-end``
@@ -59,9 +72,11 @@ What it serves (JSON only):
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import ssl
 import time
+import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -69,12 +84,15 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from kubeapi.crd import CRD, check_crd, crd_resources, crd_schema, schema_errors
 from kubeapi.faults import Faults
 from kubeapi.listing import INITIAL_EVENTS_END, list_body, metadata_only, partial_object, watch_list_requested
 from kubeapi.patches import json_patch, merge_patch
+from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
 from kubeapi.status import ApiFailure
 from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
+from kubeapi.validation import metadata_causes
 
 __all__ = ["KUBEVIRT", "NODE", "KubeApiServer", "RecordedRequest", "ResourceType"]
 
@@ -102,6 +120,7 @@ class _Target:
     res: ResourceType
     namespace: str | None
     name: str | None
+    subresource: str | None = None
 
 
 class KubeApiServer:
@@ -114,10 +133,11 @@ class KubeApiServer:
         bookmark_interval: float = 60.0,
         bookmark_lead: float = 2.0,
         watch_list: bool = True,
-        expired_watch_as_event: bool = False,
+        expired_watch_as_event: bool = True,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.store = Store([NODE, KUBEVIRT, *(resources or [])])
+        self.store = Store([NODE, KUBEVIRT, CRD, *(resources or [])])
+        self.crds: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> stored CRD
         self.faults = Faults(self.store.drop_watches)
         self.requests: list[RecordedRequest] = []
         self.bookmark_interval = bookmark_interval
@@ -245,7 +265,12 @@ class KubeApiServer:
                 raise failure
             if verb == "watch":
                 return await self._watch(request, target)
-            return web.json_response(self._serve(verb, request, target, body))
+            warnings: list[str] = []
+            answer = self._serve(verb, request, target, body, warnings)
+            response = web.json_response(answer, status=201 if verb == "create" else 200)
+            for text in warnings:
+                response.headers.add("Warning", _warning(text))
+            return response
         except ApiFailure as failure:
             return web.json_response(failure.body, status=failure.code, headers=failure.headers)
 
@@ -263,21 +288,35 @@ class KubeApiServer:
         for group_version in {r.api_version for r in self.store.resources}:
             prefix = "/api/" if "/" not in group_version else "/apis/"
             if path == prefix + group_version:
+                entries: list[dict[str, Any]] = []
+                for r in self.store.resources:
+                    if r.api_version != group_version:
+                        continue
+                    entries.append(
+                        {
+                            "name": r.plural,
+                            "singularName": r.singular or r.kind.lower(),
+                            "namespaced": r.namespaced,
+                            "kind": r.kind,
+                            "verbs": list(r.verbs),
+                            **({"shortNames": list(r.short_names)} if r.short_names else {}),
+                        }
+                    )
+                    if r.status:
+                        entries.append(
+                            {
+                                "name": f"{r.plural}/status",
+                                "singularName": "",
+                                "namespaced": r.namespaced,
+                                "kind": r.kind,
+                                "verbs": ["get", "patch", "update"],
+                            }
+                        )
                 return {
                     "kind": "APIResourceList",
                     "apiVersion": "v1",
                     "groupVersion": group_version,
-                    "resources": [
-                        {
-                            "name": r.plural,
-                            "singularName": r.kind.lower(),
-                            "namespaced": r.namespaced,
-                            "kind": r.kind,
-                            "verbs": list(r.verbs),
-                        }
-                        for r in self.store.resources
-                        if r.api_version == group_version
-                    ],
+                    "resources": entries,
                 }
         return None
 
@@ -298,11 +337,17 @@ class KubeApiServer:
         if len(rest) >= 3 and rest[0] == "namespaces":
             namespace, rest = rest[1], rest[2:]
         res = self.store.resource(group, version, rest[0]) if rest else None
-        if res is None or len(rest) > 2 or (namespace is not None and not res.namespaced):
+        subresource = rest[2] if len(rest) == 3 else None
+        if (
+            res is None
+            or len(rest) > 3
+            or (namespace is not None and not res.namespaced)
+            or (subresource is not None and not (subresource == "status" and res.status))
+        ):
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
         if not res.namespaced:
             namespace = ""
-        return _Target(res, namespace, rest[1] if len(rest) == 2 else None)
+        return _Target(res, namespace, rest[1] if len(rest) >= 2 else None, subresource)
 
     @staticmethod
     def _verb(request: web.Request, target: _Target) -> str:
@@ -311,62 +356,261 @@ class KubeApiServer:
             if target.name is not None:
                 return "get"
             return "watch" if request.query.get("watch") in ("true", "1") else "list"
+        if method == "DELETE" and target.name is None:
+            return "deletecollection"
         verbs = {"PATCH": "patch", "POST": "create", "PUT": "update", "DELETE": "delete"}
-        if method not in verbs or (method == "POST") != (target.name is None):
-            raise ApiFailure(405, f"the server does not allow {method} on this path")
+        if (
+            method not in verbs
+            or (method == "POST") != (target.name is None)
+            or (target.subresource is not None and method in ("POST", "DELETE"))
+        ):
+            raise ApiFailure(
+                405, f"the server does not allow {method} on this path", reason="MethodNotAllowed"
+            )
         return verbs[method]
 
-    def _serve(self, verb: str, request: web.Request, target: _Target, body: bytes) -> dict[str, Any]:
+    def _serve(
+        self, verb: str, request: web.Request, target: _Target, body: bytes, warnings: list[str]
+    ) -> dict[str, Any]:
         res, store = target.res, self.store
         namespace = target.namespace or ""
         accept = request.headers.get("Accept", "")
+        query = request.query
         if verb == "get":
             assert target.name is not None
             obj = store.get(res, namespace, target.name)
+            obj["apiVersion"] = res.api_version
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
         if verb == "list":
             metadata = metadata_only(accept, "PartialObjectMetadataList")
-            selector = Selector.from_query(res, request.query)
+            selector = Selector.from_query(res, query)
             return list_body(
                 store,
                 res,
                 target.namespace,
-                dict(request.query),
+                dict(query),
                 metadata=metadata,
                 selects=selector.matches if selector.active else None,
             )
+        dry = _dry(request)
+        _field_validation(query)
+        if verb == "deletecollection":
+            dry = dry or _dry_options(_json_object(body) if body.strip() else {})
+            selector = Selector.from_query(res, query)
+            doomed = [o for o in store.list_objects(res, target.namespace) if selector.matches(o)]
+            gone = [obj if dry else self._delete(res, obj) for obj in doomed]
+            return {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": {}, "items": gone}
         agent = request.headers.get("User-Agent", "unknown")
-        manager = request.query.get("fieldManager") or agent.split("/")[0]
-        if verb == "create":
-            obj = _json_object(body)
-            obj.setdefault("metadata", {})
-            if res.namespaced:
-                obj["metadata"]["namespace"] = namespace
-            name = obj["metadata"].get("name")
-            if not name:
-                raise ApiFailure(422, "metadata.name: Required value: name is required", reason="Invalid")
-            if store.key_of(res, obj) in store.objects:
-                raise ApiFailure(409, f'{res.plural} "{name}" already exists', reason="AlreadyExists")
-            obj["metadata"].pop("resourceVersion", None)
-            store.record_update(res, None, obj, manager)
-            return store.write(res, obj, "ADDED")
-        assert target.name is not None
-        if verb == "delete":
-            return store.write(res, store.get(res, namespace, target.name), "DELETED")
-        if verb == "update":
-            current = store.get(res, namespace, target.name)
-            new = _json_object(body)
-            meta = new.setdefault("metadata", {})
-            meta.setdefault("resourceVersion", current["metadata"]["resourceVersion"])
-            return self._commit(res, target, current, new, manager)
-        return self._patch(request, target, body, manager)
+        manager = query.get("fieldManager") or agent.split("/")[0]
+        owners = copy.deepcopy(store.owners) if dry else None
+        try:
+            if verb == "create":
+                obj = _json_object(body)
+                obj.setdefault("metadata", {})
+                if not isinstance(obj["metadata"], dict):
+                    raise ApiFailure(400, "metadata must be an object")
+                if res.namespaced:
+                    obj["metadata"]["namespace"] = namespace
+                name = obj["metadata"].get("name")
+                if name and store.key_of(res, obj) in store.objects:
+                    raise ApiFailure(
+                        409,
+                        f'{_what(res)} "{name}" already exists',
+                        reason="AlreadyExists",
+                        details={"name": name, "group": res.group, "kind": res.plural},
+                    )
+                obj["metadata"].pop("resourceVersion", None)
+                self._admit(res, target, None, obj, query=query, warnings=warnings)
+                store.record_update(res, None, obj, manager)
+                return self._write(res, obj, "ADDED", dry)
+            assert target.name is not None
+            if verb == "delete":
+                return self._delete_one(res, namespace, target.name, body, dry)
+            if verb == "update":
+                current = store.get(res, namespace, target.name)
+                new = _json_object(body)
+                meta = new.setdefault("metadata", {})
+                meta.setdefault("resourceVersion", current["metadata"]["resourceVersion"])
+                return self._commit(
+                    res, target, current, new, manager, query=query, warnings=warnings, dry=dry
+                )
+            return self._patch(request, target, body, manager, warnings=warnings, dry=dry)
+        finally:
+            if owners is not None:
+                store.owners = owners
 
-    def _patch(self, request: web.Request, target: _Target, body: bytes, manager: str) -> dict[str, Any]:
+    def _write(self, res: ResourceType, obj: dict[str, Any], event_type: str, dry: bool) -> dict[str, Any]:
+        if not dry:
+            return self.store.write(res, obj, event_type)
+        # dryRun=All: the object as it would be stored, and nothing stored (no new resourceVersion)
+        meta = obj.setdefault("metadata", {})
+        obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        if event_type == "ADDED":
+            meta.pop("resourceVersion", None)
+        return obj
+
+    def _delete_one(
+        self, res: ResourceType, namespace: str, name: str, body: bytes, dry: bool
+    ) -> dict[str, Any]:
+        current = self.store.get(res, namespace, name)
+        options = _json_object(body) if body.strip() else {}
+        dry = dry or _dry_options(options)
+        preconditions = options.get("preconditions") or {}
+        meta = current["metadata"]
+        for field, have in (("uid", meta.get("uid")), ("resourceVersion", meta.get("resourceVersion"))):
+            wanted = preconditions.get(field)
+            if wanted is not None and wanted != have:
+                label = "UID" if field == "uid" else "ResourceVersion"
+                raise ApiFailure(
+                    409,
+                    f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {have}",
+                    reason="Conflict",
+                    details={"name": name, "group": res.group, "kind": res.plural},
+                )
+        if dry:
+            return current
+        gone = self._delete(res, current)
+        if res.custom or res == CRD:
+            return gone
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": res.group, "kind": res.plural, "uid": meta.get("uid")},
+        }
+
+    def _delete(self, res: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        gone = self.store.write(res, obj, "DELETED")
+        if res == CRD:
+            self._unserve(obj)
+        return gone
+
+    # --- CustomResourceDefinitions ------------------------------------------------------------
+    def _serve_crd(self, crd: dict[str, Any]) -> None:
+        spec = crd["spec"]
+        group, plural = spec["group"], spec["names"]["plural"]
+        self.store.resources[:] = [r for r in self.store.resources if (r.group, r.plural) != (group, plural)]
+        self.store.resources.extend(crd_resources(crd))
+        self.crds[(group, plural)] = crd
+        storage = next(v["name"] for v in spec["versions"] if v.get("storage"))
+        self.store.schemas[(group, plural)] = crd_schema(crd, storage)
+
+    def _unserve(self, crd: dict[str, Any]) -> None:
+        spec = crd["spec"]
+        group, plural = spec["group"], spec["names"]["plural"]
+        served = [r for r in self.store.resources if (r.group, r.plural) == (group, plural)]
+        if served:
+            for obj in self.store.list_objects(served[0], None):
+                self.store.write(served[0], obj, "DELETED")
+        self.store.resources[:] = [r for r in self.store.resources if (r.group, r.plural) != (group, plural)]
+        self.crds.pop((group, plural), None)
+        self.store.schemas.pop((group, plural), None)
+
+    def _admit(
+        self,
+        res: ResourceType,
+        target: _Target,
+        current: dict[str, Any] | None,
+        new: dict[str, Any],
+        *,
+        query: Any,
+        warnings: list[str],
+    ) -> None:
+        """What kube-apiserver does to a write before storing it: subresource rules, pruning and
+        fieldValidation (custom resources), schema and metadata validation (422, nothing stored)."""
+        if res.status and target.subresource is None and current is not None:
+            # the main resource does not change status
+            if "status" in current:
+                new["status"] = copy.deepcopy(current["status"])
+            else:
+                new.pop("status", None)
+        elif res.status and target.subresource is None and res.custom:
+            new.pop("status", None)  # a CR's create ignores status when it is a subresource
+        elif target.subresource == "status" and current is not None:
+            # /status changes only status (and nothing of metadata but its resourceVersion check)
+            status = new.get("status")
+            rv = new.get("metadata", {}).get("resourceVersion")
+            new.clear()
+            new.update(copy.deepcopy(current))
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+            if rv is not None:
+                new["metadata"]["resourceVersion"] = rv
+        name = new.get("metadata", {}).get("name", "")
+        if res.custom:
+            crd = self.crds.get((res.group, res.plural))
+            schema = (
+                crd_schema(crd, res.version)
+                if crd is not None
+                else self.store.schemas.get((res.group, res.plural))
+            )
+            if schema is not None:
+                unknown = prune(new, schema)
+                mode = query.get("fieldValidation") or "Warn"
+                if unknown and mode == "Strict":
+                    listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+                    raise ApiFailure(400, f"strict decoding error: {listed}", reason="BadRequest")
+                if mode == "Warn":
+                    warnings.extend(f'unknown field "{path}"' for path in unknown)
+                causes = schema_errors(new, schema)
+                if causes:
+                    raise ApiFailure.invalid(res.kind, res.group, name, causes)
+        causes = metadata_causes(new.get("metadata"))
+        if res == CRD:
+            causes += check_crd(new)
+        if causes:
+            raise ApiFailure.invalid(res.kind, res.group, name, causes)
+        if res == CRD and current is None:
+            spec = new["spec"]
+            group, plural = spec["group"], spec["names"]["plural"]
+            if (group, plural) in self.crds:
+                raise ApiFailure(
+                    409,
+                    f'customresourcedefinitions "{plural}.{group}" already exists',
+                    reason="AlreadyExists",
+                )
+            new["status"] = {
+                "acceptedNames": copy.deepcopy(spec["names"]),
+                "conditions": [
+                    {
+                        "type": "NamesAccepted",
+                        "status": "True",
+                        "reason": "NoConflicts",
+                        "message": "no conflicts found",
+                    },
+                    {
+                        "type": "Established",
+                        "status": "True",
+                        "reason": "InitialNamesAccepted",
+                        "message": "the initial names have been accepted",
+                    },
+                ],
+                "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
+            }
+            if not _dry_query(query):
+                self._serve_crd(new)
+
+    def _patch(
+        self,
+        request: web.Request,
+        target: _Target,
+        body: bytes,
+        manager: str,
+        *,
+        warnings: list[str],
+        dry: bool,
+    ) -> dict[str, Any]:
         res, store, ctype = target.res, self.store, request.content_type
         assert target.name is not None
         namespace = target.namespace or ""
+        query = request.query
         if ctype == APPLY:
-            if not request.query.get("fieldManager"):
+            if not query.get("fieldManager"):
                 raise ApiFailure(400, f"PATCH, {APPLY} requests must specify a fieldManager")
             applied = _yaml_object(body)
             meta = applied.setdefault("metadata", {})
@@ -385,15 +629,27 @@ class KubeApiServer:
             except ApiFailure:
                 current = None
             owners_before = repr(sorted(store.owners.get(store.key_of(res, applied), {}).items()))
-            force = request.query.get("force") == "true"
-            new = store.apply(res, current, applied, request.query["fieldManager"], force)
+            force = query.get("force") == "true"
+            new = store.apply(res, current, applied, query["fieldManager"], force)
             if current is None:
-                return store.write(res, new, "ADDED")
+                self._admit(res, target, None, new, query=query, warnings=warnings)
+                return self._write(res, new, "ADDED", dry)
             owners_after = repr(sorted(store.owners.get(store.key_of(res, applied), {}).items()))
             changed = owners_before != owners_after
-            return self._commit(res, target, current, new, None, ownership_changed=changed)
+            return self._commit(
+                res,
+                target,
+                current,
+                new,
+                None,
+                query=query,
+                warnings=warnings,
+                dry=dry,
+                ownership_changed=changed,
+            )
         current = store.get(res, namespace, target.name)
-        if ctype in MERGE:
+        merge_types = MERGE[:1] if res.custom or res == CRD else MERGE
+        if ctype in merge_types:
             patch = _json_any(body)
             if not isinstance(patch, dict):
                 raise ApiFailure(400, "merge patch must be a JSON object")
@@ -401,12 +657,14 @@ class KubeApiServer:
         elif ctype == JSON_PATCH:
             new = json_patch(current, _json_any(body))
         else:
+            accepted = [JSON_PATCH, *merge_types, APPLY]
             raise ApiFailure(
                 415,
-                "the body of the request was in an unknown format - accepted media types include: "
-                f"{JSON_PATCH}, {', '.join(MERGE)}, {APPLY}",
+                f"the body of the request was in an unknown format - accepted media types include: "
+                f"{', '.join(accepted)}",
+                reason="UnsupportedMediaType",
             )
-        return self._commit(res, target, current, new, manager)
+        return self._commit(res, target, current, new, manager, query=query, warnings=warnings, dry=dry)
 
     def _commit(
         self,
@@ -416,27 +674,41 @@ class KubeApiServer:
         new: dict[str, Any],
         manager: str | None,
         *,
+        query: Any,
+        warnings: list[str],
+        dry: bool,
         ownership_changed: bool = False,
     ) -> dict[str, Any]:
         """Check and write a replacement of ``current``; a no-op is not a write."""
         if not isinstance(new, dict):
             raise ApiFailure(422, "the patched object is not an object", reason="Invalid")
         meta = new.setdefault("metadata", {})
+        if not isinstance(meta, dict):
+            raise ApiFailure(400, "metadata must be an object")
         current_rv = current["metadata"]["resourceVersion"]
         if meta.get("resourceVersion", current_rv) != current_rv:
             raise ApiFailure.modified(res.plural, current["metadata"]["name"], res.group)
         if meta.get("name") != target.name or (res.namespaced and meta.get("namespace") != target.namespace):
             raise ApiFailure(422, "metadata.name: Invalid value: may not be changed", reason="Invalid")
+        self._admit(res, target, current, new, query=query, warnings=warnings)
+        meta = new["metadata"]
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta["resourceVersion"] = current_rv
+        for kept in ("uid", "creationTimestamp"):
+            if kept in current["metadata"]:
+                meta[kept] = current["metadata"][kept]
         meta["managedFields"] = current["metadata"].get("managedFields")
         if meta["managedFields"] is None:
             meta.pop("managedFields")
-        if new == current and not ownership_changed:
-            return current
+        compare = copy.deepcopy(current)
+        compare["apiVersion"] = res.api_version
+        if new == compare and not ownership_changed:
+            return compare
         if manager is not None:
             self.store.record_update(res, current, new, manager)
-        return self.store.write(res, new, "MODIFIED")
+        if res == CRD and not dry:
+            self._serve_crd(new)
+        return self._write(res, new, "MODIFIED", dry)
 
     async def _watch(self, request: web.Request, target: _Target) -> web.StreamResponse:
         store, query = self.store, request.query
@@ -535,6 +807,51 @@ def _bookmark(res: ResourceType, rv: int, partial: bool = False) -> dict[str, An
 
 async def _send(response: web.StreamResponse, kind: str, obj: Any) -> None:
     await response.write(json.dumps({"type": kind, "object": obj}).encode() + b"\n")
+
+
+def _warning(text: str) -> str:
+    """An RFC 7234 warning as kube-apiserver writes it: ``299 - "text"`` (quotes escaped)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
+def _what(res: ResourceType) -> str:
+    return f"{res.plural}.{res.group}" if res.group else res.plural
+
+
+def _dry_query(query: Any) -> bool:
+    values = query.getall("dryRun", []) if hasattr(query, "getall") else [query.get("dryRun", "")]
+    values = [v for v in values if v]
+    for value in values:
+        if value != "All":
+            raise ApiFailure(
+                400, f'dryRun: Unsupported value: "{value}": supported values: "All"', reason="BadRequest"
+            )
+    return bool(values)
+
+
+def _dry_options(options: dict[str, Any]) -> bool:
+    """``dryRun`` in a DeleteOptions body (kubectl sends it there)."""
+    values = options.get("dryRun") or []
+    if not isinstance(values, list) or any(v != "All" for v in values):
+        raise ApiFailure(
+            400, f'dryRun: Unsupported value: {values!r}: supported values: "All"', reason="BadRequest"
+        )
+    return bool(values)
+
+
+def _dry(request: web.Request) -> bool:
+    return _dry_query(request.query)
+
+
+def _field_validation(query: Any) -> None:
+    mode = query.get("fieldValidation", "")
+    if mode not in ("", "Ignore", "Warn", "Strict"):
+        raise ApiFailure(
+            400,
+            f'fieldValidation: Unsupported value: "{mode}": supported values: "Ignore", "Strict", "Warn"',
+            reason="BadRequest",
+        )
 
 
 def _json_any(body: bytes) -> Any:

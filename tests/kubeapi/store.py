@@ -29,14 +29,27 @@ class ResourceType:
     plural: str
     kind: str
     namespaced: bool
-    verbs: tuple[str, ...] = ("get", "list", "watch", "patch", "create", "update", "delete")
+    verbs: tuple[str, ...] = (
+        "get",
+        "list",
+        "watch",
+        "patch",
+        "create",
+        "update",
+        "delete",
+        "deletecollection",
+    )
+    status: bool = False  # a /status subresource: writes to the main resource keep status
+    custom: bool = False  # served from a CustomResourceDefinition (pruned, no strategic merge)
+    short_names: tuple[str, ...] = ()
+    singular: str = ""
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
 
-NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False)
+NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False, status=True)
 KUBEVIRT = ResourceType("kubevirt.io", "v1", "kubevirts", "KubeVirt", namespaced=True)
 
 Key = tuple[str, str, str, str]  # (group, plural, namespace, name)
@@ -101,6 +114,7 @@ class Store:
         self.owners: dict[Key, dict[Owner, set[FieldPath]]] = {}
         self.history: list[Event] = []
         self.watchers: set[Watcher] = set()
+        self.sorted_keys: dict[tuple[str, str], tuple[int, list[Key]]] = {}  # listing's page index
         self.schemas: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> structural schema
 
     # --- lookups ------------------------------------------------------------------------

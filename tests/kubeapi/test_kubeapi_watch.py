@@ -113,20 +113,23 @@ async def test_timeout_seconds_ends_the_stream_cleanly(
     assert api.open_watches == 0
 
 
-async def test_watch_from_a_compacted_version_is_410_expired(
-    api: KubeApiServer, http: aiohttp.ClientSession
-) -> None:
-    old = api.resource_version
-    api.put_object(node("a"))
-    api.compact()
-    async with http.get(api.url + NODES, params={"watch": "true", "resourceVersion": str(old)}) as response:
-        body = await response.json()
+async def test_watch_from_a_compacted_version_can_be_an_http_410() -> None:
+    """``expired_watch_as_event=False``: the answer of a server without the watch cache."""
+    async with KubeApiServer(expired_watch_as_event=False) as api, aiohttp.ClientSession() as http:
+        old = api.resource_version
+        api.put_object(node("a"))
+        api.compact()
+        async with http.get(
+            api.url + NODES, params={"watch": "true", "resourceVersion": str(old)}
+        ) as response:
+            body = await response.json()
     assert response.status == 410
     assert (body["kind"], body["code"], body["reason"]) == ("Status", 410, "Expired")
 
 
 async def test_expired_watch_as_an_error_event() -> None:
-    async with KubeApiServer(expired_watch_as_event=True) as api, aiohttp.ClientSession() as http:
+    """The default, as kube-apiserver's watch cache answers: HTTP 200, then an ERROR event."""
+    async with KubeApiServer() as api, aiohttp.ClientSession() as http:
         old = api.resource_version
         api.put_object(node("a"))
         api.compact()

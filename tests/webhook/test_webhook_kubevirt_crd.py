@@ -54,7 +54,7 @@ async def api() -> AsyncIterator[KubeApiServer]:
             aiohttp.ClientSession() as session,
             session.post(server.url + KUBEVIRTS, json=AS_A_USER_WRITES_IT) as created,
         ):
-            assert created.status == 200, await created.text()
+            assert created.status == 201, await created.text()
         yield server
 
 

@@ -1,0 +1,179 @@
+# ruff: noqa: E501
+"""Real clients against the API test server: kubectl and the official ``kubernetes`` Python client.
+
+``ServedApi`` runs a ``KubeApiServer`` on its own event loop in a thread, so the blocking clients
+(kubectl as a subprocess, the ``kubernetes`` client over urllib3) can drive it from a test;
+``served.on_loop(fn)`` runs ``fn`` (e.g. ``api.compact``) on the server's loop.
+``Kubectl(served.url, tmp_path)`` writes a kubeconfig for the server (plain HTTP) and runs
+``/usr/bin/kubectl`` with ``--cache-dir`` in the test's directory and ``--validate=false`` where
+it would ask for OpenAPI (the test server serves none). kubectl missing is a failure, never a skip.
+
+``kubevirt_crd()`` is KubeVirt v1.6.0's ``kubevirts.kubevirt.io`` CRD as virt-operator installs it
+(tests/fixtures/kubevirt, see its PROVENANCE.md), and ``install_kubevirt_crd(kubectl)`` installs
+it the way an admin would (``kubectl apply``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import kubernetes.client
+import yaml
+
+from kubeapi.server import KubeApiServer
+
+__all__ = ["KUBECTL", "Kubectl", "ServedApi", "install_kubevirt_crd", "kube_client", "kubevirt_crd"]
+
+KUBECTL = "/usr/bin/kubectl"
+FIXTURE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "kubevirt"
+    / "kubevirts.kubevirt.io-v1.6.0-openapiv3.json"
+)
+
+T = TypeVar("T")
+
+
+def kubevirt_crd() -> dict[str, Any]:
+    """The ``kubevirts.kubevirt.io`` CRD with KubeVirt v1.6.0's schema on both versions."""
+    schema = json.loads(FIXTURE.read_text())["openAPIV3Schema"]
+
+    def version(name: str, storage: bool) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": name,
+            "served": True,
+            "storage": storage,
+            "schema": {"openAPIV3Schema": schema},
+            "subresources": {"status": {}},
+            "additionalPrinterColumns": [
+                {"jsonPath": ".metadata.creationTimestamp", "name": "Age", "type": "date"},
+                {"jsonPath": ".status.phase", "name": "Phase", "type": "string"},
+            ],
+        }
+        if not storage:
+            entry["deprecated"] = True
+            entry["deprecationWarning"] = (
+                "kubevirt.io/v1alpha3 is now deprecated and will be removed in a future release."
+            )
+        return entry
+
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "kubevirts.kubevirt.io", "labels": {"operator.kubevirt.io": ""}},
+        "spec": {
+            "group": "kubevirt.io",
+            "names": {
+                "categories": ["all"],
+                "kind": "KubeVirt",
+                "plural": "kubevirts",
+                "shortNames": ["kv", "kvs"],
+                "singular": "kubevirt",
+            },
+            "scope": "Namespaced",
+            "versions": [version("v1", True), version("v1alpha3", False)],
+        },
+    }
+
+
+class ServedApi:
+    """A KubeApiServer on a loop of its own (a daemon thread)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.api = KubeApiServer(**options)
+        self._run(self.api.start())
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
+    def on_loop(self, fn: Callable[[], T]) -> T:
+        async def call() -> T:
+            return fn()
+
+        result: T = self._run(call())
+        return result
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+    def close(self) -> None:
+        self._run(self.api.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def kube_client(url: str) -> kubernetes.client.ApiClient:
+    config = kubernetes.client.Configuration()
+    config.host = url
+    return kubernetes.client.ApiClient(config)
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Kubectl:
+    def __init__(self, url: str, directory: Path) -> None:
+        if shutil.which(KUBECTL) is None:
+            raise AssertionError(
+                f"{KUBECTL} is missing: the real-client tests need kubectl (scripts/setup-system.sh installs it)"
+            )
+        self.directory = directory
+        self.kubeconfig = directory / "kubeconfig"
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "test", "cluster": {"server": url}}],
+            "users": [{"name": "test", "user": {}}],
+            "contexts": [
+                {"name": "test", "context": {"cluster": "test", "user": "test", "namespace": "default"}}
+            ],
+            "current-context": "test",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+
+    def run(self, *args: str, stdin: str | dict[str, Any] | None = None) -> Ran:
+        if isinstance(stdin, dict):
+            stdin = json.dumps(stdin)
+        command = [
+            KUBECTL,
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.directory / "cache"),
+            *args,
+        ]
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+        return Ran(done.returncode, done.stdout, done.stderr)
+
+    def ok(self, *args: str, stdin: str | dict[str, Any] | None = None) -> Ran:
+        ran = self.run(*args, stdin=stdin)
+        assert ran.code == 0, f"kubectl {' '.join(args)} failed: {ran.err}"
+        return ran
+
+
+def install_kubevirt_crd(kubectl: Kubectl) -> dict[str, Any]:
+    """``kubectl apply -f`` KubeVirt's CRD, as an admin installs it; the stored CRD."""
+    kubectl.ok("apply", "--validate=false", "-f", "-", stdin=kubevirt_crd())
+    stored: dict[str, Any] = kubectl.ok("get", "crd", "kubevirts.kubevirt.io", "-o", "json").json()
+    return stored

@@ -1,0 +1,839 @@
+# ruff: noqa: E501
+"""The API test server driven by real clients: kubectl (/usr/bin/kubectl) and the official
+``kubernetes`` Python client, through one table of documented kube-apiserver behaviours.
+
+Each case names the behaviour it checks (the Kubernetes API concepts / CRD / labels pages) and the
+client that drives it. When a real client and the server disagree, the server is wrong. kvnuma's
+own client and reflector run the rows where they use the behaviour (tests/kube covers them too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import kubernetes.client
+import kubernetes.watch
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from kubeapi.clients import Kubectl, ServedApi, install_kubevirt_crd, kube_client, kubevirt_crd
+from kvnuma.kube import ClusterConfig
+from kvnuma.kube.client import KubeClient
+from kvnuma.kube.errors import ApiError
+from kvnuma.kube.resources import NODES
+
+# The kubernetes client is driven with plain dicts (as it accepts them); its partial typing is not ours.
+k8s: Any = kubernetes.client
+k8s_watch: Any = kubernetes.watch
+
+KV = "/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts"
+AS_A_USER_WRITES_IT: dict[str, Any] = {
+    "apiVersion": "kubevirt.io/v1",
+    "kind": "KubeVirt",
+    "metadata": {"name": "kubevirt", "namespace": "kubevirt"},
+    "spec": {
+        "configuration": {"developerConfiguration": {"featureGates": ["NUMA"], "autoNUMAEnablement": True}},
+    },
+}
+
+
+def body_of(error: ApiException) -> Any:
+    return json.loads(error.body or "null")
+
+
+@dataclass
+class World:
+    served: ServedApi
+    kubectl: Kubectl
+    client: Any
+
+    @property
+    def core(self) -> Any:
+        return k8s.CoreV1Api(self.client)
+
+    @property
+    def custom(self) -> Any:
+        return k8s.CustomObjectsApi(self.client)
+
+    @property
+    def rv(self) -> int:
+        return self.served.on_loop(lambda: self.served.api.resource_version)
+
+    def node(self, name: str, labels: dict[str, str] | None = None) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels or {}},
+            "status": {"capacity": {"cpu": "4"}},
+        }
+        self.served.on_loop(lambda: self.served.api.put_object(body))
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        **query: Any,
+    ) -> tuple[int, Any, Any]:
+        """A request through the kubernetes client's own transport (ApiClient.call_api)."""
+        url = self.served.url + path + ("?" + urlencode(query) if query else "")
+        headers = {"Content-Type": content_type, "Accept": accept}
+        client: Any = self.client
+        try:
+            response = client.call_api(method, url, header_params=headers, body=body)
+            response.read()
+        except ApiException as error:
+            return int(error.status), body_of(error), error.headers
+        return int(response.status), json.loads(response.data), response.getheaders()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    served = ServedApi(bookmark_interval=0.3, bookmark_lead=0.5)
+    try:
+        yield World(served, Kubectl(served.url, tmp_path), kube_client(served.url))
+    finally:
+        served.close()
+
+
+def kubevirt_installed(world: World) -> None:
+    install_kubevirt_crd(world.kubectl)
+
+
+def names(items: Any) -> list[str]:
+    return sorted(i["metadata"]["name"] if isinstance(i, dict) else i.metadata.name for i in items)
+
+
+# --- CRDs -------------------------------------------------------------------------------------
+def crd_served_kubectl(w: World) -> None:
+    """CRD create/get/list/delete; discovery serves its kinds (kubectl api-resources)."""
+    stored = install_kubevirt_crd(w.kubectl)
+    assert {c["type"]: c["status"] for c in stored["status"]["conditions"]}["Established"] == "True"
+    resources = w.kubectl.ok("api-resources", "--api-group=kubevirt.io", "-o", "name").out.split()
+    assert resources == ["kubevirts.kubevirt.io"]
+    assert "kubevirts.kubevirt.io" in w.kubectl.ok("get", "crds", "-o", "name").out
+    w.kubectl.ok("delete", "crd", "kubevirts.kubevirt.io")
+    assert w.kubectl.run("get", "kubevirts", "-A").code != 0
+
+
+def crd_served_python(w: World) -> None:
+    """CRD create/get/list/watch/delete with ApiextensionsV1Api; the CR served in discovery."""
+    ext = k8s.ApiextensionsV1Api(w.client)
+    ext.create_custom_resource_definition(kubevirt_crd())
+    got = ext.read_custom_resource_definition("kubevirts.kubevirt.io")
+    assert got.spec.names.kind == "KubeVirt"
+    assert [c.status for c in got.status.conditions if c.type == "Established"] == ["True"]
+    listed = ext.list_custom_resource_definition()
+    events = [
+        e["type"]
+        for e in k8s_watch.Watch().stream(
+            ext.list_custom_resource_definition,
+            resource_version=listed.metadata.resource_version,
+            timeout_seconds=1,
+        )
+    ]
+    versions = k8s.ApisApi(w.client).get_api_versions()
+    assert "kubevirt.io" in [g.name for g in versions.groups]
+    resources = k8s.CustomObjectsApi(w.client).get_api_resources("kubevirt.io", "v1")
+    assert [(r.name, r.namespaced) for r in resources.resources][:1] == [("kubevirts", True)]
+    ext.delete_custom_resource_definition("kubevirts.kubevirt.io")
+    assert events == []
+    with pytest.raises(ApiException) as gone:
+        ext.read_custom_resource_definition("kubevirts.kubevirt.io")
+    assert gone.value.status == 404
+
+
+def cluster_scoped_crd_python(w: World) -> None:
+    """A Cluster-scoped CRD serves /apis/<g>/<v>/<plural>/<name> (no namespace)."""
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {"group": "example.com", "scope": "Cluster", "names": {"plural": "widgets", "kind": "Widget", "singular": "widget"},
+                 "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}]},
+    }  # fmt: skip
+    k8s.ApiextensionsV1Api(w.client).create_custom_resource_definition(crd)
+    w.custom.create_cluster_custom_object(
+        "example.com",
+        "v1",
+        "widgets",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"any": {"thing": 1}},
+            "extra": 1,
+        },
+    )
+    got = w.custom.get_cluster_custom_object("example.com", "v1", "widgets", "w1")
+    assert got["spec"] == {"any": {"thing": 1}}  # preserved under x-kubernetes-preserve-unknown-fields
+    assert "extra" not in got  # pruned at the root
+
+
+def pruned_kubectl(w: World) -> None:
+    """Pruning: kubectl apply of a KubeVirt CR with the VEP field; the stored CR lacks it."""
+    kubevirt_installed(w)
+    said = w.kubectl.ok("apply", "--validate=false", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert "created" in said.out
+    stored = w.kubectl.ok("get", "kubevirt", "kubevirt", "-n", "kubevirt", "-o", "json").json()
+    assert stored["spec"]["configuration"]["developerConfiguration"] == {"featureGates": ["NUMA"]}
+
+
+def pruned_python(w: World) -> None:
+    kubevirt_installed(w)
+    created = w.custom.create_namespaced_custom_object(
+        "kubevirt.io", "v1", "kubevirt", "kubevirts", AS_A_USER_WRITES_IT, field_validation="Ignore"
+    )
+    assert "autoNUMAEnablement" not in json.dumps(created)
+    assert "autoNUMAEnablement" not in json.dumps(
+        w.custom.get_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts", "kubevirt")
+    )
+
+
+def field_validation_warn_python(w: World) -> None:
+    """fieldValidation=Warn: a Warning header ``299 - "unknown field \\"...\\""`` per unknown field."""
+    kubevirt_installed(w)
+    body = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    body["spec"]["madeUp"] = 1
+    _, status, headers = w.custom.create_namespaced_custom_object_with_http_info(
+        "kubevirt.io", "v1", "kubevirt", "kubevirts", body, field_validation="Warn"
+    )
+    assert status == 201
+    warnings = sorted(
+        v.strip() for v in headers.get("Warning", "").split(",")
+    )  # urllib3 joins repeated headers
+    assert warnings == [
+        '299 - "unknown field \\"spec.configuration.developerConfiguration.autoNUMAEnablement\\""',
+        '299 - "unknown field \\"spec.madeUp\\""',
+    ]
+
+
+def field_validation_strict_python(w: World) -> None:
+    """fieldValidation=Strict: 400 BadRequest ``strict decoding error: unknown field "..."``; nothing stored."""
+    kubevirt_installed(w)
+    with pytest.raises(ApiException) as refused:
+        w.custom.create_namespaced_custom_object(
+            "kubevirt.io", "v1", "kubevirt", "kubevirts", AS_A_USER_WRITES_IT, field_validation="Strict"
+        )
+    assert refused.value.status == 400
+    assert (
+        'unknown field "spec.configuration.developerConfiguration.autoNUMAEnablement"'
+        in body_of(refused.value)["message"]
+    )
+    assert w.custom.list_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts")["items"] == []
+
+
+def smp_on_cr_python(w: World) -> None:
+    """A strategic merge patch on a custom resource answers 415 UnsupportedMediaType."""
+    kubevirt_installed(w)
+    w.custom.create_namespaced_custom_object(
+        "kubevirt.io", "v1", "kubevirt", "kubevirts", AS_A_USER_WRITES_IT
+    )
+    status, body, _ = w.raw(
+        "PATCH",
+        KV + "/kubevirt",
+        {"metadata": {"labels": {"a": "b"}}},
+        "application/strategic-merge-patch+json",
+    )
+    assert (status, body["reason"]) == (415, "UnsupportedMediaType")
+
+
+def smp_on_cr_kubectl(w: World) -> None:
+    """kubectl knows it too: ``kubectl patch`` on a CR without --type merge is refused; merge works."""
+    kubevirt_installed(w)
+    w.kubectl.ok("apply", "--validate=false", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert (
+        w.kubectl.run(
+            "patch", "kubevirt", "kubevirt", "-n", "kubevirt", "-p", '{"metadata":{"labels":{"a":"b"}}}'
+        ).code
+        != 0
+    )
+    w.kubectl.ok(
+        "patch",
+        "kubevirt",
+        "kubevirt",
+        "-n",
+        "kubevirt",
+        "--type",
+        "merge",
+        "-p",
+        '{"metadata":{"labels":{"a":"b"}}}',
+    )
+
+
+def cr_status_subresource_python(w: World) -> None:
+    """status subresource: a write to the CR keeps status; a write to /status changes only status."""
+    kubevirt_installed(w)
+    body = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    body["status"] = {"phase": "Deployed"}
+    created = w.custom.create_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts", body)
+    assert "status" not in created  # status is ignored on create
+    w.custom.patch_namespaced_custom_object_status(
+        "kubevirt.io",
+        "v1",
+        "kubevirt",
+        "kubevirts",
+        "kubevirt",
+        {"status": {"phase": "Deploying"}, "spec": {"imageTag": "x"}},
+    )
+    after = w.custom.get_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts", "kubevirt")
+    assert after["status"] == {"phase": "Deploying"}
+    assert "imageTag" not in after["spec"]
+    w.custom.patch_namespaced_custom_object(
+        "kubevirt.io",
+        "v1",
+        "kubevirt",
+        "kubevirts",
+        "kubevirt",
+        {"status": {"phase": "Deleting"}, "spec": {"imageTag": "y"}},
+    )
+    after = w.custom.get_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts", "kubevirt")
+    assert (after["status"], after["spec"]["imageTag"]) == ({"phase": "Deploying"}, "y")
+
+
+def invalid_crd_python(w: World) -> None:
+    """A CRD whose schema is not structural answers 422 Invalid naming the field; nothing stored."""
+    crd = kubevirt_crd()
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = {
+        "type": "object",
+        "properties": {"spec": {"type": "dictionary"}},
+    }
+    ext = k8s.ApiextensionsV1Api(w.client)
+    with pytest.raises(ApiException) as refused:
+        ext.create_custom_resource_definition(crd)
+    body = body_of(refused.value)
+    assert (refused.value.status, body["reason"]) == (422, "Invalid")
+    assert (
+        body["details"]["causes"][0]["field"]
+        == "spec.versions[0].schema.openAPIV3Schema.properties[spec].type"
+    )
+    assert ext.list_custom_resource_definition().items == []
+
+
+def invalid_crd_kubectl(w: World) -> None:
+    crd = kubevirt_crd()
+    crd["spec"]["versions"][0]["storage"] = False
+    ran = w.kubectl.run("create", "--validate=false", "-f", "-", stdin=crd)
+    assert ran.code != 0
+    assert "is invalid" in ran.err
+    assert "spec.versions" in ran.err
+
+
+def invalid_cr_python(w: World) -> None:
+    """A CR that fails its schema (type, enum, required) answers 422 with a cause per field."""
+    kubevirt_installed(w)
+    body = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    body["spec"]["configuration"]["developerConfiguration"]["featureGates"] = "NUMA"
+    body["spec"]["configuration"]["developerConfiguration"]["diskVerification"] = {}
+    body["spec"]["configuration"]["vmRolloutStrategy"] = "Sometimes"
+    with pytest.raises(ApiException) as refused:
+        w.custom.create_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts", body)
+    failure = body_of(refused.value)
+    assert (refused.value.status, failure["reason"]) == (422, "Invalid")
+    fields = sorted(c["field"] for c in failure["details"]["causes"])
+    assert fields == [
+        "spec.configuration.developerConfiguration.diskVerification.memoryLimit",
+        "spec.configuration.developerConfiguration.featureGates",
+        "spec.configuration.vmRolloutStrategy",
+    ]
+    assert w.custom.list_namespaced_custom_object("kubevirt.io", "v1", "kubevirt", "kubevirts")["items"] == []
+
+
+def invalid_cr_kubectl(w: World) -> None:
+    kubevirt_installed(w)
+    body = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    body["spec"]["configuration"]["vmRolloutStrategy"] = "Sometimes"
+    ran = w.kubectl.run("apply", "--validate=false", "-f", "-", stdin=body)
+    assert ran.code != 0
+    assert 'Unsupported value: "Sometimes"' in ran.err
+
+
+# --- metadata validation --------------------------------------------------------------------
+BAD_METADATA = [
+    ({"name": "Bad_Name"}, "metadata.name"),
+    ({"name": "ok", "labels": {"bad key!": "x"}}, "metadata.labels"),
+    ({"name": "ok", "labels": {"k": "bad value!"}}, "metadata.labels"),
+    ({"name": "ok", "annotations": {"/nope": "x"}}, "metadata.annotations"),
+]
+
+
+def metadata_python(w: World) -> None:
+    """Object metadata validation: 422 Invalid, details.causes names the field; nothing stored."""
+    for meta, field in BAD_METADATA:
+        with pytest.raises(ApiException) as refused:
+            w.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": meta})
+        failure = body_of(refused.value)
+        assert (refused.value.status, failure["reason"]) == (422, "Invalid"), meta
+        assert [c["field"] for c in failure["details"]["causes"]] == [field]
+    assert w.core.list_node().items == []
+
+
+def metadata_kubectl(w: World) -> None:
+    for meta, field in BAD_METADATA:
+        ran = w.kubectl.run(
+            "create",
+            "--validate=false",
+            "-f",
+            "-",
+            stdin={"apiVersion": "v1", "kind": "Node", "metadata": meta},
+        )
+        assert ran.code != 0, meta
+        assert "is invalid" in ran.err, ran.err
+        assert field in ran.err, ran.err
+    assert "No resources found" in w.kubectl.ok("get", "nodes").err
+
+
+# --- selectors --------------------------------------------------------------------------------
+SELECTORS = [
+    ("tier=gold", ["a"]),
+    ("tier==gold", ["a"]),
+    ("tier!=gold", ["b", "c"]),
+    ("tier in (gold,silver)", ["a", "b"]),
+    ("tier notin (gold)", ["b", "c"]),
+    ("tier", ["a", "b"]),
+    ("!tier", ["c"]),
+    ("tier=gold,zone=z1", ["a"]),
+    ("zone in (z1,z2),!tier", ["c"]),
+]
+
+
+def labelled(w: World) -> None:
+    w.node("a", {"tier": "gold", "zone": "z1"})
+    w.node("b", {"tier": "silver", "zone": "z1"})
+    w.node("c", {"zone": "z2"})
+
+
+def label_selectors_python(w: World) -> None:
+    """Label selectors (=, ==, !=, in, notin, exists, !) on list."""
+    labelled(w)
+    for selector, expected in SELECTORS:
+        assert names(w.core.list_node(label_selector=selector).items) == expected, selector
+
+
+def label_selectors_kubectl(w: World) -> None:
+    labelled(w)
+    for selector, expected in SELECTORS:
+        out = w.kubectl.ok("get", "nodes", "-l", selector, "-o", "name").out.split()
+        assert sorted(n.removeprefix("node/") for n in out) == expected, selector
+
+
+def field_selectors_python(w: World) -> None:
+    """Field selectors metadata.name (=, !=); an unsupported field answers 400."""
+    labelled(w)
+    assert names(w.core.list_node(field_selector="metadata.name=b").items) == ["b"]
+    assert names(w.core.list_node(field_selector="metadata.name!=b").items) == ["a", "c"]
+    with pytest.raises(ApiException) as refused:
+        w.core.list_node(field_selector="spec.nothing=x")
+    assert refused.value.status == 400
+    assert "field label not supported: spec.nothing" in body_of(refused.value)["message"]
+
+
+def field_selectors_kubectl(w: World) -> None:
+    kubevirt_installed(w)
+    w.kubectl.ok("apply", "--validate=false", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    out = w.kubectl.ok(
+        "get", "kubevirts", "-A", "--field-selector", "metadata.namespace=kubevirt", "-o", "name"
+    ).out
+    assert out.split() == ["kubevirt.kubevirt.io/kubevirt"]
+    assert (
+        w.kubectl.ok(
+            "get", "kubevirts", "-A", "--field-selector", "metadata.namespace=other", "-o", "name"
+        ).out
+        == ""
+    )
+    ran = w.kubectl.run("get", "nodes", "--field-selector", "status.phase=Running")
+    assert ran.code != 0
+    assert "field label not supported" in ran.err
+
+
+def selectors_on_watch_python(w: World) -> None:
+    """Selectors on watch: only matching objects; one that stops matching is DELETED."""
+    labelled(w)
+    rv = w.core.list_node().metadata.resource_version
+    w.served.on_loop(
+        lambda: w.served.api.put_object(
+            {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a", "labels": {"tier": "bronze"}}}
+        )
+    )
+    w.node("d", {"tier": "gold"})
+    seen = [
+        (e["type"], e["object"].metadata.name)
+        for e in k8s_watch.Watch().stream(
+            w.core.list_node, label_selector="tier=gold", resource_version=rv, timeout_seconds=1
+        )
+    ]
+    assert seen == [("DELETED", "a"), ("ADDED", "d")]
+
+
+def delete_collection_kubectl(w: World) -> None:
+    """deletecollection with a label selector (kubectl delete -l)."""
+    labelled(w)
+    w.kubectl.ok("delete", "nodes", "-l", "zone=z1")
+    assert w.kubectl.ok("get", "nodes", "-o", "name").out.split() == ["node/c"]
+
+
+def delete_collection_python(w: World) -> None:
+    labelled(w)
+    w.core.delete_collection_node(label_selector="tier")
+    assert names(w.core.list_node().items) == ["c"]
+
+
+# --- dry run ----------------------------------------------------------------------------------
+def dry_run_python(w: World) -> None:
+    """dryRun=All on create, update, patch and delete: the answer, and nothing persisted."""
+    w.node("a")
+    before = w.rv
+    made = w.core.create_node({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "b"}}, dry_run="All")
+    assert made.metadata.name == "b"
+    assert made.metadata.uid
+    patched = w.core.patch_node("a", {"metadata": {"labels": {"x": "y"}}}, dry_run="All")
+    assert patched.metadata.labels == {"x": "y"}
+    current = w.core.read_node("a")
+    current.metadata.labels = {"u": "v"}
+    w.core.replace_node("a", current, dry_run="All")
+    w.core.delete_node("a", dry_run="All")
+    assert w.rv == before
+    assert names(w.core.list_node().items) == ["a"]
+    assert w.core.read_node("a").metadata.labels in (None, {})
+
+
+def dry_run_kubectl(w: World) -> None:
+    w.node("a")
+    before = w.rv
+    said = w.kubectl.ok(
+        "create",
+        "--dry-run=server",
+        "--validate=false",
+        "-f",
+        "-",
+        "-o",
+        "json",
+        stdin={"apiVersion": "v1", "kind": "Node", "metadata": {"name": "b"}},
+    )
+    assert said.json()["metadata"]["name"] == "b"
+    w.kubectl.ok("label", "node", "a", "x=y", "--dry-run=server")
+    w.kubectl.ok("delete", "node", "a", "--dry-run=server")
+    assert w.rv == before
+    assert w.kubectl.ok("get", "nodes", "-o", "name").out.split() == ["node/a"]
+
+
+def dry_run_watch_python(w: World) -> None:
+    """A dry run sends no watch event."""
+    w.node("a")
+    rv = w.core.list_node().metadata.resource_version
+    w.core.patch_node("a", {"metadata": {"labels": {"x": "y"}}}, dry_run="All")
+    w.core.patch_node("a", {"metadata": {"labels": {"real": "yes"}}})
+    seen = [
+        e["object"].metadata.labels
+        for e in k8s_watch.Watch().stream(w.core.list_node, resource_version=rv, timeout_seconds=1)
+    ]
+    assert seen == [{"real": "yes"}]
+
+
+# --- subresources -----------------------------------------------------------------------------
+def node_status_python(w: World) -> None:
+    """Nodes' /status: a write to the node keeps status; a write to /status changes only status."""
+    w.node("a")
+    w.core.patch_node("a", {"status": {"capacity": {"cpu": "99"}}, "metadata": {"labels": {"l": "1"}}})
+    node = w.core.read_node("a")
+    assert (node.status.capacity, node.metadata.labels) == ({"cpu": "4"}, {"l": "1"})
+    w.core.patch_node_status("a", {"status": {"capacity": {"cpu": "8"}}, "metadata": {"labels": {"l": "2"}}})
+    node = w.core.read_node("a")
+    assert (node.status.capacity, node.metadata.labels) == ({"cpu": "8"}, {"l": "1"})
+
+
+def node_status_kubectl(w: World) -> None:
+    w.node("a")
+    w.kubectl.ok(
+        "patch",
+        "node",
+        "a",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"capacity":{"cpu":"16"}},"spec":{"unschedulable":true}}',
+    )
+    node = w.kubectl.ok("get", "node", "a", "-o", "json").json()
+    assert node["status"]["capacity"] == {"cpu": "16"}
+    assert "unschedulable" not in node.get("spec", {})
+
+
+# --- preconditions and conflicts --------------------------------------------------------------
+def preconditions_python(w: World) -> None:
+    """DELETE with a stale resourceVersion or uid precondition answers 409 Conflict."""
+    w.node("a")
+    for pre in (
+        k8s.V1Preconditions(resource_version="1"),
+        k8s.V1Preconditions(uid="not-the-uid"),
+    ):
+        with pytest.raises(ApiException) as refused:
+            w.core.delete_node("a", body=k8s.V1DeleteOptions(preconditions=pre))
+        assert refused.value.status == 409
+        assert "Precondition failed" in body_of(refused.value)["message"]
+    uid = w.core.read_node("a").metadata.uid
+    w.core.delete_node("a", body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(uid=uid)))
+    assert w.core.list_node().items == []
+
+
+def update_conflict_python(w: World) -> None:
+    """An update with a stale resourceVersion answers 409 Conflict (kept semantics)."""
+    w.node("a")
+    stale = w.core.read_node("a")
+    w.core.patch_node("a", {"metadata": {"labels": {"x": "1"}}})
+    with pytest.raises(ApiException) as refused:
+        w.core.replace_node("a", stale)
+    assert refused.value.status == 409
+
+
+def server_side_apply_kubectl(w: World) -> None:
+    """Server-side apply: a second manager setting an owned field conflicts; --force-conflicts takes it."""
+    node: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "a", "labels": {"x": "1"}},
+    }
+    w.kubectl.ok("apply", "--validate=false", "--server-side", "--field-manager=one", "-f", "-", stdin=node)
+    node["metadata"]["labels"]["x"] = "2"
+    ran = w.kubectl.run(
+        "apply", "--validate=false", "--server-side", "--field-manager=two", "-f", "-", stdin=node
+    )
+    assert ran.code != 0
+    assert "conflict" in ran.err.lower()
+    w.kubectl.ok(
+        "apply",
+        "--validate=false",
+        "--server-side",
+        "--field-manager=two",
+        "--force-conflicts",
+        "-f",
+        "-",
+        stdin=node,
+    )
+    assert w.kubectl.ok("get", "node", "a", "-o", "json").json()["metadata"]["labels"] == {"x": "2"}
+
+
+# --- watch ------------------------------------------------------------------------------------
+def watch_expired_python(w: World) -> None:
+    """A watch from a compacted resourceVersion: HTTP 200, then ERROR with a Status 410 Expired."""
+    w.node("a")
+    old = w.core.list_node().metadata.resource_version
+    w.node("b")
+    w.served.on_loop(w.served.api.compact)
+    response = w.core.list_node(watch=True, resource_version=old, _preload_content=False)
+    assert response.status == 200
+    event = json.loads(response.readline())
+    response.release_conn()
+    assert (event["type"], event["object"]["code"], event["object"]["reason"]) == ("ERROR", 410, "Expired")
+    with pytest.raises(ApiException) as expired:
+        list(k8s_watch.Watch().stream(w.core.list_node, resource_version=old, timeout_seconds=2))
+    assert expired.value.status == 410
+
+
+def watch_expired_kvnuma(w: World) -> None:
+    """kvnuma's client raises its ApiError 410 from the ERROR event (kubectl get has no --resource-version)."""
+    w.node("a")
+    old = w.core.list_node().metadata.resource_version
+    w.node("b")
+    w.served.on_loop(w.served.api.compact)
+
+    async def run() -> ApiError:
+        client = KubeClient(ClusterConfig(w.served.url))
+        try:
+            async for _event in client.watch(NODES, resource_version=old, timeout_seconds=2):
+                pass
+        except ApiError as error:
+            return error
+        finally:
+            await client.close()
+        raise AssertionError("the watch ended without an error")
+
+    assert asyncio.run(run()).code == 410
+
+
+def bookmarks_python(w: World) -> None:
+    """allowWatchBookmarks: BOOKMARK events at the server's cadence and one before timeoutSeconds ends."""
+    w.node("a")
+    rv = w.core.list_node().metadata.resource_version
+    response = w.core.list_node(
+        watch=True, resource_version=rv, allow_watch_bookmarks=True, timeout_seconds=2, _preload_content=False
+    )
+    events = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    assert {e["type"] for e in events} == {"BOOKMARK"}
+    assert 2 <= len(events) <= 8  # every 0.3 s here, and one 0.5 s before the 2 s timeout
+    assert all(e["object"]["metadata"]["resourceVersion"] == rv for e in events)
+    plain = w.core.list_node(watch=True, resource_version=rv, timeout_seconds=1, _preload_content=False)
+    assert plain.read().strip() == b""  # without allowWatchBookmarks: none
+
+
+def watch_list_python(w: World) -> None:
+    """sendInitialEvents=true + resourceVersionMatch=NotOlderThan: ADDED, then the initial-events-end bookmark."""
+    labelled(w)
+    response = w.core.list_node(
+        watch=True,
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        allow_watch_bookmarks=True,
+        timeout_seconds=1,
+        _preload_content=False,
+    )
+    events = [json.loads(line) for line in response.read().splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:3]] == [
+        ("ADDED", "a"),
+        ("ADDED", "b"),
+        ("ADDED", "c"),
+    ]
+    assert events[3]["type"] == "BOOKMARK"
+    assert events[3]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+def watch_list_kvnuma(w: World) -> None:
+    """kvnuma's own client streams the watch-list and sees the same end marker."""
+    labelled(w)
+
+    async def run() -> list[tuple[str, Any]]:
+        client = KubeClient(ClusterConfig(w.served.url))
+        try:
+            seen = []
+            async for event in client.watch(
+                NODES, timeout_seconds=1, send_initial_events=True, metadata_only=True
+            ):
+                seen.append((event.type, event.object))
+            return seen
+        finally:
+            await client.close()
+
+    seen = asyncio.run(run())
+    assert [k for k, _ in seen[:4]] == ["ADDED", "ADDED", "ADDED", "BOOKMARK"]
+    assert seen[3][1]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
+    assert {obj["kind"] for _, obj in seen} == {"PartialObjectMetadata"}
+
+
+# --- list ---------------------------------------------------------------------------------------
+def chunks_python(w: World) -> None:
+    """limit/continue pages; an expired continue token answers 410 Expired."""
+    for i in range(5):
+        w.node(f"n{i}")
+    first = w.core.list_node(limit=2)
+    assert (len(first.items), first.metadata.remaining_item_count) == (2, 3)
+    second = w.core.list_node(limit=2, _continue=first.metadata._continue)
+    assert names(second.items) == ["n2", "n3"]
+    w.node("n9")
+    w.served.on_loop(w.served.api.compact)
+    with pytest.raises(ApiException) as expired:
+        w.core.list_node(limit=2, _continue=second.metadata._continue)
+    assert expired.value.status == 410
+
+
+def chunks_kubectl(w: World) -> None:
+    for i in range(5):
+        w.node(f"n{i}")
+    out = w.kubectl.ok("get", "nodes", "--chunk-size=2", "-o", "name").out.split()
+    assert out == [f"node/n{i}" for i in range(5)]
+    lists = w.served.on_loop(lambda: w.served.api.requests_for("list", "/nodes"))
+    assert [r.query.get("limit") for r in lists] == ["2", "2", "2"]
+
+
+def rv_match_python(w: World) -> None:
+    """resourceVersionMatch: Exact answers the list as it was; NotOlderThan at least that version."""
+    w.node("a")
+    then = w.core.list_node().metadata.resource_version
+    w.node("b")
+    exact = w.core.list_node(resource_version=then, resource_version_match="Exact")
+    assert (names(exact.items), exact.metadata.resource_version) == (["a"], then)
+    newer = w.core.list_node(resource_version=then, resource_version_match="NotOlderThan")
+    assert names(newer.items) == ["a", "b"]
+    assert int(newer.metadata.resource_version) >= int(then)
+
+
+def metadata_only_python(w: World) -> None:
+    """Accept ...;as=PartialObjectMetadataList / as=PartialObjectMetadata: metadata only."""
+    labelled(w)
+    status, body, _ = w.raw(
+        "GET", "/api/v1/nodes", accept="application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+    )
+    assert (status, body["kind"], body["apiVersion"]) == (200, "PartialObjectMetadataList", "meta.k8s.io/v1")
+    assert {tuple(sorted(i)) for i in body["items"]} == {("apiVersion", "kind", "metadata")}
+    status, one, _ = w.raw(
+        "GET", "/api/v1/nodes/a", accept="application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+    )
+    assert (one["kind"], one["metadata"]["labels"]["tier"], "status" in one) == (
+        "PartialObjectMetadata",
+        "gold",
+        False,
+    )
+
+
+def metadata_only_kvnuma(w: World) -> None:
+    labelled(w)
+
+    async def run() -> Any:
+        client = KubeClient(ClusterConfig(w.served.url))
+        try:
+            return await client.list_page(NODES, metadata_only=True, limit=2)
+        finally:
+            await client.close()
+
+    page = asyncio.run(run())
+    assert [i["metadata"]["name"] for i in page.items] == ["a", "b"]
+    assert all("status" not in i for i in page.items)
+    assert page.continue_token
+
+
+CASES: list[tuple[str, str, Callable[[World], None]]] = [
+    ("CRD create/get/list/delete and discovery", "kubectl", crd_served_kubectl),
+    ("CRD create/get/list/watch/delete and discovery", "python", crd_served_python),
+    ("cluster-scoped CRD, preserve-unknown-fields", "python", cluster_scoped_crd_python),
+    ("structural pruning of unknown fields", "kubectl", pruned_kubectl),
+    ("structural pruning of unknown fields", "python", pruned_python),
+    ("fieldValidation=Warn: Warning header per field", "python", field_validation_warn_python),
+    ("fieldValidation=Strict: 400", "python", field_validation_strict_python),
+    ("strategic merge patch on a CR: 415", "python", smp_on_cr_python),
+    ("strategic merge patch on a CR: 415", "kubectl", smp_on_cr_kubectl),
+    ("CR status subresource", "python", cr_status_subresource_python),
+    ("invalid CRD schema: 422", "python", invalid_crd_python),
+    ("invalid CRD: 422", "kubectl", invalid_crd_kubectl),
+    ("CR failing its schema: 422", "python", invalid_cr_python),
+    ("CR failing its schema: 422", "kubectl", invalid_cr_kubectl),
+    ("metadata validation: 422 with causes", "python", metadata_python),
+    ("metadata validation: 422 with causes", "kubectl", metadata_kubectl),
+    ("label selectors on list", "python", label_selectors_python),
+    ("label selectors on list", "kubectl", label_selectors_kubectl),
+    ("field selectors, unsupported field 400", "python", field_selectors_python),
+    ("field selectors, unsupported field 400", "kubectl", field_selectors_kubectl),
+    ("selectors on watch", "python", selectors_on_watch_python),
+    ("deletecollection with a selector", "kubectl", delete_collection_kubectl),
+    ("deletecollection with a selector", "python", delete_collection_python),
+    ("dryRun=All persists nothing", "python", dry_run_python),
+    ("dryRun=All persists nothing", "kubectl", dry_run_kubectl),
+    ("dryRun=All sends no watch event", "python", dry_run_watch_python),
+    ("Node /status subresource", "python", node_status_python),
+    ("Node /status subresource", "kubectl", node_status_kubectl),
+    ("delete preconditions: 409", "python", preconditions_python),
+    ("update with a stale resourceVersion: 409", "python", update_conflict_python),
+    ("server-side apply conflicts", "kubectl", server_side_apply_kubectl),
+    ("watch from a compacted version: 200 + ERROR 410", "python", watch_expired_python),
+    ("watch from a compacted version: 200 + ERROR 410", "kvnuma", watch_expired_kvnuma),
+    ("watch bookmarks", "python", bookmarks_python),
+    ("streaming watch-list", "python", watch_list_python),
+    ("streaming watch-list", "kvnuma", watch_list_kvnuma),
+    ("list limit/continue, expired continue 410", "python", chunks_python),
+    ("list limit/continue", "kubectl", chunks_kubectl),
+    ("list resourceVersionMatch", "python", rv_match_python),
+    ("metadata-only list and get", "python", metadata_only_python),
+    ("metadata-only list", "kvnuma", metadata_only_kvnuma),
+]
+
+
+@pytest.mark.parametrize(
+    "check",
+    [pytest.param(check, id=f"{check.__name__.rsplit('_', 1)[0]}-{who}") for _behaviour, who, check in CASES],
+)
+def test_real_client(world: World, check: Callable[[World], None]) -> None:
+    check(world)
