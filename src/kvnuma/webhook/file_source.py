@@ -51,18 +51,34 @@ def _objects(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
 
 
 def load_folder(folder: Path, cache: ClusterCache) -> tuple[int, int]:
-    """Replace the cache's Nodes and KubeVirt CRs with the folder's; (nodes, kubevirts) read."""
-    nodes: list[Mapping[str, Any]] = []
-    kubevirts: list[Mapping[str, Any]] = []
+    """Replace the cache's Nodes and KubeVirt CRs with the folder's; (nodes, kubevirts) read.
+
+    All or nothing: every file is read and every object built beside the current cache before
+    either is committed, so a malformed folder leaves the last good cluster in place. Any
+    failure is one InputError naming the folder or file."""
+    nodes: list[dict[str, Any]] = []
+    kubevirts: list[dict[str, Any]] = []
     for path in _files(folder):
         for doc in read_documents(path):
             for obj in _objects(doc):
                 if obj.get("kind") == "Node":
-                    nodes.append(obj)
+                    nodes.append(dict(obj))
                 elif obj.get("kind") == "KubeVirt":
-                    kubevirts.append(obj)
-    cache.nodes.on_replace(nodes)
-    cache.kubevirts.on_replace(kubevirts)
+                    kubevirts.append(dict(obj))
+    node_build = cache.nodes.replacement()
+    kubevirt_build = cache.kubevirts.replacement()
+    try:
+        node_build.add(nodes)
+        kubevirt_build.add(kubevirts)
+    except InputError as error:
+        raise error.under(str(folder)) from None
+    except Exception as error:  # a malformed object the cache could not take
+        problem = " ".join(str(error).split())[:200]
+        raise InputError(
+            str(folder), f"malformed Node or KubeVirt object ({type(error).__name__}: {problem})"
+        ) from None
+    node_build.commit()
+    kubevirt_build.commit()
     return len(nodes), len(kubevirts)
 
 

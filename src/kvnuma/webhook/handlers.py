@@ -86,7 +86,13 @@ def build_app(state: WebhookState) -> web.Application:
             metrics.decisions.labels("bad-request").inc()
             return _status(400, error.one_line())
         except Exception as error:  # a bug must not become a 500 in the admission path
-            _log.exception("auto-NUMA decision failed")
+            # one line (no request body, no traceback unless debugging): the input may hold secrets
+            _log.error(
+                "auto-NUMA decision failed: %s: %s",
+                type(error).__name__,
+                " ".join(str(error).split())[:200],
+                exc_info=_log.isEnabledFor(logging.DEBUG),
+            )
             metrics.decisions.labels("error").inc()
             uid = _uid_of(review)
             if uid is None:

@@ -32,18 +32,28 @@ SourceLoop = Callable[[WebhookState], Awaitable[None]]
 def folder_source(folder: Path, *, poll_seconds: float = 2.0) -> SourceLoop:
     async def run(state: WebhookState) -> None:
         watch = FolderWatch(folder)
-        load_folder(folder, state.cache)
+        _load(folder, state, first=True)
         while True:
             await asyncio.sleep(poll_seconds)
             if watch.changed():
-                try:
-                    nodes, kubevirts = load_folder(folder, state.cache)
-                except InputError as error:
-                    _log.warning("cluster folder not reloaded: %s", error.one_line())
-                else:
-                    _log.info("cluster folder reloaded: %d nodes, %d KubeVirt CRs", nodes, kubevirts)
+                _load(folder, state, first=False)
 
     return run
+
+
+def _load(folder: Path, state: WebhookState, *, first: bool) -> None:
+    """Load the folder; on any failure keep the last good cluster and log one line."""
+    try:
+        nodes, kubevirts = load_folder(folder, state.cache)
+    except InputError as error:
+        kept = "serving without a cluster" if first else "keeping the last good cluster"
+        _log.warning("cluster folder not loaded (%s): %s", kept, error.one_line())
+    except Exception as error:  # one line, never a traceback from the background loop
+        _log.error(
+            "cluster folder not loaded: %s: %s", type(error).__name__, " ".join(str(error).split())[:200]
+        )
+    else:
+        _log.info("cluster folder loaded: %d nodes, %d KubeVirt CRs", nodes, kubevirts)
 
 
 class WebhookServer:
