@@ -747,8 +747,14 @@ class KubeApiServer:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:
             await response.prepare(request)
+
+            def shown(obj: dict[str, Any]) -> dict[str, Any]:
+                if partial:
+                    return partial_object(obj)
+                return {**obj, "apiVersion": target.res.api_version}  # the version watched
+
             for kind, obj in initial:
-                await _send(response, kind, partial_object(obj) if partial and kind != "ERROR" else obj)
+                await _send(response, kind, shown(obj) if kind != "ERROR" else obj)
             if expired:
                 await response.write_eof()
                 return response
@@ -776,7 +782,7 @@ class KubeApiServer:
                         next_bookmark = after if next_bookmark >= last_call else min(after, last_call)
                     continue
                 if kind == "EVENT":
-                    await _send(response, item.type, partial_object(item.obj) if partial else item.obj)
+                    await _send(response, item.type, shown(item.obj))
                 elif kind == "BOOKMARK":
                     await _send(response, "BOOKMARK", _bookmark(target.res, item, partial))
                 elif kind == "EXPIRED":
