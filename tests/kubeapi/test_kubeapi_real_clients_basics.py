@@ -266,6 +266,32 @@ def watch_python(c: Clients) -> None:
     ]
 
 
+def table_kubectl(c: Clients) -> None:
+    name = f"printed-{next(_serial)}"
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"node-role.kubernetes.io/worker": ""}},
+        "spec": {"unschedulable": True},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "nodeInfo": {"kubeletVersion": "v1.33.1", "osImage": "Debian GNU/Linux 12"},
+            "addresses": [{"type": "InternalIP", "address": "10.0.0.7"}],
+        },
+    }
+    c.served.on_loop(lambda: c.served.api.put_object(node))
+    lines = c.kubectl("get", "node", name).stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    row = lines[1].split()
+    assert row[:3] == [name, "Ready,SchedulingDisabled", "worker"]
+    assert row[4] == "v1.33.1"
+    wide = c.kubectl("get", "node", name, "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[5:7] == ["INTERNAL-IP", "EXTERNAL-IP"]
+    assert wide[1].split()[5:7] == ["10.0.0.7", "<none>"]
+    sent = c.served.on_loop(lambda: c.served.api.requests_for("get", f"/nodes/{name}"))[-1]
+    assert sent.verb == "get"
+
+
 CASES: list[tuple[str, str, Callable[[Clients], None]]] = [
     ("discovery-serves-api-apis-and-resource-lists", "kubectl", discovery_kubectl),
     ("discovery-serves-api-apis-and-resource-lists", "python", discovery_python),
@@ -284,6 +310,7 @@ CASES: list[tuple[str, str, Callable[[Clients], None]]] = [
     ("delete-removes-the-object", "kubectl", delete_kubectl),
     ("delete-removes-the-object", "python", delete_python),
     ("watch-starts-with-current-objects-then-changes", "kubectl", watch_kubectl),
+    ("get-as-table-prints-the-apiserver-columns", "kubectl", table_kubectl),
     ("watch-from-resourceversion-replays-later-changes", "python", watch_python),
 ]
 
