@@ -226,6 +226,10 @@ def render(
     output: str,
 ) -> None:
     """Render libvirt domain XML for a VMI's guest NUMA layout."""
+    if pci_sysfs is not None and not pci_sysfs.is_dir():
+        raise InputError(
+            f"--pci-sysfs {pci_sysfs}", "no such folder" if not pci_sysfs.exists() else "not a folder"
+        )
     gates = feature_gates(feature_gates_flags, kubevirt_cr)
     spec, document = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
     devices = vmi_devices(document, source=name_of(vmi_path))
