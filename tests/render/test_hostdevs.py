@@ -16,7 +16,7 @@ from kvnuma.errors import InputError
 from kvnuma.pci.address import PciAddress
 from kvnuma.render.hostdevs import add_hostdevs, parse_host_device, vmi_devices
 from support.hostbuilder import render_capabilities, synthetic_host
-from support.libvirt import validate_domain
+from support.libvirt import Libvirtd, assert_libvirt_accepts, validate_domain
 
 MiB = 1 << 20
 
@@ -111,3 +111,11 @@ def test_adding_is_idempotent() -> None:
     with pytest.raises(InputError, match="expected an object with a name"):
         vmi_devices({"spec": {"domain": {"devices": {"gpus": [{"deviceName": "x"}]}}}})
     assert parse_host_device("a=0000:00:02.0") == ("a", PciAddress(0, 0, 2, 0))
+
+
+def test_libvirt_defines_the_domain_with_hostdevs(tmp_path: Path, libvirtd: Libvirtd) -> None:
+    code, out, err = _render(
+        tmp_path, "--host-device", "gpu1=0000:3b:00.0", "--host-device", "nic1=0000:af:00.1"
+    )
+    assert code == 0, err
+    assert_libvirt_accepts(libvirtd, out)
