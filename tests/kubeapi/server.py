@@ -36,8 +36,8 @@ What it serves (JSON only):
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
-    namespaces  /api/v1/namespaces (JSON only: ``kubectl create namespace`` sends protobuf, which
-                this server does not read; ``kubectl apply`` works): created Active with the
+    namespaces  /api/v1/namespaces (``kubectl create namespace`` sends protobuf, which this server
+                does not read: 415; ``kubectl apply`` works): created Active with the
                 ``kubernetes`` finalizer and the ``kubernetes.io/metadata.name`` label; deleted at
                 once. Simplification: namespaced objects are not refused in a missing namespace
     CRDs        apiextensions.k8s.io/v1 CustomResourceDefinitions: checked (422), Established,
@@ -71,6 +71,7 @@ What it serves (JSON only):
                 ``allowWatchBookmarks``, ``timeoutSeconds``; events are JSON lines; the streaming
                 watch-list (``sendInitialEvents=true``, ``resourceVersionMatch=NotOlderThan``):
                 ADDED for every object, then a BOOKMARK annotated ``k8s.io/initial-events-end``
+    bodies      create/update bodies in JSON or YAML; another media type (protobuf) answers 415
     errors      ``kind: Status`` bodies with code, reason, message (404 NotFound, 409 Conflict,
                 410 Expired, 415, 422 Invalid, 429 TooManyRequests + Retry-After, 5xx)
 """
@@ -427,7 +428,7 @@ class KubeApiServer:
         owners = copy.deepcopy(store.owners) if dry else None
         try:
             if verb == "create":
-                obj = _json_object(body)
+                obj = _body_object(request.content_type, body)
                 obj.setdefault("metadata", {})
                 if not isinstance(obj["metadata"], dict):
                     raise ApiFailure(400, "metadata must be an object")
@@ -455,7 +456,7 @@ class KubeApiServer:
                 return self._delete_one(res, namespace, target.name, body, dry)
             if verb == "update":
                 current = store.get(res, namespace, target.name)
-                new = _json_object(body)
+                new = _body_object(request.content_type, body)
                 meta = new.setdefault("metadata", {})
                 meta.setdefault("resourceVersion", current["metadata"]["resourceVersion"])
                 return self._commit(
@@ -902,6 +903,21 @@ def _json_any(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as error:
         raise ApiFailure(400, f"the request body is not valid JSON: {error}") from error
+
+
+def _body_object(content_type: str, body: bytes) -> dict[str, Any]:
+    """A create or update body: JSON (or YAML, as kube-apiserver also decodes); any other media
+    type (e.g. protobuf, which this server does not read) answers 415 UnsupportedMediaType."""
+    if content_type in ("application/yaml", "application/apply-patch+yaml"):
+        return _yaml_object(body)
+    if content_type not in ("application/json", "application/octet-stream", ""):
+        raise ApiFailure(
+            415,
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/yaml",
+            reason="UnsupportedMediaType",
+        )
+    return _json_object(body)
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

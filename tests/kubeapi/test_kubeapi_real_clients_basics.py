@@ -305,6 +305,9 @@ def namespace_kubectl(c: Clients) -> None:
     assert got["metadata"]["labels"] == {"kubernetes.io/metadata.name": name}
     assert c.kubectl("get", "namespace", name).stdout.split()[:5] == ["NAME", "STATUS", "AGE", name, "Active"]
     assert c.kubectl("delete", "namespace", name).stdout.strip() == f'namespace "{name}" deleted'
+    refused = c.kubectl("create", "namespace", name, ok=False)  # protobuf: a media type not read here
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error from server (UnsupportedMediaType)")
 
 
 def namespace_python(c: Clients) -> None:
