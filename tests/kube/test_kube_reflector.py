@@ -411,3 +411,38 @@ async def test_watch_list_streams_the_state_then_changes_without_a_list(api: Kub
     assert set(seen[0][1]) == {"apiVersion", "kind", "metadata"}
     query = api.requests_for("watch", "/nodes")[0].query
     assert (query["sendInitialEvents"], query["resourceVersionMatch"]) == ("true", "NotOlderThan")
+
+
+async def test_a_continue_token_from_another_list_is_refused_and_the_list_restarts(
+    api: KubeApiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(4):
+        api.put_object(node(f"n{i}"))
+    for i in range(3):
+        api.put_object(
+            {
+                "apiVersion": "kubevirt.io/v1",
+                "kind": "KubeVirt",
+                "metadata": {"name": f"k{i}", "namespace": "kv"},
+            }
+        )
+    async with KubeClient(ClusterConfig(api.url)) as other:
+        foreign = (await other.list_page(KUBEVIRTS, limit=1)).continue_token
+    assert foreign
+    real = KubeClient.list_page
+    swapped: list[str] = []
+
+    async def swapping(self: KubeClient, res: Any, namespace: str | None = None, **options: Any) -> Any:
+        if options.get("continue_token") and not swapped:  # the second page asks with the wrong token
+            swapped.append(options["continue_token"])
+            options["continue_token"] = foreign
+        return await real(self, res, namespace, **options)
+
+    monkeypatch.setattr(KubeClient, "list_page", swapping)
+    pages = Pages()
+    recorder = Recorder()
+    reflector, task = await running(api, recorder, replacement=pages, page_size=2)
+    await stop(reflector, task)
+    assert [(e.kind, getattr(e, "code", None)) for e in recorder.errors] == [("bad-request", 400)]
+    assert pages.builds[0] == [["n0", "n1"]]
+    assert pages.committed == [["n0", "n1", "n2", "n3"]]
