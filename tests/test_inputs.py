@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,8 @@ from kvnuma.inputs import (
     read_text,
 )
 
+pytestmark = pytest.mark.timeout(30)  # a hang fails the test instead of blocking the run
+
 
 @pytest.fixture(autouse=True)
 def _short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,10 +31,8 @@ def _short_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_fifo_with_no_writer_is_an_error_after_a_bounded_wait(tmp_path: Path) -> None:
     fifo = tmp_path / "vmi.yaml"
     os.mkfifo(fifo)
-    started = time.monotonic()
     with pytest.raises(InputError, match=r"no writer within 0\.3 s"):
         read_text(fifo)
-    assert time.monotonic() - started < 5
 
 
 def test_a_fifo_is_read_once_to_its_end(tmp_path: Path) -> None:
@@ -76,9 +75,7 @@ def test_large_json_is_parsed_with_json_in_bounded_time() -> None:
     review = {"kind": "AdmissionReview", "request": {"object": {"items": ["x" * 50] * 150_000}}}
     text = json.dumps(review)
     assert len(text) > 5 << 20
-    started = time.monotonic()
-    assert parse_documents(text, source="r") == [review]
-    assert time.monotonic() - started < 5  # a bound, not a benchmark (PyYAML took 11.6 s)
+    assert parse_documents(text, source="r") == [review]  # json, not PyYAML (11.6 s for 10 MB)
 
 
 @pytest.mark.parametrize(
@@ -107,11 +104,9 @@ def test_large_json_is_parsed_with_json_in_bounded_time() -> None:
     ],
 )
 def test_hostile_documents_are_one_error(text: str, fragment: str) -> None:
-    started = time.monotonic()
     with pytest.raises(InputError) as caught:
         parse_documents(text, source="in.yaml")
     assert fragment in caught.value.problem
-    assert time.monotonic() - started < 5
 
 
 def test_output_paths_are_checked_before_any_work(tmp_path: Path) -> None:

@@ -18,12 +18,14 @@ from __future__ import annotations
 __all__ = [
     "AUTO_NUMA_ANNOTATION",
     "EMULATOR_PARITY_ANNOTATION",
+    "FEATURE_GATES",
     "MAX_SINGLE_NUMA_CPUS",
     "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
     "MAX_SINGLE_NUMA_MEMORY",
     "MEMFD_ANNOTATION",
     "PCI_NUMA_ANNOTATION",
     "REALTIME_LABEL",
+    "closest_feature_gate",
     "is_capacity_annotation",
 ]
 
@@ -44,3 +46,34 @@ def is_capacity_annotation(key: str) -> bool:
     return key in (MAX_SINGLE_NUMA_CPUS, MAX_SINGLE_NUMA_MEMORY) or key.startswith(
         MAX_SINGLE_NUMA_HUGEPAGES_PREFIX
     )
+
+
+FEATURE_GATES = (
+    "AlignCPUs",
+    "AutoResourceLimitsGate",
+    "CPUManager",
+    "GPU",
+    "GPUDeviceNUMA",
+    "HostDevices",
+    "HotplugVolumes",
+    "LiveMigration",
+    "NUMA",
+    "Sidecar",
+    "VMLiveUpdateFeatures",
+)
+"""KubeVirt feature gate names kvnuma reads or that travel with them (case-sensitive, as in KubeVirt)."""
+
+
+def closest_feature_gate(name: str) -> str | None:
+    """The known gate ``name`` probably meant (same letters in another case, or a near
+    misspelling), or None when ``name`` is known or nothing is close."""
+    if name in FEATURE_GATES:
+        return None
+    for gate in FEATURE_GATES:
+        if gate.lower() == name.lower():
+            return gate
+    import difflib
+
+    lowered = {gate.lower(): gate for gate in FEATURE_GATES}
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.85)
+    return lowered[close[0]] if close else None

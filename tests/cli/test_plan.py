@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +22,9 @@ from support.hostbuilder import render_capabilities, render_sysfs, synthetic_hos
 from support.libvirt import validate_domain
 
 MiB = 1 << 20
+
+
+EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -270,3 +275,41 @@ def test_unknown_free_counts_are_named_beside_checked_nodes(
     host = pages_host(512, free)
     guest = plan_guest(spec, CpuSet.parse("0,2"), host, check_hugepages=False)
     assert hugepage_lines(guest, host) == expected
+
+
+@pytest.mark.parametrize(
+    ("edit", "causes"),
+    [
+        pytest.param(lambda cpu, domain: None, [], id="admitted"),
+        pytest.param(
+            lambda cpu, domain: cpu.update(threads=3),
+            ["Not more than two threads must be provided at spec.domain.cpu.threads (got 3) when "
+             "DedicatedCPUPlacement is true"],
+            id="three-threads",
+        ),
+        pytest.param(
+            lambda cpu, domain: domain["resources"]["requests"].update(memory="1025Mi"),
+            ["spec.domain.resources.requests.memory '1025Mi' is not a multiple of the page size "
+             "spec.domain.hugepages.size '2Mi'"],
+            id="memory-not-whole-pages",
+        ),
+    ],
+)  # fmt: skip
+def test_plan_shows_kubevirts_admission_verdict(
+    tmp_path: Path, edit: Callable[[dict[str, Any], dict[str, Any]], None], causes: list[str]
+) -> None:
+    document = yaml.safe_load((EXAMPLE_DIR / "engine" / "numavm.yaml").read_text())
+    domain = document["spec"]["domain"]
+    edit(domain["cpu"], domain)
+    vmi = tmp_path / "vmi.yaml"
+    vmi.write_text(yaml.safe_dump(document))
+    caps = EXAMPLE_DIR / "engine" / "two-socket-smt-caps.xml"
+    code, out, err = run(
+        "plan", "--vmi", str(vmi), "--capabilities", str(caps), "--cpuset", "0-15", "-o", "json"
+    )
+    said = [line for line in err.splitlines() if "virt-api would reject" in line]
+    assert [line.split("this VMI: ", 1)[1] for line in said] == causes
+    if code == 0:  # the engine placed it anyway: the JSON carries the same verdict
+        assert json.loads(out)["kubevirtAdmission"] == {"admitted": not causes, "causes": causes}
+    else:
+        assert causes, err

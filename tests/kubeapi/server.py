@@ -59,6 +59,8 @@ What it serves (JSON only):
                 ``as=PartialObjectMetadata`` on get and watch): see kubeapi/listing.py
     list        ``resourceVersion`` + ``resourceVersionMatch`` (NotOlderThan, Exact: the list as it was
                 at that version, 410 once compacted; a version from the future answers 504)
+    tables      ``Accept: ...;as=Table;g=meta.k8s.io;v=v1`` (what ``kubectl get`` asks for) on get and
+                list: the columns kube-apiserver prints (kubeapi/tables.py)
     selectors   ``labelSelector`` and ``fieldSelector`` on list and watch: see kubeapi/selectors.py
     watch       ``resourceVersion`` (unset/"0": ADDED for current objects first; compacted: HTTP 200
                 then an ERROR event with a 410 Expired Status),
@@ -92,6 +94,7 @@ from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
 from kubeapi.status import ApiFailure
 from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
+from kubeapi.tables import table, wants_table
 from kubeapi.validation import metadata_causes
 
 __all__ = ["KUBEVIRT", "NODE", "KubeApiServer", "RecordedRequest", "ResourceType"]
@@ -380,7 +383,22 @@ class KubeApiServer:
             assert target.name is not None
             obj = store.get(res, namespace, target.name)
             obj["apiVersion"] = res.api_version
+            if wants_table(accept):
+                rv = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
+                return table(res, [obj], rv, self._printer(res), query.get("includeObject", ""))
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
+        if verb == "list" and wants_table(accept):
+            selector = Selector.from_query(res, query)
+            listed = list_body(
+                store,
+                res,
+                target.namespace,
+                dict(query),
+                metadata=False,
+                selects=selector.matches if selector.active else None,
+            )
+            printer = self._printer(res)
+            return table(res, listed["items"], listed["metadata"], printer, query.get("includeObject", ""))
         if verb == "list":
             metadata = metadata_only(accept, "PartialObjectMetadataList")
             selector = Selector.from_query(res, query)
@@ -438,6 +456,16 @@ class KubeApiServer:
         finally:
             if owners is not None:
                 store.owners = owners
+
+    def _printer(self, res: ResourceType) -> list[dict[str, Any]] | None:
+        """A custom resource's additionalPrinterColumns (``[]``: none declared; None: not custom)."""
+        crd = self.crds.get((res.group, res.plural))
+        if crd is None:
+            return [] if res.custom or res == KUBEVIRT else None
+        for version in crd["spec"]["versions"]:
+            if version["name"] == res.version:
+                return list(version.get("additionalPrinterColumns") or [])
+        return []
 
     def _write(self, res: ResourceType, obj: dict[str, Any], event_type: str, dry: bool) -> dict[str, Any]:
         if not dry:
@@ -747,8 +775,14 @@ class KubeApiServer:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
         try:
             await response.prepare(request)
+
+            def shown(obj: dict[str, Any]) -> dict[str, Any]:
+                if partial:
+                    return partial_object(obj)
+                return {**obj, "apiVersion": target.res.api_version}  # the version watched
+
             for kind, obj in initial:
-                await _send(response, kind, partial_object(obj) if partial and kind != "ERROR" else obj)
+                await _send(response, kind, shown(obj) if kind != "ERROR" else obj)
             if expired:
                 await response.write_eof()
                 return response
@@ -776,7 +810,7 @@ class KubeApiServer:
                         next_bookmark = after if next_bookmark >= last_call else min(after, last_call)
                     continue
                 if kind == "EVENT":
-                    await _send(response, item.type, partial_object(item.obj) if partial else item.obj)
+                    await _send(response, item.type, shown(item.obj))
                 elif kind == "BOOKMARK":
                     await _send(response, "BOOKMARK", _bookmark(target.res, item, partial))
                 elif kind == "EXPIRED":

@@ -224,6 +224,7 @@ async def test_a_relist_is_served_from_the_old_cache_until_it_is_complete(
         assert (cache.node_count, cache.capacity().cpus, cache.node_lists) == (7, 16, 1)
         lists = len(api.requests_for("list", "/nodes"))
         assert lists == 4  # 7 nodes in pages of 2
+        await eventually(lambda: api.open_watches == 2)  # Nodes and KubeVirts: compaction reaches them
         api.faults.slow("list", r"/nodes$", seconds=0.5, count=1)  # the re-list's first page hangs
         api.compact()  # the watch gets 410: re-list
         await eventually(lambda: len(api.requests_for("list", "/nodes")) > lists)

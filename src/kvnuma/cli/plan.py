@@ -29,10 +29,17 @@ import click
 import yaml
 
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, Decision, NodeCapacity, decide
+from kvnuma.admission.kubevirt_rules import create_admitter_causes
 from kvnuma.cli.options import cpuset_option, host_options, load_host, output_option, vmi_option
 from kvnuma.cli.output import DATA_FORMATS, emit
 from kvnuma.cli.plan_text import print_text
-from kvnuma.cli.render import cluster_config_option, read_vmi, split_option
+from kvnuma.cli.render import (
+    chosen_quirks,
+    cluster_config_option,
+    kubevirt_quirk_options,
+    read_vmi,
+    split_option,
+)
 from kvnuma.cli.sources import load_cluster_config, vm_input_options
 from kvnuma.errors import RuleError
 from kvnuma.hotplug import size
@@ -92,6 +99,7 @@ def admission_decision(document: dict[str, Any], host: HostTopology) -> Decision
 @vm_input_options
 @cluster_config_option
 @split_option
+@kubevirt_quirk_options
 @output_option("table", "json", "yaml")
 def plan(
     *,
@@ -104,6 +112,8 @@ def plan(
     preferences: tuple[Path, ...],
     cluster_config: Path | None,
     memory_split: SplitMode,
+    kubevirt_quirks: tuple[str, ...],
+    kubevirt_exact: bool,
     output: str,
 ) -> None:
     """Show topology, auto-NUMA decision, guest layout and domain XML."""
@@ -129,10 +139,20 @@ def plan(
         without = admission_decision(bare, host)
     if decision.outcome.value == "mutated":
         spec = replace(spec, has_numa=True, numa_passthrough=True)
+    causes = create_admitter_causes(spec, document)
+    for cause in causes:  # said first: the engine may refuse the same VMI below
+        click.echo(f"kvnuma plan: KubeVirt's virt-api would reject this VMI: {cause}", err=True)
     sizing = size(spec, config, host=host)
     if config is not None and sizing.origin != "none":  # the VMI mutator writes maxSockets
         spec = replace(spec, max_sockets=sizing.max_sockets)
-    guest = plan_guest(spec, cpus, host, memory_split=memory_split, check_hugepages=False)
+    guest = plan_guest(
+        spec,
+        cpus,
+        host,
+        memory_split=memory_split,
+        check_hugepages=False,
+        quirks=chosen_quirks(kubevirt_quirks, kubevirt_exact),
+    )
     pages = hugepage_lines(guest, host)
     xml = render_domain(guest)
     if output in DATA_FORMATS:
@@ -144,6 +164,7 @@ def plan(
                 "host": summary(host),
                 "decision": _decision_dict(decision),
                 "decisionWithoutNuma": None if without is None else _decision_dict(without),
+                "kubevirtAdmission": {"admitted": not causes, "causes": causes},
                 "plan": guest.to_dict(),
                 "hugepageCheck": "ok" if pages == [ENOUGH] else "; ".join(pages),
                 "hotplug": {
@@ -161,6 +182,7 @@ def plan(
         cpus=cpus,
         vmi_name=vmi_name,
         decisions=(decision, without),
+        admission_causes=causes,
         guest=guest,
         hugepages=pages,
         xml=xml,

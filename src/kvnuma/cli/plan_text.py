@@ -23,6 +23,7 @@ def print_text(
     cpus: CpuSet,
     vmi_name: str,
     decisions: tuple[Decision, Decision | None],
+    admission_causes: list[str],
     guest: GuestPlan,
     hugepages: list[str],
     xml: str,
@@ -61,6 +62,13 @@ def print_text(
             f"without spec.domain.cpu.numa: {without.outcome.value} - {readable(without.reason)}",
             markup=False,
         )
+    heading(out, "KubeVirt admission (virt-api's VMI create admitter)")
+    if admission_causes:
+        out.print(f"rejected: {count(len(admission_causes), 'cause')}", markup=False)
+        for cause in admission_causes:
+            out.print(f"  - {cause}", markup=False)
+    else:
+        out.print("admitted: the CPU, NUMA, realtime, huge page and socket rules pass", markup=False)
     heading(out, "Guest layout")
     print_layout(out, guest)
     for line in hugepages:

@@ -216,6 +216,10 @@ def render(
     output: str,
 ) -> None:
     """Render libvirt domain XML for a VMI's guest NUMA layout."""
+    if pci_sysfs is not None and not pci_sysfs.is_dir():
+        raise InputError(
+            f"--pci-sysfs {pci_sysfs}", "no such folder" if not pci_sysfs.exists() else "not a folder"
+        )
     gates = feature_gates(feature_gates_flags, kubevirt_cr)
     spec, _ = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
     host = load_host(sysfs, capabilities, libvirt_uri, required=True)

@@ -131,6 +131,16 @@ def load_feature_gates(path: Path) -> frozenset[str]:
     if not isinstance(gates, list) or not all(isinstance(gate, str) for gate in gates):
         where = f"{path}: spec.configuration.developerConfiguration.featureGates"
         raise InputError(where, "expected a list of feature gate names")
+    from kvnuma.names import closest_feature_gate
+
+    for gate in gates:
+        meant = closest_feature_gate(gate)
+        if meant is not None:
+            click.echo(
+                f"kvnuma: warning: {name_of(path)}: feature gate {gate!r} is not one KubeVirt knows "
+                f"(names are case-sensitive); did you mean {meant!r}?",
+                err=True,
+            )
     return frozenset(gates)
 
 

@@ -95,7 +95,7 @@ def on_define_domain(
         return HookOutcome(result.xml, [f"kvnuma hook: {line}" for line in result.summary()])
     if strict:
         return HookOutcome("", [f"kvnuma hook: error (strict): {problem}"], 1)
-    return HookOutcome(domain_xml, [f"kvnuma hook: domain left unchanged: {problem}"])
+    return HookOutcome(domain_xml, [f"kvnuma hook: error: {problem}; domain left unchanged"])
 
 
 def _internal(error: BaseException) -> str:

@@ -81,7 +81,7 @@ def kube_source(
     backoff_base: float = 0.5,
     backoff_cap: float = 30.0,
     page_size: int | None = 500,
-    relist_page_size: int | None = 100,
+    relist_page_size: int | None = 25,
     metadata_only: bool = True,
     watch_list: bool = False,
     clock: Clock | None = None,
@@ -118,7 +118,7 @@ def kube_source(
                     backoff=Backoff(base=backoff_base, cap=backoff_cap),
                     metadata_only=metadata_only,
                     relist_page_size=relist_page_size if page_size is not None else None,
-                    step_objects=50,
+                    step_objects=25,
                     watch_list=watch_list,
                     **common,
                 )
