@@ -44,6 +44,7 @@ from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest
 from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enabled, place_domain_devices
 from kvnuma.placement.quirks import KUBEVIRT_V1_6, QUIRKS
 from kvnuma.render import merge_into, render_domain
+from kvnuma.render.hostdevs import add_hostdevs, parse_host_device, vmi_devices
 from kvnuma.vmi import VmiSpec
 
 __all__ = [
@@ -192,6 +193,14 @@ def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset
     help="Sysfs root for the host's PCI devices (default: --sysfs).",
 )
 @click.option("--pci-strict", is_flag=True, help="A PCI device that cannot be placed is an error.")
+@click.option(
+    "--host-device",
+    "host_devices",
+    multiple=True,
+    metavar="NAME=DDDD:BB:SS.F",
+    help="The host PCI address backing the VMI's GPU or host device NAME (known to the device "
+    "plugin at start): rendered as KubeVirt's <hostdev>.",
+)
 @kubevirt_quirk_options
 @output_option("xml", "table", "json", "yaml")
 def render(
@@ -213,6 +222,7 @@ def render(
     pci_strict: bool,
     kubevirt_quirks: tuple[str, ...],
     kubevirt_exact: bool,
+    host_devices: tuple[str, ...],
     output: str,
 ) -> None:
     """Render libvirt domain XML for a VMI's guest NUMA layout."""
@@ -221,7 +231,9 @@ def render(
             f"--pci-sysfs {pci_sysfs}", "no such folder" if not pci_sysfs.exists() else "not a folder"
         )
     gates = feature_gates(feature_gates_flags, kubevirt_cr)
-    spec, _ = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
+    spec, document = read_vmi(vmi_path, instancetypes, preferences, cluster_config)
+    devices = vmi_devices(document, source=name_of(vmi_path))
+    addresses = dict(parse_host_device(text) for text in host_devices)
     host = load_host(sysfs, capabilities, libvirt_uri, required=True)
     cpus = CpuSet.parse(cpuset, source="--cpuset")
     plan = plan_guest(
@@ -233,16 +245,25 @@ def render(
         default_cpu_model=load_cpu_model(kubevirt_cr) if kubevirt_cr is not None else "",
         quirks=chosen_quirks(kubevirt_quirks, kubevirt_exact),
     )
-    step = pci_step(render_output(plan, base), gates, pci_sysfs or sysfs, strict=pci_strict)
+    xml, missing = add_hostdevs(render_output(plan, base), devices, addresses)
+    step = pci_step(xml, gates, pci_sysfs or sysfs, strict=pci_strict)
     if output in DATA_FORMATS:
         document = {
             "schemaVersion": SCHEMA_VERSION,
             "plan": plan.to_dict(),
             "domainXml": step.xml,
             "pci": step.as_dict(),
+            "hostDevicesMissing": [d.path for d in missing],
         }
         emit(document, output)
         return
+    for device in missing:
+        click.echo(
+            f"kvnuma render: {device.path} ({device.device_name or 'no deviceName'}): no host address: "
+            f"not rendered (give --host-device {device.name}=DDDD:BB:SS.F; "
+            "the device plugin picks it at start)",
+            err=True,
+        )
     for line in step.left_in_place:
         click.echo(f"kvnuma render: PCI device left in place: {line}", err=True)
     if output == "table":
