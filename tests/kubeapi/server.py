@@ -36,6 +36,10 @@ What it serves (JSON only):
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
+    namespaces  /api/v1/namespaces (JSON only: ``kubectl create namespace`` sends protobuf, which
+                this server does not read; ``kubectl apply`` works): created Active with the
+                ``kubernetes`` finalizer and the ``kubernetes.io/metadata.name`` label; deleted at
+                once. Simplification: namespaced objects are not refused in a missing namespace
     CRDs        apiextensions.k8s.io/v1 CustomResourceDefinitions: checked (422), Established,
                 their versions served and discovered; custom resources pruned by the structural
                 schema with ``fieldValidation`` Ignore/Warn (``Warning: 299 - "unknown field
@@ -93,7 +97,7 @@ from kubeapi.patches import json_patch, merge_patch
 from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
 from kubeapi.status import ApiFailure
-from kubeapi.store import KUBEVIRT, NODE, ResourceType, Store, Watcher
+from kubeapi.store import KUBEVIRT, NAMESPACE, NODE, ResourceType, Store, Watcher
 from kubeapi.tables import table, wants_table
 from kubeapi.validation import metadata_causes
 
@@ -139,7 +143,7 @@ class KubeApiServer:
         expired_watch_as_event: bool = True,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.store = Store([NODE, KUBEVIRT, CRD, *(resources or [])])
+        self.store = Store([NODE, NAMESPACE, KUBEVIRT, CRD, *(resources or [])])
         self.crds: dict[tuple[str, str], dict[str, Any]] = {}  # (group, plural) -> stored CRD
         self.faults = Faults(self.store.drop_watches)
         self.requests: list[RecordedRequest] = []
@@ -438,6 +442,11 @@ class KubeApiServer:
                         details={"name": name, "group": res.group, "kind": res.plural},
                     )
                 obj["metadata"].pop("resourceVersion", None)
+                if res == NAMESPACE:  # what the namespace strategy and admission add
+                    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+                    obj["status"] = {"phase": "Active"}
+                    if isinstance(name, str):
+                        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
                 self._admit(res, target, None, obj, query=query, warnings=warnings)
                 store.record_update(res, None, obj, manager)
                 return self._write(res, obj, "ADDED", dry)

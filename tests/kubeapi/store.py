@@ -19,7 +19,7 @@ from kubeapi.patches import FieldPath, fields_v1, get_path, is_missing, leaf_pat
 from kubeapi.pruning import prune_object
 from kubeapi.status import ApiFailure
 
-__all__ = ["KUBEVIRT", "NODE", "Event", "ResourceType", "Store", "Watcher"]
+__all__ = ["KUBEVIRT", "NAMESPACE", "NODE", "Event", "ResourceType", "Store", "Watcher"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,9 @@ class ResourceType:
 
 
 NODE = ResourceType("", "v1", "nodes", "Node", namespaced=False, status=True)
+NAMESPACE = ResourceType(
+    "", "v1", "namespaces", "Namespace", namespaced=False, status=True, short_names=("ns",)
+)
 KUBEVIRT = ResourceType("kubevirt.io", "v1", "kubevirts", "KubeVirt", namespaced=True)
 
 Key = tuple[str, str, str, str]  # (group, plural, namespace, name)

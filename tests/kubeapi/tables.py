@@ -9,6 +9,7 @@ Following "Receiving resources as Tables" (API concepts) and the apiserver's pri
   Kernel-Version, Container-Runtime (priority 1).
 * custom resources: Name, then the version's ``additionalPrinterColumns`` (simple ``.a.b`` JSON
   paths; ``date`` columns as an age), or Age when it declares none.
+* Namespaces: Name, Status (the phase), Age.
 * anything else (CustomResourceDefinitions): the default columns Name and Created At (RFC 3339).
 * ``includeObject``: ``Metadata`` (the default: PartialObjectMetadata), ``Object`` or ``None``.
 """
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubeapi.status import ApiFailure
-from kubeapi.store import NODE, ResourceType
+from kubeapi.store import NAMESPACE, NODE, ResourceType
 
 __all__ = ["human_duration", "table", "wants_table"]
 
@@ -198,6 +199,20 @@ def table(
     now = datetime.now(UTC)
     if res == NODE:
         columns, cells = _node_columns(), [_node_cells(o, now) for o in objects]
+    elif res == NAMESPACE:
+        columns = [
+            _NAME,
+            _column("Status", description="The status of the namespace"),
+            _column("Age", description=_AGE_DESCRIPTION),
+        ]
+        cells = [
+            [
+                o["metadata"].get("name", ""),
+                (o.get("status") or {}).get("phase", ""),
+                _age(o["metadata"].get("creationTimestamp"), now),
+            ]
+            for o in objects
+        ]
     elif res.custom or printer is not None:
         columns = _custom_columns(printer or [])
         cells = [_custom_cells(o, printer or [], now) for o in objects]

@@ -292,6 +292,30 @@ def table_kubectl(c: Clients) -> None:
     assert sent.verb == "get"
 
 
+def namespace_kubectl(c: Clients) -> None:
+    name = f"ns-{next(_serial)}"
+    # (``kubectl create namespace`` sends protobuf, which this server does not read: apply a manifest)
+    manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    assert c.kubectl("apply", "--validate=false", "-f", "-", stdin=manifest).stdout.strip() == (
+        f"namespace/{name} created"
+    )
+    got = json.loads(c.kubectl("get", "ns", name, "-o", "json").stdout)
+    assert got["status"] == {"phase": "Active"}
+    assert got["spec"] == {"finalizers": ["kubernetes"]}
+    assert got["metadata"]["labels"] == {"kubernetes.io/metadata.name": name}
+    assert c.kubectl("get", "namespace", name).stdout.split()[:5] == ["NAME", "STATUS", "AGE", name, "Active"]
+    assert c.kubectl("delete", "namespace", name).stdout.strip() == f'namespace "{name}" deleted'
+
+
+def namespace_python(c: Clients) -> None:
+    name = f"ns-{next(_serial)}"
+    made = c.core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+    assert made.status.phase == "Active"
+    assert name in [n.metadata.name for n in c.core.list_namespace().items]
+    c.core.delete_namespace(name)
+    assert api_error(lambda: c.core.read_namespace(name))[0] == 404
+
+
 CASES: list[tuple[str, str, Callable[[Clients], None]]] = [
     ("discovery-serves-api-apis-and-resource-lists", "kubectl", discovery_kubectl),
     ("discovery-serves-api-apis-and-resource-lists", "python", discovery_python),
@@ -311,6 +335,8 @@ CASES: list[tuple[str, str, Callable[[Clients], None]]] = [
     ("delete-removes-the-object", "python", delete_python),
     ("watch-starts-with-current-objects-then-changes", "kubectl", watch_kubectl),
     ("get-as-table-prints-the-apiserver-columns", "kubectl", table_kubectl),
+    ("namespace-created-active-with-its-finalizer-and-name-label", "kubectl", namespace_kubectl),
+    ("namespace-created-active-with-its-finalizer-and-name-label", "python", namespace_python),
     ("watch-from-resourceversion-replays-later-changes", "python", watch_python),
 ]
 
