@@ -5,12 +5,15 @@
                   [--cluster-config FILE] [--domain base.xml]
                   [--memory-split kubevirt|proportional] [-o xml|table|json|yaml]
                   [--kubevirt FILE | --feature-gate NAME]... [--pci-sysfs ROOT] [--pci-strict]
+                  [--host-device NAME=DDDD:BB:SS.F]...
 
 ``--vmi`` is a VMI, or a VirtualMachine expanded with its instance type and preference.
 Without ``--domain`` it prints a complete minimal domain; with it, the base domain with only
 the engine's parts replaced. With the ``GPUDeviceNUMA`` feature gate the PCI NUMA step then
 puts the domain's PCI hostdevs on their guest cells (host facts from ``--pci-sysfs`` or
 ``--sysfs``); devices it leaves in place are listed on stderr, one line each.
+``--host-device`` gives the host PCI address of the VMI's GPU or host device NAME (rendered as
+KubeVirt's ``<hostdev>``); a VMI device given none is named on stderr.
 Bad input or an unplaceable VMI: one line on stderr, exit 2.
 """
 
