@@ -24,6 +24,8 @@ import pytest
 from conformance.corpus import Case, Result, cases, differences, run_kvnuma, sections
 from kvnuma.placement.quirks import QUIRKS
 
+pytestmark = pytest.mark.conformance
+
 _TALLY: Counter[str] = Counter()
 
 
