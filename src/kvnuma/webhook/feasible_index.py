@@ -330,7 +330,7 @@ class FeasibleIndex:
         meets ``admitted`` is the minimum), whichever visits less."""
         smallest = _Smallest()
         count = admitted.bit_count()
-        if count * 8000 <= len(self._values) * (8000 + total):
+        if count <= _per_node_limit(len(self._values), total):
             digests = self._digests
             for i in _bits(admitted):
                 smallest.add(digests[i])  # type: ignore[arg-type]
@@ -405,6 +405,12 @@ class FeasibleIndex:
             found = 0 if i is None else 1 << i
             matched &= found if requirement.operator == "In" else everyone & ~found
         return matched
+
+
+def _per_node_limit(values: int, total: int) -> int:
+    """Up to how many nodes the minima are taken node by node: a value's bitmap costs about
+    ``total / 8000`` node visits."""
+    return values + values * total // 8000
 
 
 def _dimensions(digest: Digest) -> list[tuple[int, int]]:
