@@ -66,6 +66,18 @@ def _fifo(t: Path, name: str) -> str:
     return str(path)
 
 
+def _discovers(id: str, check: Callable[[str], bool], **tree: Any) -> Case:
+    """A real-kernel shape ``kvnuma discover`` must read: exit 0 and ``check`` holds on its JSON."""
+    return Case(
+        "sysfs-real",
+        id,
+        lambda t: ["discover", "--sysfs", _tree(t, **tree), "-o", "json"],
+        "ok",
+        "",
+        check=check,
+    )
+
+
 def _tree(t: Path, **options: Any) -> str:
     host = synthetic_host(
         cells=options.pop("cells", 2),
@@ -228,55 +240,36 @@ CASES += [
         "",
         check=lambda out: len(json.loads(out)["cells"]) == 1,
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "nul-padded",
-        lambda t: ["discover", "--sysfs", _tree(t, nul_padding=True), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: len(json.loads(out)["cells"]) == 2,
+        lambda out: len(json.loads(out)["cells"]) == 2,
+        nul_padding=True,
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "minus-one-ids",
-        lambda t: ["discover", "--sysfs", _tree(t, minus_one_ids=True), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: len(json.loads(out)["cells"]) == 2,
+        lambda out: len(json.loads(out)["cells"]) == 2,
+        minus_one_ids=True,
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "sparse-node-ids",
-        lambda t: ["discover", "--sysfs", _tree(t, cells=4, cell_ids=(0, 1, 16, 17)), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: [c["id"] for c in json.loads(out)["cells"]] == [0, 1, 16, 17],
+        lambda out: [c["id"] for c in json.loads(out)["cells"]] == [0, 1, 16, 17],
+        cells=4,
+        cell_ids=(0, 1, 16, 17),
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "offline-cpus",
-        lambda t: ["discover", "--sysfs", _tree(t, offline=(3,)), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: (
-            sum(not c["online"] for cell in json.loads(out)["cells"] for c in cell["cpus"]) == 1
-        ),
+        lambda out: sum(not c["online"] for cell in json.loads(out)["cells"] for c in cell["cpus"]) == 1,
+        offline=(3,),
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "memory-only-node",
-        lambda t: ["discover", "--sysfs", _tree(t, memory_only_cells=1), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: json.loads(out)["cells"][-1]["cpus"] == [],
+        lambda out: json.loads(out)["cells"][-1]["cpus"] == [],
+        memory_only_cells=1,
     ),
-    Case(
-        "sysfs-real",
+    _discovers(
         "range-free-sibling-lists",
-        lambda t: ["discover", "--sysfs", _tree(t, range_siblings=False), "-o", "json"],
-        "ok",
-        "",
-        check=lambda out: len(json.loads(out)["cells"]) == 2,
+        lambda out: len(json.loads(out)["cells"]) == 2,
+        range_siblings=False,
     ),
 ]
 

@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
-from webhook_harness import running_webhook, vmi_review
-
-from kvnuma.webhook.server import folder_source
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from webhook_harness import folder_webhook, vmi_review
 
 BIG_VMI = {
     "apiVersion": "kubevirt.io/v1",
@@ -60,12 +55,7 @@ async def test_a_malformed_folder_keeps_the_last_good_cluster(
     name: str, content: bytes, logged: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cluster = tmp_path / "cluster"
-    shutil.copytree(EXAMPLES / "cluster", cluster)
-    async with running_webhook(tmp_path, source=folder_source(cluster, poll_seconds=0.05)) as hook:
-        for _ in range(200):
-            if hook.server.state.cache.ready:
-                break
-            await asyncio.sleep(0.01)
+    async with folder_webhook(tmp_path) as hook:
         before = await _decision(hook)
         nodes = hook.server.state.cache.node_count
         with caplog.at_level(logging.INFO, logger="kvnuma.webhook"):

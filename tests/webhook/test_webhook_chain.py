@@ -4,13 +4,12 @@ reinvocation, then KubeVirt's own admission rules)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from webhook_harness import RunningWebhook, running_webhook
+from webhook_harness import RunningWebhook, eventually, kube_webhook, running_webhook
 
 from kubeapi.server import KubeApiServer
 from kvnuma.errors import InputError
@@ -55,14 +54,6 @@ def vmi(vcpus: int, *, dedicated: bool = True, hugepages: bool = True, memory: s
     }
 
 
-async def eventually(check: Callable[[], bool]) -> None:
-    for _ in range(1000):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    assert check(), "condition not reached"
-
-
 @pytest.fixture
 async def api() -> AsyncIterator[KubeApiServer]:
     async with KubeApiServer(bookmark_interval=0.2) as server:
@@ -74,9 +65,7 @@ async def api() -> AsyncIterator[KubeApiServer]:
 
 @pytest.fixture
 async def hook(api: KubeApiServer, tmp_path: Path) -> AsyncIterator[RunningWebhook]:
-    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05, watch_timeout_seconds=5)
-    async with running_webhook(tmp_path, source=source) as running:
-        await eventually(lambda: running.server.state.cache.ready)
+    async with kube_webhook(api.url, tmp_path) as running:
         yield running
 
 

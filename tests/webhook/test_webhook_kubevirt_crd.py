@@ -17,12 +17,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_webhook_chain import eventually, node, passthrough, vmi
-from webhook_harness import RunningWebhook, running_webhook
+from test_webhook_chain import node, passthrough, vmi
+from webhook_harness import RunningWebhook, eventually, kube_webhook
 
 from kubeapi.server import KubeApiServer
-from kvnuma.kube import ClusterConfig
-from kvnuma.webhook.kube_source import kube_source
 
 FIXTURE = (
     Path(__file__).resolve().parents[1]
@@ -60,9 +58,7 @@ async def api() -> AsyncIterator[KubeApiServer]:
 
 @pytest.fixture
 async def hook(api: KubeApiServer, tmp_path: Path) -> AsyncIterator[RunningWebhook]:
-    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05, watch_timeout_seconds=5)
-    async with running_webhook(tmp_path, source=source) as running:
-        await eventually(lambda: running.server.state.cache.ready)
+    async with kube_webhook(api.url, tmp_path) as running:
         yield running
 
 

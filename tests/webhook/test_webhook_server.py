@@ -12,11 +12,9 @@ from typing import Any
 
 import pytest
 from kubevirt_validator import kubevirt_rejections
-from webhook_harness import RunningWebhook, running_webhook, vmi_review, write_pair
+from webhook_harness import EXAMPLES, RunningWebhook, folder_webhook, running_webhook, vmi_review, write_pair
 
 from kvnuma.webhook.server import folder_source
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def big_vmi(**cpu: Any) -> dict[str, Any]:
@@ -36,13 +34,7 @@ def big_vmi(**cpu: Any) -> dict[str, Any]:
 
 @pytest.fixture
 async def hook(tmp_path: Path) -> AsyncIterator[RunningWebhook]:
-    cluster = tmp_path / "cluster"
-    shutil.copytree(EXAMPLES / "cluster", cluster)
-    async with running_webhook(tmp_path, source=folder_source(cluster, poll_seconds=0.05)) as running:
-        for _ in range(200):
-            if running.server.state.cache.ready:
-                break
-            await asyncio.sleep(0.01)
+    async with folder_webhook(tmp_path) as running:
         yield running
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import shutil
 import ssl
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +18,13 @@ import trustme
 from kubevirt_validator import decode_patch, kubevirt_rejections
 
 from kubeapi.patches import json_patch
+from kvnuma.kube import ClusterConfig
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState
-from kvnuma.webhook.server import SourceLoop, WebhookServer
+from kvnuma.webhook.kube_source import kube_source
+from kvnuma.webhook.server import SourceLoop, WebhookServer, folder_source
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def write_pair(ca: trustme.CA, folder: Path) -> tuple[Path, Path]:
@@ -111,3 +117,31 @@ async def running_webhook(
             yield RunningWebhook(server, f"https://127.0.0.1:{port}", session, client_context(ca), ca, tmp)
     finally:
         await server.stop()
+
+
+async def eventually(check: Callable[[], bool]) -> None:
+    """Wait (up to about 10 s) until ``check()`` holds; fail the test if it never does."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    assert check(), "condition not reached"
+
+
+@asynccontextmanager
+async def folder_webhook(tmp: Path, *, poll_seconds: float = 0.05) -> AsyncIterator[RunningWebhook]:
+    """The webhook over a copy of examples/cluster (in ``tmp/cluster``), once its cache is ready."""
+    cluster = tmp / "cluster"
+    shutil.copytree(EXAMPLES / "cluster", cluster)
+    async with running_webhook(tmp, source=folder_source(cluster, poll_seconds=poll_seconds)) as running:
+        await eventually(lambda: running.server.state.cache.ready)
+        yield running
+
+
+@asynccontextmanager
+async def kube_webhook(api_url: str, tmp: Path) -> AsyncIterator[RunningWebhook]:
+    """The webhook list-watching the API server at ``api_url`` (quick back-off), once it is ready."""
+    source = kube_source(ClusterConfig(api_url), backoff_base=0.01, backoff_cap=0.05, watch_timeout_seconds=5)
+    async with running_webhook(tmp, source=source) as running:
+        await eventually(lambda: running.server.state.cache.ready)
+        yield running

@@ -88,12 +88,15 @@ class ClusterCapacity:
 
     ``nodes`` counts nodes that publish anything; each minimum is over the nodes that publish
     that value (None when none does). ``hugepages`` maps a page size in bytes to the smallest pool.
+    ``scope``: which nodes, when the minimum is over the nodes a VMI can land on (the feasible-node
+    threshold, ``kvnuma.admission.feasible``); "" for the whole cluster.
     """
 
     nodes: int = 0
     cpus: int | None = None
     memory_bytes: int | None = None
     hugepages: Mapping[int, int] = field(default_factory=dict)
+    scope: str = ""
 
     @classmethod
     def of(cls, nodes: list[NodeCapacity]) -> ClusterCapacity:
@@ -114,13 +117,29 @@ class ClusterCapacity:
 
     def describe(self) -> str:
         parts = [f"{self.nodes} {'node' if self.nodes == 1 else 'nodes'} publishing"]
+        parts.extend(self.minima())
+        return ", ".join(parts)
+
+    def short(self) -> str:
+        """'32 CPUs, 64Gi, 1Gi pages 64Gi': the minima in few characters (for a warning)."""
+        parts = [f"{self.cpus} CPUs"] if self.cpus is not None else []
+        if self.memory_bytes is not None:
+            parts.append(format_bytes(self.memory_bytes))
+        parts.extend(
+            f"{format_bytes(size)} pages {format_bytes(self.hugepages[size])}"
+            for size in sorted(self.hugepages)
+        )
+        return ", ".join(parts)
+
+    def minima(self) -> list[str]:
+        parts: list[str] = []
         if self.cpus is not None:
             parts.append(f"min cpus {self.cpus}")
         if self.memory_bytes is not None:
             parts.append(f"min memory {format_bytes(self.memory_bytes)}")
         for size in sorted(self.hugepages):
             parts.append(f"min hugepages-{format_bytes(size)} {format_bytes(self.hugepages[size])}")
-        return ", ".join(parts)
+        return parts
 
 
 def _positive_bytes(

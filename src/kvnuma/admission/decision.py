@@ -6,16 +6,24 @@
       -> add spec.domain.cpu.numa.guestMappingPassthrough: {}  (if KubeVirt would accept it)
 
 Every answer is allowed unless mode is ``reject`` and KubeVirt would refuse the mutated VMI.
+
+The smallest NUMA node is the cluster's (a ``ClusterCapacity``), or, with the feasible-node
+threshold, the smallest among the nodes the VMI can land on: ``capacity`` is then a lookup from the
+VMI's ``Constraints`` (``kvnuma.admission.feasible``) to the capacity of those nodes, and every
+answer that compared says which nodes (the capacity's ``scope``). When no publishing node
+matches, the VMI is admitted unchanged with a warning: it will land, if anywhere, on a node that
+publishes nothing, where no threshold is known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from kvnuma.admission.capacity import ClusterCapacity
+from kvnuma.admission.feasible import Constraints
 from kvnuma.admission.kubevirt_rules import passthrough_blockers
 from kvnuma.admission.patch import passthrough_patch
 from kvnuma.admission.review import ReviewRequest, build_response
@@ -23,7 +31,10 @@ from kvnuma.errors import InputError
 from kvnuma.model.quantity import format_bytes
 from kvnuma.vmi import VmiSpec
 
-__all__ = ["AdmissionConfig", "Decision", "Mode", "Outcome", "decide"]
+__all__ = ["AdmissionConfig", "CapacityLookup", "Decision", "Mode", "Outcome", "decide"]
+
+CapacityLookup = Callable[[Constraints], ClusterCapacity]
+"""The smallest NUMA node among the nodes that VMI's constraints admit."""
 
 MAX_WARNING = 120
 _MAX_MEMORY = 1 << 60  # 1 EiB: a larger VMI memory is not a real request
@@ -76,7 +87,7 @@ class Decision:
         )
 
 
-def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -> Decision:
+def decide(review: object, capacity: ClusterCapacity | CapacityLookup, config: AdmissionConfig) -> Decision:
     """Decide one AdmissionReview. InputError only when the review cannot be answered at all."""
     request = ReviewRequest.parse(review)
     uid = request.uid
@@ -95,6 +106,20 @@ def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -
         return _allow(uid, Outcome.INVALID, problem, warn=f"auto-NUMA skipped: {problem}")
     if spec.has_numa:
         return _allow(uid, Outcome.HAS_NUMA, "spec.domain.cpu.numa already set")
+    if not isinstance(capacity, ClusterCapacity):
+        try:
+            constraints = Constraints.from_vmi(request.obj)
+        except InputError as error:
+            problem = error.one_line()
+            return _allow(uid, Outcome.INVALID, problem, warn=f"auto-NUMA skipped: {problem}")
+        capacity = capacity(constraints)
+    if capacity.nodes == 0 and capacity.scope:
+        return _allow(
+            uid,
+            Outcome.NO_CAPACITY,
+            f"no node publishing max-single-numa capacity among the nodes it can land on ({capacity.scope})",
+            warn=f"auto-NUMA skipped: no node publishing max-single-numa-* among {capacity.scope}",
+        )
     if capacity.nodes == 0:
         return _allow(
             uid,
@@ -106,6 +131,7 @@ def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -
     if not exceeded:
         return _allow(uid, Outcome.FITS, _fits(spec, capacity))
     why = "; ".join(exceeded)
+    scoped = _scope_warning(capacity)
     blockers = passthrough_blockers(spec, hugepages_required=config.hugepages_required)
     if blockers:
         blocked = "; ".join(blockers)
@@ -120,26 +146,30 @@ def decide(review: object, capacity: ClusterCapacity, config: AdmissionConfig) -
                 allowed=False,
                 outcome=Outcome.REJECTED_UNSAFE,
                 reason=f"{why}; blocked: {blocked}",
-                warnings=(_warning(f"auto-NUMA rejected: NUMA node exceeded ({why}) but {blocked}"),),
-                audit=_audit(Outcome.REJECTED_UNSAFE, f"{why}; blocked: {blocked}"),
+                warnings=(_warning(f"auto-NUMA rejected: NUMA node exceeded ({why}) but {blocked}"), *scoped),
+                audit=_audit(Outcome.REJECTED_UNSAFE, f"{why}; blocked: {blocked}{_among(capacity)}"),
                 message=message,
             )
-        return _allow(
+        skipped = _allow(
             uid,
             Outcome.SKIPPED_UNSAFE,
-            f"{why}; blocked: {blocked}",
+            f"{why}; blocked: {blocked}{_among(capacity)}",
             warn=f"auto-NUMA skipped: NUMA node exceeded ({why}) but {blocked}",
         )
+        return replace(skipped, warnings=(*skipped.warnings, *scoped))
     obj = request.obj
     assert isinstance(obj, Mapping)  # VmiSpec.from_object accepted it
     return Decision(
         uid=uid,
         allowed=True,
         outcome=Outcome.MUTATED,
-        reason=why,
+        reason=why + _among(capacity),
         patch=tuple(passthrough_patch(obj)),
-        warnings=(_warning(f"auto-NUMA: guestMappingPassthrough added, smallest NUMA node exceeded: {why}"),),
-        audit=_audit(Outcome.MUTATED, why),
+        warnings=(
+            _warning(f"auto-NUMA: guestMappingPassthrough added, smallest NUMA node exceeded: {why}"),
+            *scoped,
+        ),
+        audit=_audit(Outcome.MUTATED, why + _among(capacity)),
     )
 
 
@@ -161,7 +191,24 @@ def _exceeded(spec: VmiSpec, capacity: ClusterCapacity) -> list[str]:
 def _fits(spec: VmiSpec, capacity: ClusterCapacity) -> str:
     memory = spec.requested_memory_bytes
     shown = format_bytes(memory) if memory is not None else "unset"
+    if capacity.scope:
+        minima = ", ".join(capacity.minima())
+        return (
+            f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node among {capacity.scope} ({minima})"
+        )
     return f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node ({capacity.describe()})"
+
+
+def _among(capacity: ClusterCapacity) -> str:
+    """' (smallest NUMA node among 12 of 50 nodes matching ...)' for a scoped threshold."""
+    return f" (smallest NUMA node among {capacity.scope})" if capacity.scope else ""
+
+
+def _scope_warning(capacity: ClusterCapacity) -> tuple[str, ...]:
+    """Which nodes the threshold came from (the numbers are in the first warning already)."""
+    if not capacity.scope:
+        return ()
+    return (_warning(f"auto-NUMA: smallest NUMA node among {capacity.scope}: {capacity.short()}"),)
 
 
 def _allow(uid: str, outcome: Outcome, reason: str, *, warn: str = "") -> Decision:

@@ -68,6 +68,15 @@ async def _serve(server: WebhookServer, address: str) -> None:
     help="on/off: fixed; cluster: the KubeVirt CR's kvnuma.io/auto-numa annotation, else its "
     "developerConfiguration.autoNUMAEnablement field.",
 )
+@click.option(
+    "--threshold",
+    type=click.Choice(["cluster", "feasible"]),
+    default="cluster",
+    show_default=True,
+    help="cluster: compare a VMI with the cluster's smallest NUMA node (VEP 135); feasible: with the "
+    "smallest among the nodes it can land on (nodeSelector, required node affinity, taints it does not "
+    "tolerate, cordoned nodes). feasible list-watches full Node objects (the taints are in the spec).",
+)
 @click.option("--cert-poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
 @click.option(
     "--hugepages-required/--hugepages-not-required",
@@ -86,6 +95,7 @@ def webhook(
     source: str,
     mode: str,
     auto_numa: str,
+    threshold: str,
     cert_poll_seconds: float,
     hugepages_required: bool,
 ) -> None:
@@ -94,7 +104,7 @@ def webhook(
     if cert is None or key is None:
         raise InputError("--cert/--key", "both are required to serve (see kvnuma webhook gen-certs)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cache = ClusterCache(override=from_flag(auto_numa))
+    cache = ClusterCache(override=from_flag(auto_numa), feasible=threshold == "feasible")
     state = WebhookState(cache=cache, mode=Mode(mode), hugepages_required=hugepages_required)
     server = WebhookServer(
         state,

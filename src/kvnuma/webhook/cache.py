@@ -13,6 +13,10 @@ parsed object), so a page of objects is garbage as soon as it is digested. The c
 maintained per event with ``MinCounts`` (no scan of all nodes); the ``ClusterCapacity`` value the
 decision reads is rebuilt only after a change, so a request costs O(1). While a re-list builds
 the next index, admission reads the current one; a list that fails half-way never becomes visible.
+
+With ``feasible=True`` (``--threshold feasible``) the index also keeps, per publishing node, the
+labels, scheduling taints and cordon the feasible-node threshold reads (``FeasibleIndex``), and
+``capacity_for(constraints)`` answers the smallest node among those a VMI can land on.
 """
 
 from __future__ import annotations
@@ -21,14 +25,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
+from kvnuma.admission.feasible import Constraints
 from kvnuma.names import MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, is_capacity_annotation
+from kvnuma.webhook.feasible_index import Digest, FeasibleIndex
 from kvnuma.webhook.min_counts import MinCounts
 from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
 
 # (cpus, memory bytes, ((page size, bytes), ...), problems): all copied small values
-_Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, ...]]
+_Digest = Digest
 _EMPTY: _Digest = (None, None, (), ())
 
 
@@ -98,8 +104,9 @@ class _Digester:
 class _NodeIndex:
     """Digests by node name and the minima over them."""
 
-    def __init__(self, digest: _Digester) -> None:
+    def __init__(self, digest: _Digester, feasible: FeasibleIndex | None = None) -> None:
         self._digest = digest
+        self.feasible = feasible
         self.digests: dict[str, _Digest] = {}
         self.publishing = 0
         self.cpus = MinCounts()
@@ -112,8 +119,16 @@ class _NodeIndex:
         if not name:
             return False
         old = self.digests.get(name)
-        if old == digest:
-            return False
+        feasible = self.feasible
+        if feasible is None:
+            if old == digest:
+                return False
+        else:
+            facts = feasible.facts_of(obj, name) if _publishes(digest) else None
+            held = feasible.nodes.get(name)
+            if old == digest and (held[0] if held is not None else None) == facts:
+                return False
+            feasible.put(name, facts, digest)
         self.digests[name] = digest
         if old is not None:
             self._count(name, old, -1)
@@ -125,6 +140,8 @@ class _NodeIndex:
         old = self.digests.pop(name, None)
         if old is None:
             return False
+        if self.feasible is not None:
+            self.feasible.remove(name)
         self._count(name, old, -1)
         return True
 
@@ -177,7 +194,7 @@ def _publishes(digest: _Digest) -> int:
 class _NodeBuild:
     def __init__(self, cache: ClusterCache) -> None:
         self._cache = cache
-        self._index = _NodeIndex(cache._digester)
+        self._index = cache._new_index()
 
     def add(self, objects: list[dict[str, Any]]) -> None:
         upsert = self._index.upsert
@@ -251,13 +268,22 @@ class _KubeVirtSink:
 
 class ClusterCache:
     """``override``: a fixed switch (``--auto-numa=on|off``); then the KubeVirt CRs are not needed.
-    ``on_switch`` is called with the new switch whenever it (or the source deciding it) changes."""
+    ``on_switch`` is called with the new switch whenever it (or the source deciding it) changes.
+    ``feasible``: keep what the feasible-node threshold needs (``capacity_for``); ``memo_size``:
+    answers it memoises per constraints (0: none, for benchmarks)."""
 
     def __init__(
-        self, override: Switch | None = None, on_switch: Callable[[Switch], None] | None = None
+        self,
+        override: Switch | None = None,
+        on_switch: Callable[[Switch], None] | None = None,
+        *,
+        feasible: bool = False,
+        memo_size: int = 256,
     ) -> None:
+        self.feasible = feasible
+        self._memo_size = memo_size
         self._digester = _Digester()
-        self._index = _NodeIndex(self._digester)
+        self._index = self._new_index()
         self._kubevirts: dict[tuple[str, str], Switch] = {}
         self._capacity: ClusterCapacity | None = None
         self.override = override
@@ -294,6 +320,17 @@ class ClusterCache:
         if self._capacity is None:
             self._capacity = self._index.capacity()
         return self._capacity
+
+    def capacity_for(self, constraints: Constraints) -> ClusterCapacity:
+        """The smallest node among those ``constraints`` admit (needs ``feasible=True``)."""
+        feasible = self._index.feasible
+        if feasible is None:
+            raise RuntimeError("capacity_for needs ClusterCache(feasible=True)")
+        return feasible.capacity(constraints)
+
+    def _new_index(self) -> _NodeIndex:
+        feasible = FeasibleIndex(memo_size=self._memo_size) if self.feasible else None
+        return _NodeIndex(self._digester, feasible)
 
     # --- changes ----------------------------------------------------------------------------
     def _swap_nodes(self, index: _NodeIndex) -> None:

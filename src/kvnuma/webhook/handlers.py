@@ -78,7 +78,8 @@ def build_app(state: WebhookState) -> web.Application:
             config = AdmissionConfig(
                 enabled=cache.enabled, mode=state.mode, hugepages_required=state.hugepages_required
             )
-            decision = decide(review, cache.capacity(), config)
+            threshold = cache.capacity_for if cache.feasible else cache.capacity()
+            decision = decide(review, threshold, config)
         except orjson.JSONDecodeError as error:
             metrics.decisions.labels("bad-request").inc()
             return _status(400, f"request body: malformed JSON ({error})")
@@ -113,7 +114,8 @@ def build_app(state: WebhookState) -> web.Application:
         if cache.ready:
             switch = cache.switch
             problem = f"; {switch.problem}" if switch.problem else ""
-            return web.Response(text=f"ok: {switch.describe()}, {cache.node_count} nodes{problem}")
+            threshold = ", feasible-node threshold" if cache.feasible else ""
+            return web.Response(text=f"ok: {switch.describe()}, {cache.node_count} nodes{threshold}{problem}")
         missing = [
             name
             for name, listed in (("Nodes", cache.nodes_listed), ("KubeVirt CRs", cache.kubevirt_listed))

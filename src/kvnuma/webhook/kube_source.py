@@ -2,7 +2,10 @@
 
 One ``KubeClient`` and two reflectors (``kvnuma.kube``):
 
-  Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads),
+  Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads) or,
+             with the feasible-node threshold (``ClusterCache(feasible=True)``), full objects: the
+             taints and the cordon are in the Node's spec, which no metadata-only or field-filtered
+             request returns; each page is digested and dropped as before,
              paginated (``limit=page_size`` for the first list, ``relist_page_size`` for re-lists
              while the old cache serves; each page under the client's timeout) or, with
              ``watch_list``, the streaming watch-list with a fallback to pages; every list is built
@@ -116,7 +119,7 @@ def kube_source(
                     replacement=nodes,
                     on_error=_logger(NODES),
                     backoff=Backoff(base=backoff_base, cap=backoff_cap),
-                    metadata_only=metadata_only,
+                    metadata_only=metadata_only and not cache.feasible,
                     relist_page_size=relist_page_size if page_size is not None else None,
                     step_objects=25,
                     watch_list=watch_list,
