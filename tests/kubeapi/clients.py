@@ -5,8 +5,10 @@
 (kubectl as a subprocess, the ``kubernetes`` client over urllib3) can drive it from a test;
 ``served.on_loop(fn)`` runs ``fn`` (e.g. ``api.compact``) on the server's loop.
 ``Kubectl(served.url, tmp_path)`` writes a kubeconfig for the server (plain HTTP) and runs
-``/usr/bin/kubectl`` with ``--cache-dir`` in the test's directory and ``--validate=false`` where
-it would ask for OpenAPI (the test server serves none). kubectl missing is a failure, never a skip.
+``/usr/bin/kubectl`` with ``--cache-dir`` in the test's directory. kubectl validates a custom
+resource through the server (``fieldValidation``, declared in the server's /openapi/v3); for the
+built-in kinds it would validate client-side against /openapi/v2, which the server does not serve,
+so their writes pass ``--validate=false``. kubectl missing is a failure, never a skip.
 
 ``kubevirt_crd()`` is KubeVirt v1.6.0's ``kubevirts.kubevirt.io`` CRD as virt-operator installs it
 (tests/fixtures/kubevirt, see its PROVENANCE.md), and ``install_kubevirt_crd(kubectl)`` installs

@@ -10,7 +10,8 @@ apiextensions-apiserver's behaviour:
 * pruning (kubeapi/pruning.py) drops the fields a structural schema does not declare;
   ``fieldValidation`` says what happens to them: ``Ignore`` drops them silently, ``Warn`` (the
   default) adds a ``Warning: 299 - "unknown field \\"spec.x\\""`` header per field, ``Strict``
-  answers 400 BadRequest ``strict decoding error: unknown field "spec.x"``.
+  answers 400 BadRequest ``X in version "v1" cannot be handled as a X: strict decoding error:
+  unknown field "spec.x"`` (create, update; a merge or JSON patch: 422 Invalid on ``patch``).
 * validation after pruning: ``type`` (with ``nullable`` and ``x-kubernetes-int-or-string``),
   ``required``, ``enum``, ``minimum``/``maximum``, ``minLength``/``maxLength``, ``pattern``,
   ``minItems``/``maxItems``; a failure answers 422 Invalid with one cause per field.

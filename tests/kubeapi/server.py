@@ -33,6 +33,9 @@ event, as the watch cache does, instead of HTTP 410), ``ssl_context`` (serve HTT
 
 What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
+    openapi     GET /openapi/v3 and /openapi/v3/{api/v1|apis/{group}/{version}}?hash=...: the
+                operations and parameters served, custom resources' schemas (kubectl's
+                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
@@ -43,7 +46,8 @@ What it serves (JSON only):
     CRDs        apiextensions.k8s.io/v1 CustomResourceDefinitions: checked (422), Established,
                 their versions served and discovered; custom resources pruned by the structural
                 schema with ``fieldValidation`` Ignore/Warn (``Warning: 299 - "unknown field
-                \"spec.x\""``)/Strict (400), validated (422): see kubeapi/crd.py, kubeapi/pruning.py
+                \"spec.x\""``)/Strict (400 on create/update, 422 on ``patch`` for a merge or
+                JSON patch), validated (422): see kubeapi/crd.py, kubeapi/pruning.py
     validation  metadata names, label and annotation keys/values (422 with details.causes, nothing
                 stored): see kubeapi/validation.py
     status      Nodes' and CRs' (when declared) ``/status``: writes to the object keep status, writes
@@ -94,6 +98,7 @@ from aiohttp import web
 from kubeapi.crd import CRD, check_crd, crd_resources, crd_schema, schema_errors
 from kubeapi.faults import Faults
 from kubeapi.listing import INITIAL_EVENTS_END, list_body, metadata_only, partial_object, watch_list_requested
+from kubeapi.openapi import discovery, documents
 from kubeapi.patches import json_patch, merge_patch
 from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
@@ -247,11 +252,15 @@ class KubeApiServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         try:
-            discovery = self._discovery(request.path)
-            if discovery is not None:
-                if request.method != "GET":
-                    raise ApiFailure(405, f"the server does not allow {request.method} on {request.path}")
-                return web.json_response(discovery)
+            found = self._discovery(request.path)
+            openapi = request.path.rstrip("/") == "/openapi/v3" or request.path.startswith("/openapi/v3/")
+            if (found is not None or openapi) and request.method != "GET":
+                raise ApiFailure(405, f"the server does not allow {request.method} on {request.path}")
+            if openapi:
+                asked = request.path.rstrip("/").removeprefix("/openapi/v3").strip("/")
+                return self._openapi(asked, request.query.get("hash", ""))
+            if found is not None:
+                return web.json_response(found)
             target = self._target(request.path)
             verb = self._verb(request, target)
             self.requests.append(
@@ -547,6 +556,30 @@ class KubeApiServer:
         self.crds.pop((group, plural), None)
         self.store.schemas.pop((group, plural), None)
 
+    def _custom_schema(self, res: ResourceType) -> dict[str, Any] | None:
+        """The structural schema a custom resource is pruned and validated by (None: not custom,
+        or no schema: stored as sent)."""
+        if not res.custom:
+            return None
+        crd = self.crds.get((res.group, res.plural))
+        if crd is not None:
+            return crd_schema(crd, res.version)
+        return self.store.schemas.get((res.group, res.plural))
+
+    def _openapi(self, path: str, hash_asked: str) -> web.Response:
+        docs = documents(self.store.resources, self._custom_schema)
+        if path == "":
+            return web.json_response(discovery(docs))
+        doc = docs.get(path)
+        if doc is None:
+            raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
+        headers = {"Etag": f'"{doc.hash}"', "Vary": "Accept"}
+        if hash_asked and hash_asked != doc.hash:
+            return web.Response(status=301, headers={**headers, "Location": doc.server_relative_url})
+        if hash_asked:
+            headers["Cache-Control"] = "public, immutable"
+        return web.Response(body=doc.body, content_type="application/json", headers=headers)
+
     def _admit(
         self,
         res: ResourceType,
@@ -556,9 +589,11 @@ class KubeApiServer:
         *,
         query: Any,
         warnings: list[str],
+        patched: bool = False,
     ) -> None:
         """What kube-apiserver does to a write before storing it: subresource rules, pruning and
-        fieldValidation (custom resources), schema and metadata validation (422, nothing stored)."""
+        fieldValidation (custom resources), schema and metadata validation (422, nothing stored).
+        ``patched``: ``new`` is a merge or JSON patch applied to the stored object."""
         if res.status and target.subresource is None and current is not None:
             # the main resource does not change status
             if "status" in current:
@@ -580,24 +615,18 @@ class KubeApiServer:
             if rv is not None:
                 new["metadata"]["resourceVersion"] = rv
         name = new.get("metadata", {}).get("name", "")
-        if res.custom:
-            crd = self.crds.get((res.group, res.plural))
-            schema = (
-                crd_schema(crd, res.version)
-                if crd is not None
-                else self.store.schemas.get((res.group, res.plural))
-            )
-            if schema is not None:
-                unknown = prune(new, schema)
-                mode = query.get("fieldValidation") or "Warn"
-                if unknown and mode == "Strict":
-                    listed = ", ".join(f'unknown field "{path}"' for path in unknown)
-                    raise ApiFailure(400, f"strict decoding error: {listed}", reason="BadRequest")
-                if mode == "Warn":
-                    warnings.extend(f'unknown field "{path}"' for path in unknown)
-                causes = schema_errors(new, schema)
-                if causes:
-                    raise ApiFailure.invalid(res.kind, res.group, name, causes)
+        schema = self._custom_schema(res)
+        if schema is not None:
+            sent = json.dumps(new, sort_keys=True, separators=(",", ":")) if patched else None
+            unknown = prune(new, schema)
+            mode = query.get("fieldValidation") or "Warn"
+            if unknown and mode == "Strict":
+                raise _strict_failure(res, unknown, sent)
+            if mode == "Warn":
+                warnings.extend(f'unknown field "{path}"' for path in unknown)
+            causes = schema_errors(new, schema)
+            if causes:
+                raise ApiFailure.invalid(res.kind, res.group, name, causes)
         causes = metadata_causes(new.get("metadata"))
         if res == CRD:
             causes += check_crd(new)
@@ -702,7 +731,9 @@ class KubeApiServer:
                 f"{', '.join(accepted)}",
                 reason="UnsupportedMediaType",
             )
-        return self._commit(res, target, current, new, manager, query=query, warnings=warnings, dry=dry)
+        return self._commit(
+            res, target, current, new, manager, query=query, warnings=warnings, dry=dry, patched=True
+        )
 
     def _commit(
         self,
@@ -716,6 +747,7 @@ class KubeApiServer:
         warnings: list[str],
         dry: bool,
         ownership_changed: bool = False,
+        patched: bool = False,
     ) -> dict[str, Any]:
         """Check and write a replacement of ``current``; a no-op is not a write."""
         if not isinstance(new, dict):
@@ -728,7 +760,7 @@ class KubeApiServer:
             raise ApiFailure.modified(res.plural, current["metadata"]["name"], res.group)
         if meta.get("name") != target.name or (res.namespaced and meta.get("namespace") != target.namespace):
             raise ApiFailure(422, "metadata.name: Invalid value: may not be changed", reason="Invalid")
-        self._admit(res, target, current, new, query=query, warnings=warnings)
+        self._admit(res, target, current, new, query=query, warnings=warnings, patched=patched)
         meta = new["metadata"]
         new["apiVersion"], new["kind"] = res.api_version, res.kind
         meta["resourceVersion"] = current_rv
@@ -857,6 +889,23 @@ def _warning(text: str) -> str:
     """An RFC 7234 warning as kube-apiserver writes it: ``299 - "text"`` (quotes escaped)."""
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'299 - "{escaped}"'
+
+
+def _strict_failure(res: ResourceType, unknown: list[str], patched: str | None) -> ApiFailure:
+    """fieldValidation=Strict and unknown fields, as kube-apiserver answers it: a create or update
+    is 400 (the body cannot be decoded as the kind); a merge or JSON patch is 422 on ``patch``,
+    whose value is the patched object (JSON) before pruning."""
+    listed = ", ".join(f'unknown field "{path}"' for path in unknown)
+    decoding = f"strict decoding error: {listed}"
+    if patched is None:
+        message = f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {decoding}'
+        return ApiFailure(400, message, reason="BadRequest")
+    cause = {
+        "reason": "FieldValueInvalid",
+        "message": f"Invalid value: {json.dumps(patched)}: {decoding}",
+        "field": "patch",
+    }
+    return ApiFailure.invalid("", "", "", [cause])
 
 
 def _what(res: ResourceType) -> str:

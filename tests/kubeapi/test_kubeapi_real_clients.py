@@ -26,7 +26,9 @@ from kubeapi.clients import Kubectl, ServedApi, install_kubevirt_crd, kube_clien
 from kvnuma.kube import ClusterConfig
 from kvnuma.kube.client import KubeClient
 from kvnuma.kube.errors import ApiError
-from kvnuma.kube.resources import NODES
+from kvnuma.kube.resources import KUBEVIRTS, NODES
+from kvnuma.names import AUTO_NUMA_ANNOTATION
+from kvnuma.webhook.switch import Source, from_kubevirt
 
 # The kubernetes client is driven with plain dicts (as it accepts them); its partial typing is not ours.
 k8s: Any = kubernetes.client
@@ -353,6 +355,168 @@ def invalid_cr_kubectl(w: World) -> None:
     ran = w.kubectl.run("apply", "--validate=false", "-f", "-", stdin=body)
     assert ran.code != 0
     assert 'Unsupported value: "Sometimes"' in ran.err
+
+
+# --- fieldValidation through kubectl (server-side field validation, read from /openapi/v3) -----
+VEP_FIELD = "spec.configuration.developerConfiguration.autoNUMAEnablement"
+CANNOT_HANDLE = f'KubeVirt in version "v1" cannot be handled as a KubeVirt: strict decoding error: unknown field "{VEP_FIELD}"'
+
+
+def sent_validation(w: World, verb: str) -> list[str]:
+    """The fieldValidation kubectl sent on each ``verb`` request to the KubeVirt CRs."""
+    sent = w.served.on_loop(lambda: w.served.api.requests_for(verb, "/kubevirts"))
+    return [r.query.get("fieldValidation", "") for r in sent]
+
+
+def stored_kubevirts(w: World) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = w.custom.list_namespaced_custom_object(
+        "kubevirt.io", "v1", "kubevirt", "kubevirts"
+    )["items"]
+    return items
+
+
+def openapi_v3_python(w: World) -> None:
+    """/openapi/v3 maps each group-version to a hashed serverRelativeURL; the KubeVirt PATCH
+    declares fieldValidation and dryRun, the Node PATCH only dryRun (nodes are not field-checked);
+    a stale hash answers 301 to the current one."""
+    kubevirt_installed(w)
+    status, paths, _ = w.raw("GET", "/openapi/v3")
+    assert status == 200
+    url = paths["paths"]["apis/kubevirt.io/v1"]["serverRelativeURL"]
+    assert url.startswith("/openapi/v3/apis/kubevirt.io/v1?hash=")
+    status, doc, headers = w.raw("GET", url.split("?")[0], hash=url.split("hash=")[1])
+    assert (status, headers["Cache-Control"]) == (200, "public, immutable")
+    patch = doc["paths"]["/apis/kubevirt.io/v1/namespaces/{namespace}/kubevirts/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "kubevirt.io",
+        "version": "v1",
+        "kind": "KubeVirt",
+    }
+    assert {"dryRun", "fieldManager", "fieldValidation", "force"} == {p["name"] for p in patch["parameters"]}
+    assert "application/strategic-merge-patch+json" not in patch["requestBody"]["content"]
+    schema = doc["components"]["schemas"]["io.kubevirt.v1.KubeVirt"]
+    assert "developerConfiguration" in json.dumps(schema["properties"]["spec"])
+    assert "autoNUMAEnablement" not in json.dumps(schema)
+    _, core, _ = w.raw("GET", paths["paths"]["api/v1"]["serverRelativeURL"].split("?")[0])
+    node_patch = core["paths"]["/api/v1/nodes/{name}"]["patch"]
+    assert {p["name"] for p in node_patch["parameters"]} == {"dryRun", "fieldManager", "force"}
+    redirected = w.client.rest_client.pool_manager.request(
+        "GET", w.served.url + url.split("?")[0] + "?hash=0", redirect=False
+    )
+    assert (redirected.status, redirected.headers["Location"]) == (301, url)
+
+
+def strict_create_kubectl(w: World) -> None:
+    """kubectl create/apply/replace --validate=strict send fieldValidation=Strict; an unknown field
+    in a CR answers 400 BadRequest naming it (create, update) and nothing is stored."""
+    kubevirt_installed(w)
+    for verb in ("create", "apply"):
+        ran = w.kubectl.run(verb, "--validate=strict", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+        assert (ran.code, ran.err.strip()) == (
+            1,
+            f'Error from server (BadRequest): error when creating "STDIN": {CANNOT_HANDLE}',
+        )
+    assert sent_validation(w, "create") == ["Strict", "Strict"]
+    assert stored_kubevirts(w) == []
+    switched = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    del switched["spec"]["configuration"]["developerConfiguration"]["autoNUMAEnablement"]
+    w.kubectl.ok("create", "--validate=strict", "-f", "-", stdin=switched)
+    ran = w.kubectl.run("replace", "--validate=strict", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert (ran.code, ran.err.strip()) == (
+        1,
+        f'Error from server (BadRequest): error when replacing "STDIN": {CANNOT_HANDLE}',
+    )
+    assert sent_validation(w, "update") == ["Strict"]
+
+
+def strict_patch_kubectl(w: World) -> None:
+    """kubectl apply (default --validate=strict) to an existing CR sends a merge patch with
+    fieldValidation=Strict; an unknown field answers 422 Invalid on ``patch``."""
+    kubevirt_installed(w)
+    switched = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    del switched["spec"]["configuration"]["developerConfiguration"]["autoNUMAEnablement"]
+    assert w.kubectl.ok("apply", "-f", "-", stdin=switched).err == ""
+    ran = w.kubectl.run("apply", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert ran.code == 1
+    assert ran.err.startswith("The request is invalid: patch: Invalid value: ")
+    assert ran.err.strip().endswith(f'strict decoding error: unknown field "{VEP_FIELD}"')
+    assert sent_validation(w, "patch") == ["Strict"]
+
+
+def strict_patch_python(w: World) -> None:
+    kubevirt_installed(w)
+    w.custom.create_namespaced_custom_object(
+        "kubevirt.io", "v1", "kubevirt", "kubevirts", AS_A_USER_WRITES_IT
+    )
+    with pytest.raises(ApiException) as refused:
+        w.custom.patch_namespaced_custom_object(
+            "kubevirt.io", "v1", "kubevirt", "kubevirts", "kubevirt", {"spec": {"madeUp": 1}},
+            field_validation="Strict",
+        )  # fmt: skip
+    failure = body_of(refused.value)
+    assert (refused.value.status, failure["reason"]) == (422, "Invalid")
+    [cause] = failure["details"]["causes"]
+    assert cause["field"] == "patch"
+    assert cause["message"].endswith('strict decoding error: unknown field "spec.madeUp"')
+    assert '\\"madeUp\\":1' in cause["message"]  # the patched object, before pruning
+
+
+def warn_kubectl(w: World) -> None:
+    """--validate=warn sends fieldValidation=Warn: the write succeeds, pruned, and kubectl prints
+    the server's ``Warning: unknown field "..."`` line; kubectl patch (no --validate) gets the
+    server's default, Warn."""
+    kubevirt_installed(w)
+    warning = f'Warning: unknown field "{VEP_FIELD}"'
+    said = w.kubectl.ok("apply", "--validate=warn", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert (said.out.strip(), said.err.strip()) == ("kubevirt.kubevirt.io/kubevirt created", warning)
+    said = w.kubectl.ok("replace", "--validate=warn", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert (said.out.strip(), said.err.strip()) == ("kubevirt.kubevirt.io/kubevirt replaced", warning)
+    said = w.kubectl.ok(
+        "patch", "kubevirt", "kubevirt", "-n", "kubevirt", "--type=merge", "-p", '{"spec":{"madeUp":1}}'
+    )
+    assert said.err.strip() == 'Warning: unknown field "spec.madeUp"'
+    assert sent_validation(w, "create") + sent_validation(w, "update") == ["Warn", "Warn"]
+    assert sent_validation(w, "patch") == [""]
+    [stored] = stored_kubevirts(w)
+    assert stored["spec"] == {"configuration": {"developerConfiguration": {"featureGates": ["NUMA"]}}}
+
+
+def builtin_without_field_validation_kubectl(w: World) -> None:
+    """A kind whose PATCH does not declare fieldValidation (Node, here): --validate=strict falls
+    back to client-side validation, which needs /openapi/v2 (not served): kubectl says to turn
+    validation off; --validate=warn validates nothing and says so."""
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a"}}
+    ran = w.kubectl.run("create", "-f", "-", stdin=node)
+    assert ran.code == 1
+    assert ran.err.strip().endswith(
+        "if you choose to ignore these errors, turn validation off with --validate=false"
+    )
+    said = w.kubectl.ok("create", "--validate=warn", "-f", "-", stdin=node)
+    assert said.out.strip() == "node/a created"
+    assert "cannot perform warn validation if server-side field validation is unsupported" in said.err
+
+
+def switch_under_strict_validation_kubectl(w: World) -> None:
+    """kvnuma's switch survives strict validation: the annotation is metadata (never an unknown
+    field), so ``kubectl apply`` (strict) and ``kubectl annotate`` take it with no warning."""
+    kubevirt_installed(w)
+    switched = json.loads(json.dumps(AS_A_USER_WRITES_IT))
+    del switched["spec"]["configuration"]["developerConfiguration"]["autoNUMAEnablement"]
+    assert w.kubectl.ok("apply", "--validate=strict", "-f", "-", stdin=switched).err == ""
+    said = w.kubectl.ok("annotate", "kubevirt", "kubevirt", "-n", "kubevirt", f"{AUTO_NUMA_ANNOTATION}=true")
+    assert (said.out.strip(), said.err) == ("kubevirt.kubevirt.io/kubevirt annotated", "")
+
+
+def switch_under_strict_validation_kvnuma(w: World) -> None:
+    """kvnuma reads the switch the annotation set through strict validation."""
+    switch_under_strict_validation_kubectl(w)
+
+    async def run() -> dict[str, Any]:
+        async with KubeClient(ClusterConfig(w.served.url)) as client:
+            return await client.get(KUBEVIRTS, "kubevirt", "kubevirt")
+
+    switch = from_kubevirt(asyncio.run(run()))
+    assert (switch.enabled, switch.source) == (True, Source.ANNOTATION)
 
 
 # --- metadata validation --------------------------------------------------------------------
@@ -794,6 +958,18 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("structural pruning of unknown fields", "python", pruned_python),
     ("fieldValidation=Warn: Warning header per field", "python", field_validation_warn_python),
     ("fieldValidation=Strict: 400", "python", field_validation_strict_python),
+    ("OpenAPI v3 declares what the server validates", "python", openapi_v3_python),
+    ("kubectl --validate=strict on a CR: 400 on create/update", "kubectl", strict_create_kubectl),
+    ("kubectl --validate=strict on a CR: 422 on patch", "kubectl", strict_patch_kubectl),
+    ("fieldValidation=Strict on a patch: 422", "python", strict_patch_python),
+    ("kubectl --validate=warn: Warning line per field", "kubectl", warn_kubectl),
+    (
+        "no fieldValidation declared: client-side fallback",
+        "kubectl",
+        builtin_without_field_validation_kubectl,
+    ),
+    ("kvnuma switch under strict validation", "kubectl", switch_under_strict_validation_kubectl),
+    ("kvnuma switch under strict validation", "kvnuma", switch_under_strict_validation_kvnuma),
     ("strategic merge patch on a CR: 415", "python", smp_on_cr_python),
     ("strategic merge patch on a CR: 415", "kubectl", smp_on_cr_kubectl),
     ("CR status subresource", "python", cr_status_subresource_python),
