@@ -24,9 +24,23 @@ from kvnuma.errors import InputError
 from kvnuma.model.quantity import parse_bytes, parse_quantity
 from kvnuma.names import MEMFD_ANNOTATION
 
-__all__ = ["CpuTopology", "VmiSpec"]
+__all__ = ["CpuTopology", "VmiDisk", "VmiSpec"]
 
 _MAX_COUNT = 1 << 16  # sockets, cores, threads above this are not a real VM
+_MAX_DISKS = 1024  # spec.domain.devices.disks entries (a PCIe guest holds far fewer)
+_DISK_TARGETS = ("disk", "cdrom", "lun")
+
+
+@dataclass(frozen=True, slots=True)
+class VmiDisk:
+    """One ``spec.domain.devices.disks`` entry: its name, bus and ``dedicatedIOThread``.
+
+    ``bus`` is as KubeVirt's mutator leaves it: when unset, ``sata`` on amd64 and ``virtio``
+    elsewhere (``pkg/defaults``); only virtio disks get an IOThread."""
+
+    name: str
+    bus: str
+    dedicated_io_thread: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,8 @@ class VmiSpec:
     """``spec.domain.cpu.features``: (name, policy), policy "require" when unset (KubeVirt's default)."""
     memory_max_guest_bytes: int | None = None
     """``spec.domain.memory.maxGuest``: memory hotplug's ceiling (set by the mutator under LiveUpdate)."""
+    disks: tuple[VmiDisk, ...] = ()
+    """``spec.domain.devices.disks`` in order (the order KubeVirt hands out IOThreads)."""
 
     @property
     def memfd(self) -> bool:
@@ -166,11 +182,14 @@ class VmiSpec:
                 )
             )
 
+        architecture = _string(spec.get("architecture") or "amd64", f"{source}: spec.architecture")
+        devices = _mapping(domain.get("devices") or {}, f"{source}: spec.domain.devices")
+        disks = _disks(devices.get("disks"), architecture, f"{source}: spec.domain.devices.disks")
         return cls(
             name=_string(metadata.get("name", ""), f"{source}: metadata.name"),
             namespace=_string(metadata.get("namespace", ""), f"{source}: metadata.namespace"),
             annotations={str(k): str(v) for k, v in annotations.items()},
-            architecture=_string(spec.get("architecture") or "amd64", f"{source}: spec.architecture"),
+            architecture=architecture,
             sockets=count(cpu, "sockets", "spec.domain.cpu"),
             cores=count(cpu, "cores", "spec.domain.cpu"),
             threads=count(cpu, "threads", "spec.domain.cpu"),
@@ -203,7 +222,38 @@ class VmiSpec:
             memory_max_guest_bytes=_optional_bytes(
                 memory.get("maxGuest"), f"{source}: spec.domain.memory.maxGuest"
             ),
+            disks=disks,
         )
+
+
+def _disks(value: object, architecture: str, source: str) -> tuple[VmiDisk, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InputError(source, "expected a list")
+    if len(value) > _MAX_DISKS:
+        raise InputError(source, f"{len(value)} disks is more than {_MAX_DISKS}")
+    default_bus = "sata" if architecture == "amd64" else "virtio"
+    disks: list[VmiDisk] = []
+    for index, item in enumerate(value):
+        where = f"{source}[{index}]"
+        entry = _mapping(item, where)
+        bus = ""
+        for target in _DISK_TARGETS:
+            if entry.get(target) is not None:
+                spec = _mapping(entry[target], f"{where}.{target}")
+                bus = _string(spec.get("bus") or "", f"{where}.{target}.bus") or default_bus
+                break
+        else:  # KubeVirt's defaults make a disk without a target a plain disk
+            bus = default_bus
+        disks.append(
+            VmiDisk(
+                name=_string(entry.get("name", ""), f"{where}.name"),
+                bus=bus,
+                dedicated_io_thread=_flag(entry.get("dedicatedIOThread"), f"{where}.dedicatedIOThread"),
+            )
+        )
+    return tuple(disks)
 
 
 def _mapping(value: object, source: str) -> Mapping[str, Any]:

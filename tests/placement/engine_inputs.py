@@ -69,6 +69,9 @@ def vmi(
     supplemental: int = 0,
     annotations: dict[str, str] | None = None,
     name: str = "numavm",
+    io_policy: str | None = None,
+    disks: Sequence[Mapping[str, Any]] = (),
+    cpu_request: str | None = None,
 ) -> VmiSpec:
     """A VMI built as a user would write it, read through VmiSpec.from_object."""
     cpu: dict[str, Any] = {"cores": cores, "dedicatedCpuPlacement": dedicated}
@@ -90,6 +93,12 @@ def vmi(
     if supplemental:
         domain["ioThreadsPolicy"] = "supplementalPool"
         domain["ioThreads"] = {"supplementalPoolThreadCount": supplemental}
+    if io_policy is not None:
+        domain["ioThreadsPolicy"] = io_policy
+    if disks:
+        domain["devices"] = {"disks": [dict(disk) for disk in disks]}
+    if cpu_request is not None:
+        domain["resources"] = {"requests": {"cpu": cpu_request}}
     obj = {
         "apiVersion": "kubevirt.io/v1",
         "kind": "VirtualMachineInstance",

@@ -46,7 +46,7 @@ def test_supplemental_iothreads_then_emulator_take_leftover_threads() -> None:
     spec = vmi(cores=2, emulator=True, supplemental=2)
     plan = plan_guest(spec, CpuSet.parse("0-4"), smt_host(1, 8, smt=False), check_hugepages=False)
     assert [p.host_cpu for p in plan.vcpu_pins] == [0, 1]
-    assert plan.iothread_pins == ((1, 2), (2, 3))
+    assert [(i, cpus.sorted()) for i, cpus in plan.iothread_pins] == [(1, [2]), (2, [3])]
     assert plan.emulator_cpus == CpuSet.of([4])
 
 

@@ -153,8 +153,10 @@ def test_every_vcpu_pinned_once_inside_the_cpuset(case: Case) -> None:
     assert [p.vcpu for p in plan.vcpu_pins] == list(range(plan.enabled_vcpus))
     pinned = [p.host_cpu for p in plan.vcpu_pins]
     assert len(set(pinned)) == len(pinned)
-    others = [*plan.emulator_cpus.sorted(), *(cpu for _, cpu in plan.iothread_pins)]
-    assert set(pinned) | set(others) <= set(cpuset.sorted())
+    supplemental = [cpu for t in plan.iothreads if t.kind == "supplemental" for cpu in t.host_cpus]
+    others = [*plan.emulator_cpus.sorted(), *supplemental]
+    shared = [cpu for t in plan.iothreads if t.kind != "supplemental" for cpu in t.host_cpus]
+    assert set(pinned) | set(others) | set(shared) <= set(cpuset.sorted())
     assert not set(pinned) & set(others)
     root = ET.fromstring(render_domain(plan))
     assert sorted(int(p.get("vcpu", "-1")) for p in root.iter("vcpupin")) == list(range(plan.enabled_vcpus))

@@ -17,6 +17,8 @@ from support.libvirt import Libvirtd, assert_libvirt_accepts, validate_domain
 
 BASE = (Path(__file__).parent / "kubevirt_base_domain.xml").read_text()
 
+_DISK_A = {"name": "a", "disk": {"bus": "virtio"}}
+_DISK_D = {"name": "d", "disk": {"bus": "virtio"}, "dedicatedIOThread": True}
 SHAPES: list[tuple[str, VmiSpec, str, HostTopology]] = [
     ("derived-1.5", vmi(cores=3, threads=2, emulator=True, memory="1026Mi"), "2-5,10-12", smt_host(2, 4)),
     ("one-cell", vmi(cores=2, memory="64Mi"), "0-1", smt_host(1, 2)),
@@ -25,6 +27,24 @@ SHAPES: list[tuple[str, VmiSpec, str, HostTopology]] = [
     ("hotplug", vmi(sockets=2, cores=2, max_sockets=4), "0-3", smt_host(2, 2, smt=False)),
     ("iothreads", vmi(cores=2, supplemental=2, emulator=True), "0-4", smt_host(1, 5, smt=False)),
     ("no-passthrough", vmi(cores=2, passthrough=False, page=None), "0-1", smt_host(1, 2)),
+    (
+        "iothreads-auto-disks",
+        vmi(cores=4, io_policy="auto", disks=[_DISK_A, _DISK_D]),
+        "2-5",
+        smt_host(2, 4, smt=False),
+    ),
+    (
+        "iothreads-shared-emulator",
+        vmi(cores=2, emulator=True, io_policy="shared", disks=[_DISK_A]),
+        "0-2",
+        smt_host(1, 4, smt=False),
+    ),
+    (
+        "iothreads-shared-emulator-no-disks",
+        vmi(cores=2, emulator=True, io_policy="shared"),
+        "0-2",
+        smt_host(1, 4, smt=False),
+    ),
 ]
 
 

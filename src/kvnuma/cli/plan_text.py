@@ -118,14 +118,33 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
         out.print(cells)
     else:
         out.print("no guest NUMA cells (no guestMappingPassthrough)")
+    if guest.iothreads:
+        io = Table("IOThread", "kind", "disks", "host CPUs", "guest cell")
+        for thread in guest.iothreads:
+            io.add_row(
+                str(thread.id),
+                thread.kind,
+                ",".join(thread.disks) or "-",
+                thread.host_cpus.format() or "not pinned",
+                "-" if thread.guest_cell is None else str(thread.guest_cell),
+            )
+        out.print(io)
     out.print(
         f"topology {count(guest.sockets, 'socket')} x {count(guest.cores, 'core')} x "
         f"{count(guest.threads, 'thread')}; "
         f"emulator: {guest.emulator_cpus.format() or 'not isolated'}; "
-        f"IOThreads: {', '.join(f'{i}->{c}' for i, c in guest.iothread_pins) or 'none'}; "
+        f"IOThreads: {_iothreads_summary(guest)}; "
         f"memory split: {guest.memory_split}",
         markup=False,
     )
+
+
+def _iothreads_summary(guest: GuestPlan) -> str:
+    if not guest.iothreads:
+        return "none"
+    policy = guest.iothread_policy or "unset"
+    where = ", on guest cells (kvnuma.io/iothread-cells)" if guest.iothread_cells else ""
+    return f"{guest.iothread_count} (ioThreadsPolicy {policy}{where})"
 
 
 def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:

@@ -19,6 +19,7 @@ from kvnuma.placement.errors import (
     PlacementInputError,
     PreconditionError,
 )
+from kvnuma.placement.iothreads import IoThread, iothread_layout, kubevirt_shared_pins, threads_with
 from kvnuma.placement.mask import parse_realtime_mask
 from kvnuma.placement.memory import SplitMode, split_memory
 from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
@@ -56,7 +57,8 @@ def plan_guest(
         raise PlacementInputError(
             "spec.domain.memory.guest", "no guest memory: set memory.guest or resources.requests.memory"
         )
-    supplemental = vmi.supplemental_pool_threads if vmi.io_threads_policy == "supplementalPool" else 0
+    layout = iothread_layout(vmi)
+    supplemental = layout.count if vmi.io_threads_policy == "supplementalPool" else 0
     emulators = _emulator_cpu_count(vmi, enabled, supplemental)
     _check_cpuset(cpuset, host, enabled, supplemental, emulators)
 
@@ -71,15 +73,21 @@ def plan_guest(
         )
     cell_of = host.cell_of_cpu()
     pins = tuple(VcpuPin(vcpu, cpu, cell_of[cpu]) for vcpu, cpu in enumerate(host_threads))
+    slots = vmi.max_sockets * topo.cores * threads if _hotplug(vmi) else enabled  # <vcpu>
+    io_pins: dict[int, CpuSet] = {}
     if "v1.6-supplemental-pool" in quirks:  # v1.6.0: CPU ids past <vcpu>, the pod's or not
-        slots = vmi.max_sockets * topo.cores * threads if _hotplug(vmi) else enabled
         offset = slots + (1 if vmi.isolate_emulator_thread else 0)
-        iothreads = tuple((index, offset + index) for index in range(1, supplemental + 1))
+        io_pins = {index: CpuSet.of((offset + index,)) for index in range(1, supplemental + 1)}
     else:
-        iothreads = tuple(
-            (index, _fit_thread(pool, cpuset, "IOThread")) for index in range(1, supplemental + 1)
-        )
+        for index in range(1, supplemental + 1):
+            io_pins[index] = CpuSet.of((_fit_thread(pool, cpuset, "IOThread"),))
     emulator = CpuSet.of(_fit_thread(pool, cpuset, "emulator thread") for _ in range(emulators))
+    if layout.enabled and not supplemental:
+        io_pins = kubevirt_shared_pins(
+            layout.count, slots, cpuset.sorted(), emulator, vmi.isolate_emulator_thread
+        )
+        if not layout.count and "v1.6-iothreadpin-without-iothreads" not in quirks:
+            io_pins = {}  # no IOThread to pin: libvirt refuses the pin ("Cannot find 'iothread' : 1")
 
     page = vmi.hugepage_size_bytes
     cells: tuple[GuestCell, ...] = ()
@@ -89,6 +97,12 @@ def plan_guest(
         if check_hugepages and "no-hugepage-check" not in quirks:
             check_free_hugepages(cells, host)
 
+    guest_cell_of = {cell.host_cell: cell.id for cell in cells}
+    iothreads = threads_with(
+        _orphan_pin(layout.threads, io_pins),
+        io_pins,
+        {cpu: guest_cell_of.get(cell_of.get(cpu, -1)) for cpus in io_pins.values() for cpu in cpus},
+    )
     sockets, max_vcpus = topo.sockets, enabled
     hotplug: tuple[HotplugVcpu, ...] = ()
     if _hotplug(vmi):
@@ -109,7 +123,7 @@ def plan_guest(
         hotplug=hotplug,
         vcpu_pins=pins,
         emulator_cpus=emulator,
-        iothread_pins=iothreads,
+        iothreads=iothreads,
         cells=cells,
         memory_bytes=memory,
         page_size_bytes=page,
@@ -122,11 +136,18 @@ def plan_guest(
         memfd=vmi.memfd,
         spanning_cell=vmi.has_hugepages and not cells,
         max_memory_bytes=vmi.memory_max_guest_bytes,
-        iothread_on_emulator=(
-            vmi.io_threads_policy in ("shared", "auto") and vmi.isolate_emulator_thread and bool(emulator)
-        ),
+        iothread_count=layout.count,
+        iothread_policy=vmi.io_threads_policy,
         vcpusched="no-vcpusched" not in quirks,
     )
+
+
+def _orphan_pin(threads: tuple[IoThread, ...], pins: dict[int, CpuSet]) -> tuple[IoThread, ...]:
+    """KubeVirt v1.6 pins IOThread 1 to an isolated emulator thread even when no disk needs an
+    IOThread (``<iothreads>`` absent); with that quirk the pin is kept as a thread serving no disk."""
+    if 1 in pins and not threads:
+        return (IoThread(1, "shared", ()),)
+    return threads
 
 
 def _hotplug(vmi: VmiSpec) -> bool:

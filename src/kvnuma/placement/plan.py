@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvnuma.model import CpuSet
+from kvnuma.placement.iothreads import IoThread
 
 __all__ = ["GuestCell", "GuestPlan", "HotplugVcpu", "VcpuPin"]
 
@@ -59,8 +60,9 @@ class GuestPlan:
     hotplug: tuple[HotplugVcpu, ...]
     vcpu_pins: tuple[VcpuPin, ...]
     emulator_cpus: CpuSet
-    iothread_pins: tuple[tuple[int, int], ...]
-    """(IOThread id from 1, host CPU) for ioThreadsPolicy supplementalPool."""
+    iothreads: tuple[IoThread, ...]
+    """The IOThreads (id from 1, kind, disks, pinned host CPUs, guest cell), KubeVirt's count and
+    disk assignment (``kvnuma.placement.iothreads``)."""
     cells: tuple[GuestCell, ...]
     memory_bytes: int
     page_size_bytes: int | None
@@ -80,9 +82,13 @@ class GuestPlan:
     (hotpluggable ones too) and all guest memory, bound to no host node (no ``<numatune>``)."""
     max_memory_bytes: int | None = None
     """``<maxMemory slots='0'>``: memory hotplug's ceiling (``spec.domain.memory.maxGuest``)."""
-    iothread_on_emulator: bool = False
-    """ioThreadsPolicy shared/auto with an isolated emulator thread: IOThread 1 is pinned to the
-    emulator's CPU(s) (KubeVirt's ``FormatDomainIOThreadPin``)."""
+    iothread_count: int = 0
+    """``<iothreads>``: 0 renders none. KubeVirt v1.6 still pins IOThread 1 to an isolated emulator
+    thread when no disk needs one (shared/auto without disks), so ``iothreads`` may hold it."""
+    iothread_policy: str = ""
+    """``spec.domain.ioThreadsPolicy`` as planned ("" = unset)."""
+    iothread_cells: bool = False
+    """kvnuma's opt-in: each IOThread pinned on one guest cell (``kvnuma.io/iothread-cells``)."""
     vcpusched: bool = True
     """Render ``<vcpusched>`` for the realtime vCPUs (off with the ``no-vcpusched`` quirk)."""
 
@@ -90,6 +96,11 @@ class GuestPlan:
     @property
     def numa(self) -> bool:
         return bool(self.cells)
+
+    @property
+    def iothread_pins(self) -> tuple[tuple[int, CpuSet], ...]:
+        """(IOThread id, host CPUs) of every pinned IOThread, in id order (``<iothreadpin>``)."""
+        return tuple((t.id, t.host_cpus) for t in self.iothreads if t.host_cpus)
 
     @property
     def memory_nodeset(self) -> tuple[int, ...]:
@@ -108,7 +119,20 @@ class GuestPlan:
                 {"vcpu": p.vcpu, "hostCpu": p.host_cpu, "hostCell": p.host_cell} for p in self.vcpu_pins
             ],
             "emulatorCpus": self.emulator_cpus.sorted(),
-            "iothreadPins": [{"iothread": i, "hostCpu": c} for i, c in self.iothread_pins],
+            "iothreadCount": self.iothread_count,
+            "iothreadPolicy": self.iothread_policy,
+            "iothreadCells": self.iothread_cells,
+            "iothreads": [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "disks": list(t.disks),
+                    "hostCpus": t.host_cpus.sorted(),
+                    "guestCell": t.guest_cell,
+                    "reason": t.reason,
+                }
+                for t in self.iothreads
+            ],
             "cells": [
                 {
                     "id": c.id,
@@ -130,5 +154,4 @@ class GuestPlan:
             "memfd": self.memfd,
             "spanningCell": self.spanning_cell,
             "maxMemoryBytes": self.max_memory_bytes,
-            "iothreadOnEmulator": self.iothread_on_emulator,
         }

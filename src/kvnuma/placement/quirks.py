@@ -17,6 +17,11 @@ kvnuma does what it thinks right; ``kvnuma render/plan --kubevirt-quirk NAME`` (
     v1.6-supplemental-pool  pin IOThread i to CPU id ``vCPUs + i`` (+1 with an isolated emulator
                             thread), as v1.6.0 does; kvnuma follows v1.9's fix (each IOThread on a
                             CPU of the pod, refused when none is left)
+    v1.6-iothreadpin-without-iothreads
+                            pin IOThread 1 to the isolated emulator thread even when no disk needs
+                            an IOThread (shared/auto without disks: no ``<iothreads>``), as v1.6.0
+                            does; libvirt refuses that domain ("Cannot find 'iothread' : 1"), so
+                            kvnuma renders no pin there
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ Quirk = Literal[
     "no-vcpusched",
     "no-distances",
     "v1.6-supplemental-pool",
+    "v1.6-iothreadpin-without-iothreads",
 ]
 QUIRKS: tuple[Quirk, ...] = (
     "cpu-listing-order",
@@ -42,6 +48,7 @@ QUIRKS: tuple[Quirk, ...] = (
     "no-vcpusched",
     "no-distances",
     "v1.6-supplemental-pool",
+    "v1.6-iothreadpin-without-iothreads",
 )
 KUBEVIRT_V1_6: frozenset[str] = frozenset(QUIRKS)
 """What ``--kubevirt-exact`` turns on: every difference, as KubeVirt v1.6.0 renders."""

@@ -6,7 +6,7 @@ What the engine owns in a domain (everything else is kept as parsed: devices, me
 
     <maxMemory> (memory hotplug), <memory>, <currentMemory> (set to the guest memory if present),
     <vcpu>, <vcpus>,
-    <iothreads> (only with supplemental IOThreads), <numatune> (removed without guest cells),
+    <iothreads> (only when IOThreads are planned), <numatune> (removed without guest cells),
     <cputune>: vcpupin, emulatorpin, iothreadpin, vcpusched (other children kept),
     <memoryBacking>: hugepages, nosharepages, source (memfd), allocation (access, locked... kept),
     <cpu>: topology, numa (mode, model, features kept; a complete domain gets the VMI's),
@@ -95,7 +95,7 @@ class _Merger:
             self.top("currentMemory", sections.memory(plan, "currentMemory"))
         self.top("vcpu", sections.vcpu(plan))
         self.top("vcpus", sections.vcpus(plan))
-        if plan.iothread_pins:
+        if plan.iothread_count:
             self.top("iothreads", sections.iothreads(plan))
         self.top("numatune", sections.numatune(plan))
         self.children("cputune", _CPUTUNE_OWNED, sections.cputune_children(plan))

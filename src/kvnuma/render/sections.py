@@ -63,16 +63,16 @@ def vcpus(plan: GuestPlan) -> ET.Element | None:
 
 
 def iothreads(plan: GuestPlan) -> ET.Element | None:
-    return _el("iothreads", str(len(plan.iothread_pins))) if plan.iothread_pins else None
+    return _el("iothreads", str(plan.iothread_count)) if plan.iothread_count else None
 
 
 def cputune_children(plan: GuestPlan) -> list[ET.Element]:
     children = [_el("vcpupin", vcpu=str(p.vcpu), cpuset=str(p.host_cpu)) for p in plan.vcpu_pins]
     if plan.emulator_cpus:
         children.append(_el("emulatorpin", cpuset=plan.emulator_cpus.format(ranges=False)))
-    children.extend(_el("iothreadpin", iothread=str(i), cpuset=str(cpu)) for i, cpu in plan.iothread_pins)
-    if plan.iothread_on_emulator:
-        children.append(_el("iothreadpin", iothread="1", cpuset=plan.emulator_cpus.format(ranges=False)))
+    children.extend(
+        _el("iothreadpin", iothread=str(i), cpuset=cpus.format(ranges=False)) for i, cpus in plan.iothread_pins
+    )
     if plan.realtime_vcpus and plan.vcpusched:
         children.append(
             _el("vcpusched", vcpus=CpuSet.of(plan.realtime_vcpus).format(), scheduler="fifo", priority="1")
