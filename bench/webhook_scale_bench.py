@@ -243,7 +243,9 @@ def api_main(count: int, pipe: Connection) -> None:
 # --- the webhook process ----------------------------------------------------------------------
 
 
-def webhook_main(url: str, variant: str, files: tuple[str, str], pipe: Connection, cpu: int) -> None:
+def webhook_main(
+    url: str, variant: str, files: tuple[str, str], pipe: Connection, cpu: int, tuning: dict[str, Any]
+) -> None:
     cert, key = files
     import orjson
     from aiohttp import web
@@ -258,8 +260,8 @@ def webhook_main(url: str, variant: str, files: tuple[str, str], pipe: Connectio
     pin(cpu)
     variants: dict[str, dict[str, Any]] = {
         "old": {"page_size": None, "metadata_only": False},
-        "new": {},
-        "watch-list": {"watch_list": True},
+        "new": tuning,
+        "watch-list": {"watch_list": True, **tuning},
     }
     options = variants[variant]
 
@@ -372,12 +374,19 @@ class Result:
 class Webhook:
     """A webhook process against ``url``; ``ready()`` waits for its first /readyz 200."""
 
-    def __init__(self, url: str, variant: str, tls: tuple[str, str, ssl.SSLContext], cpu: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        variant: str,
+        tls: tuple[str, str, ssl.SSLContext],
+        cpu: int = 0,
+        tuning: dict[str, Any] | None = None,
+    ) -> None:
         cert, key, self.context = tls
         self.parent, child = mp.Pipe()
         self.started = time.monotonic()
         self.process = mp.get_context("spawn").Process(
-            target=webhook_main, args=(url, variant, (cert, key), child, cpu)
+            target=webhook_main, args=(url, variant, (cert, key), child, cpu, tuning or {})
         )
         self.process.start()
         self.port = int(self.parent.recv())
@@ -433,7 +442,7 @@ Tls = tuple[str, str, ssl.SSLContext]
 def measure(
     api: Api, variant: str, one: Webhook, tls: Tls, body: bytes, *, args: argparse.Namespace, relist: bool
 ) -> Result:
-    hook = Webhook(api.url, variant, tls)
+    hook = Webhook(api.url, variant, tls, tuning=tuning(args))
     result = Result()
     try:
         ready = hook.ready(args.ready_timeout)
@@ -489,6 +498,16 @@ def relist_p99(
     result.relists = relists
 
 
+def tuning(args: argparse.Namespace) -> dict[str, Any]:
+    """kube_source options given on the command line (to compare settings; default: the source's)."""
+    found: dict[str, Any] = {}
+    if args.relist_page_size is not None:
+        found["relist_page_size"] = args.relist_page_size
+    if args.relist_pause is not None:
+        found["relist_pause"] = args.relist_pause
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,50000")
@@ -502,6 +521,8 @@ def main() -> int:
     )
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--watch-list", action="store_true", help="also run the streaming watch-list variant")
+    parser.add_argument("--relist-page-size", type=int, help="override kube_source's relist_page_size")
+    parser.add_argument("--relist-pause", type=float, help="override kube_source's relist_pause (seconds)")
     args = parser.parse_args()
     pin(1)  # the driver shares the API server's CPU; it sleeps between calls
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -101,6 +101,7 @@ class Reflector:
         metadata_only: bool = False,
         watch_list: bool = False,
         step_objects: int = 100,
+        relist_pause: float = 0.0,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -120,6 +121,7 @@ class Reflector:
         self.metadata_only = metadata_only
         self.watch_list = watch_list
         self.step_objects = max(1, step_objects)
+        self.relist_pause = max(0.0, relist_pause)
         self.clock: Clock = clock or SystemClock()
         self.store: dict[Key, dict[str, Any]] = {}
         self.resource_version = ""
@@ -185,8 +187,12 @@ class Reflector:
         self, replacement: Replacement, store: dict[Key, dict[str, Any]] | None, items: list[dict[str, Any]]
     ) -> None:
         step = self.step_objects
+        # while a complete state serves, each step waits ``relist_pause`` first: a yield to ready
+        # callbacks alone (sleep(0)) would let the next step run before each hop of a request
+        # that arrived meanwhile; a timer lets the request's hops all run before the next step
+        pause = self.relist_pause if self.synced.is_set() else 0.0
         for start in range(0, len(items), step):
-            await asyncio.sleep(0)  # let admission requests in between steps
+            await asyncio.sleep(pause)  # let admission requests in between steps
             chunk = items[start : start + step]
             if store is not None:
                 for obj in chunk:

@@ -85,6 +85,7 @@ def kube_source(
     backoff_cap: float = 30.0,
     page_size: int | None = 500,
     relist_page_size: int | None = 25,
+    relist_pause: float = 0.001,
     metadata_only: bool = True,
     watch_list: bool = False,
     clock: Clock | None = None,
@@ -122,6 +123,7 @@ def kube_source(
                     metadata_only=metadata_only and not cache.feasible,
                     relist_page_size=relist_page_size if page_size is not None else None,
                     step_objects=25,
+                    relist_pause=relist_pause,
                     watch_list=watch_list,
                     **common,
                 )
