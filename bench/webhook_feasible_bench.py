@@ -75,8 +75,12 @@ def constrained(review: dict[str, Any]) -> dict[str, Any]:
     spec = review["request"]["object"]["spec"]
     spec["nodeSelector"] = {ZONE: "zone-1"}
     term = {"matchExpressions": [{"key": TYPE, "operator": "In", "values": ["metal-32c", "metal-48c"]}]}
-    spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
-    spec["tolerations"] = [{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}]
+    spec["affinity"] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}
+    }
+    spec["tolerations"] = [
+        {"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}
+    ]
     return review
 
 
@@ -93,7 +97,10 @@ def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
 
     pin(0)
     objects = [bench_node(i) for i in range(nodes)]
-    kubevirt = {"kind": "KubeVirt", "metadata": {"name": "kv", "annotations": {"kvnuma.io/auto-numa": "true"}}}
+    kubevirt = {
+        "kind": "KubeVirt",
+        "metadata": {"name": "kv", "annotations": {"kvnuma.io/auto-numa": "true"}},
+    }
 
     def filled(cache: ClusterCache) -> WebhookState:
         cache.nodes.on_replace(objects)
@@ -189,10 +196,33 @@ def lookups(nodes: int) -> tuple[list[tuple[str, int, float]], float, float]:
         caches.append(cache)
     cache = caches[1]
     cases = [
-        ("hostname (1 node)", {"nodeSelector": {"kubernetes.io/hostname": objects[nodes // 2]["metadata"]["name"]}}),
-        ("zone + 2 machine types + toleration", constrained({"request": {"object": {"spec": {}}}})["request"]["object"]["spec"]),
+        (
+            "hostname (1 node)",
+            {"nodeSelector": {"kubernetes.io/hostname": objects[nodes // 2]["metadata"]["name"]}},
+        ),
+        (
+            "zone + 2 machine types + toleration",
+            constrained({"request": {"object": {"spec": {}}}})["request"]["object"]["spec"],
+        ),
         ("zone (a third)", {"nodeSelector": {ZONE: "zone-1"}}),
-        ("NotIn zone (two thirds)", {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": ZONE, "operator": "NotIn", "values": ["zone-1"]}]}]}}}}),
+        (
+            "NotIn zone (two thirds)",
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchExpressions": [
+                                        {"key": ZONE, "operator": "NotIn", "values": ["zone-1"]}
+                                    ]
+                                }
+                            ]
+                        }
+                    }
+                }
+            },
+        ),
         ("a label every node has", {"nodeSelector": {"kubevirt.io/schedulable": "true"}}),
         ("unconstrained", {}),
         ("tolerations only", {"tolerations": [{"key": "dedicated", "operator": "Exists"}]}),
@@ -216,7 +246,7 @@ def feasible_webhook_main(url: str, variant: str, files: tuple[str, str], pipe: 
     then lists and watches full Node objects."""
     from kvnuma.webhook import cache
 
-    cache.ClusterCache = functools.partial(cache.ClusterCache, feasible=True)  # type: ignore[misc]
+    cache.ClusterCache = functools.partial(cache.ClusterCache, feasible=True)  # type: ignore[misc,assignment]
     webhook_main(url, variant, files, pipe, cpu)
 
 
@@ -233,15 +263,17 @@ class FeasibleWebhook(Webhook):
         self.client = Client(self.port, self.context)
 
 
-def scale(count: int, tls: tuple[str, str, ssl.SSLContext], timeout: float) -> list[tuple[str, float | str, float, float]]:
+def scale(
+    count: int, tls: tuple[str, str, ssl.SSLContext], timeout: float
+) -> list[tuple[str, float | str, float, float]]:
     api = Api(count)
     rows: list[tuple[str, float | str, float, float]] = []
     try:
-        for label, make in (
-            ("cluster threshold (metadata-only list)", lambda: Webhook(api.url, "new", tls)),
-            ("feasible threshold (full-object list)", lambda: FeasibleWebhook(api.url, tls)),
+        for label, feasible in (
+            ("cluster threshold (metadata-only list)", False),
+            ("feasible threshold (full-object list)", True),
         ):
-            hook = make()
+            hook = FeasibleWebhook(api.url, tls) if feasible else Webhook(api.url, "new", tls)
             try:
                 ready = hook.ready(timeout)
                 rss = rss_peak_mb(hook.pid)
@@ -261,7 +293,9 @@ def main() -> int:
     parser.add_argument("--scale", type=int, default=50000, help="nodes for the memory part (0: skip)")
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=150.0, help="rounds a second (each round calls 5 targets)")
+    parser.add_argument(
+        "--rate", type=float, default=150.0, help="rounds a second (each round calls 5 targets)"
+    )
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     args = parser.parse_args()
     pin(1)
@@ -280,23 +314,33 @@ def main() -> int:
         rows, plain_mb, feasible_mb = lookups(args.nodes)
         scaled = scale(args.scale, tls, args.ready_timeout) if args.scale else []
 
-    print(f"feasible-node threshold, {args.nodes:,} realistic nodes, {args.rate:.0f} rounds/s x {len(p99s)} targets, {args.requests} requests each, same process")
+    print(
+        f"feasible-node threshold, {args.nodes:,} realistic nodes, {args.rate:.0f} rounds/s x {len(p99s)} targets, {args.requests} requests each, same process"
+    )
     noop = p99s[-1][1]
     unconstrained = p99s[1][1]
     for label, value in p99s:
-        print(f"  {label:40} p99 {value:7.3f} ms   / no-op {value / noop:5.2f}   / feasible unconstrained {value / unconstrained:5.2f}")
+        print(
+            f"  {label:40} p99 {value:7.3f} ms   / no-op {value / noop:5.2f}   / feasible unconstrained {value / unconstrained:5.2f}"
+        )
     print(f"index lookups, memo off, {args.nodes:,} nodes:")
     for label, matched, micros in rows:
         print(f"  {label:40} {matched:>7,} nodes match  {micros:9.1f} us")
-    print(f"cache memory, {args.nodes:,} nodes (tracemalloc): cluster threshold {plain_mb:.1f} MB, feasible {feasible_mb:.1f} MB")
+    print(
+        f"cache memory, {args.nodes:,} nodes (tracemalloc): cluster threshold {plain_mb:.1f} MB, feasible {feasible_mb:.1f} MB"
+    )
     for label, ready, rss, received in scaled:
         shown = f"{ready:6.1f} s" if isinstance(ready, float) else ready
-        print(f"{args.scale:,} nodes, {label:40} ready {shown}  peak RSS {rss:5.0f} MB  {received / 1e6:7.1f} MB received")
+        print(
+            f"{args.scale:,} nodes, {label:40} ready {shown}  peak RSS {rss:5.0f} MB  {received / 1e6:7.1f} MB received"
+        )
     if len(scaled) == 2 and all(isinstance(r[1], float) for r in scaled):
         (_a, ready_a, rss_a, bytes_a), (_b, ready_b, rss_b, bytes_b) = scaled
         assert isinstance(ready_a, float)
         assert isinstance(ready_b, float)
-        print(f"{args.scale:,} nodes, feasible / cluster: ready {ready_b / ready_a:.2f}, peak RSS {rss_b / rss_a:.2f}, bytes {bytes_b / bytes_a:.2f}")
+        print(
+            f"{args.scale:,} nodes, feasible / cluster: ready {ready_b / ready_a:.2f}, peak RSS {rss_b / rss_a:.2f}, bytes {bytes_b / bytes_a:.2f}"
+        )
     return 0
 
 
