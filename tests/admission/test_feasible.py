@@ -5,6 +5,7 @@ cordon filters as kvnuma reads them (``kvnuma.admission.feasible``), and the thr
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, NodeCapacity, Outcome, decide
 from kvnuma.admission.feasible import Constraints, NodeFacts, Taint, Toleration, feasible_capacity
 from kvnuma.errors import InputError
+from kvnuma.webhook import feasible_index
 from kvnuma.webhook.cache import ClusterCache
 
 WORKER = NodeFacts(
@@ -258,11 +260,28 @@ def brute(objects: list[dict[str, Any]], constraints: Constraints) -> ClusterCap
     )
 
 
-@settings(max_examples=300, deadline=None)
+# the index's two representations of a set of nodes (a set of ids, a bitmap) and its two ways of
+# taking minima (node by node, value by value), each forced in turn
+REPRESENTATIONS = [
+    pytest.param(32, None, id="default"),
+    pytest.param(0, lambda _values, _total: -1, id="bitmaps-and-value-minima"),
+    pytest.param(1 << 30, lambda _values, _total: 1 << 30, id="sets-and-node-minima"),
+]
+
+
+@pytest.mark.parametrize(("small", "per_node"), REPRESENTATIONS)
+def test_the_index_equals_a_scan_of_every_node(small: int, per_node: Any) -> None:
+    with patch.object(feasible_index, "_SMALL", small):
+        if per_node is None:
+            index_equals_a_scan()
+        else:
+            with patch.object(feasible_index, "_per_node_limit", per_node):
+                index_equals_a_scan()
+
+
+@settings(max_examples=200, deadline=None)
 @given(nodes_strategy, st.lists(spec_strategy, min_size=1, max_size=4), st.data())
-def test_the_index_equals_a_scan_of_every_node(
-    nodes: list[Any], specs: list[dict[str, Any]], data: st.DataObject
-) -> None:
+def index_equals_a_scan(nodes: list[Any], specs: list[dict[str, Any]], data: st.DataObject) -> None:
     objects = [node_object(i, fields) for i, fields in enumerate(nodes)]
     cache = ClusterCache(feasible=True)
     cache.nodes.on_replace(objects)

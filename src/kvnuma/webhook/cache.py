@@ -125,8 +125,7 @@ class _NodeIndex:
                 return False
         else:
             facts = feasible.facts_of(obj, name) if _publishes(digest) else None
-            held = feasible.nodes.get(name)
-            if old == digest and (held[0] if held is not None else None) == facts:
+            if old == digest and feasible.facts(name) == facts:
                 return False
             feasible.put(name, facts, digest)
         self.digests[name] = digest

@@ -1,29 +1,35 @@
 """The feasible-node threshold's index over the nodes that publish capacity (``--threshold feasible``).
 
-Kept beside the cache's digests, per change (no scan of all nodes):
+Every indexed node has a small integer id; sets of nodes are ``_Members``: a Python set of ids
+while small (a hostname label names one node), a bitmap (``bytearray``) once it holds more than
+32 (a label most nodes carry costs nodes/8 bytes, not a hash table entry per node). Kept per
+change, never by a scan of all nodes:
 
-    nodes        name -> (NodeFacts, digest): labels as sorted interned pairs, scheduling taints,
-                 cordoned (``kvnuma.admission.feasible``)
-    labels       label key -> value -> names: the nodes a nodeSelector pair or an In / Exists /
-                 Gt / Lt requirement can match, without a scan
-    restricted   names of the nodes with a NoSchedule/NoExecute taint or cordoned
-    open         the minima over the other nodes (``MinCounts``, as the cluster minimum)
+    facts, digests   per id: NodeFacts (labels as sorted interned pairs, scheduling taints,
+                     cordoned; ``kvnuma.admission.feasible``) and the capacity digest
+    labels           label key -> value -> nodes, and label key -> nodes that have it
+    values           (cpus | memory | page size, value) -> nodes that publish that value
+    restricted       nodes with a NoSchedule/NoExecute taint or cordoned
+    open             the minima over the other nodes (``MinCounts``, as the cluster minimum)
 
 ``capacity(constraints)`` answers:
   - no nodeSelector, no required affinity, no tolerations (the common case): the open minima, O(1)
   - tolerations only: the open minima and the restricted nodes it tolerates, O(restricted)
-  - a nodeSelector / required affinity: the smallest candidate set from the label index (a
-    nodeSelector pair, or per term its most selective positive requirement, terms ORed), each
-    candidate checked in full, O(candidates); a term with only NotIn / DoesNotExist scans all
+  - a nodeSelector / required affinity: the matching nodes exactly, by bitwise AND / OR / NOT of
+    the label bitmaps (In ORs a key's values, NotIn and DoesNotExist complement, Gt/Lt OR the
+    values that compare, metadata.name is one id; terms ORed); the restricted ones among them are
+    checked against the tolerations one by one; then the minima over what is left, node by node
+    when few, else value by value (the smallest value whose bitmap meets them). A request costs
+    O(matching nodes) at most, and a few bitmap operations of nodes/8 bytes when many match.
   and memoises the answer by the (hashable) constraints until the next change of a node: the VMIs
   of one VM pool share their constraints. Only nodes that publish capacity are indexed (the others
-  cannot change a minimum).
+  cannot change a minimum). A freed id is reused by the next node added.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from kvnuma.admission.capacity import ClusterCapacity
@@ -36,6 +42,9 @@ Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, .
 """(cpus, memory bytes, ((page size, bytes), ...), problems): what the cache keeps of a node's capacity."""
 
 _Pair = tuple[str, str]
+_CPUS, _MEMORY = 0, 1  # dimensions; a huge page size (>= 4 KiB) is its own
+_SMALL = 32  # members kept as a set up to this many, then as a bitmap
+_MAX_PAIRS = 1 << 18  # distinct label pairs shared before the pool starts again
 
 
 class _Minima:
@@ -111,16 +120,86 @@ class _Smallest:
         )
 
 
+def _bits(mask: int) -> Iterator[int]:
+    """The positions of the set bits of ``mask``."""
+    text = bin(mask)
+    top = len(text) - 1
+    at = text.find("1", 2)
+    while at != -1:
+        yield top - at
+        at = text.find("1", at + 1)
+
+
+class _Members:
+    """A set of node ids: a Python set while it is small (most label values of a large cluster
+    name one node: its hostname), a bitmap when it grows (a label most nodes carry)."""
+
+    __slots__ = ("bits", "count", "ids")
+
+    def __init__(self) -> None:
+        self.ids: set[int] | None = set()
+        self.bits: bytearray | None = None
+        self.count = 0
+
+    def add(self, i: int) -> None:
+        """``i`` must not be held."""
+        self.count += 1
+        if self.ids is not None:
+            self.ids.add(i)
+            if len(self.ids) <= _SMALL:
+                return
+            ids, self.ids = self.ids, None
+            self.bits = bytearray((max(ids) >> 3) + 1)
+            for held in ids:
+                self.bits[held >> 3] |= 1 << (held & 7)
+            return
+        bits = self.bits
+        assert bits is not None
+        if len(bits) <= i >> 3:
+            bits.extend(bytes((i >> 3) + 1 - len(bits)))
+        bits[i >> 3] |= 1 << (i & 7)
+
+    def discard(self, i: int) -> None:
+        """``i`` must be held."""
+        self.count -= 1
+        if self.ids is not None:
+            self.ids.discard(i)
+        elif self.bits is not None:
+            self.bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
+
+    def mask(self) -> int:
+        if self.bits is not None:
+            return int.from_bytes(self.bits, "little")
+        mask = 0
+        for i in self.ids or ():
+            mask |= 1 << i
+        return mask
+
+
 class FeasibleIndex:
     def __init__(self, *, memo_size: int = 256) -> None:
-        self.nodes: dict[str, tuple[NodeFacts, Digest]] = {}
-        self.labels: dict[str, dict[str, set[str]]] = {}
-        self.restricted: set[str] = set()
+        self._ids: dict[str, int] = {}
+        self._free: list[int] = []
+        self._facts: list[NodeFacts | None] = []
+        self._digests: list[Digest | None] = []
+        self._all = _Members()
+        self._keys: dict[str, _Members] = {}
+        self._labels: dict[str, dict[str, _Members]] = {}
+        self._restricted = _Members()
+        self._values: dict[tuple[int, int], _Members] = {}  # (dimension, value) -> nodes
+        self._sorted: dict[int, list[tuple[int, _Members]]] | None = None
         self.open = _Minima()
         self._memo: dict[Constraints, ClusterCapacity] = {}
         self._memo_size = memo_size
         self._pairs: dict[_Pair, _Pair] = {}
         self._taints: dict[Taint, Taint] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def facts(self, name: str) -> NodeFacts | None:
+        i = self._ids.get(name)
+        return None if i is None else self._facts[i]
 
     def facts_of(self, obj: Mapping[str, Any], name: str) -> NodeFacts:
         """The node's facts with its label pairs and taints shared with the other nodes'."""
@@ -130,10 +209,12 @@ class FeasibleIndex:
         for key, value in facts.labels:
             pair = pairs.get((key, value))
             if pair is None:
+                if len(pairs) >= _MAX_PAIRS:
+                    pairs.clear()
                 pair = pairs[(key, value)] = (sys.intern(key), sys.intern(value))
             labels.append(pair)
         taints = tuple(self._taints.setdefault(taint, taint) for taint in facts.taints)
-        return NodeFacts(sys.intern(name), tuple(labels), taints, facts.unschedulable)
+        return NodeFacts(name, tuple(labels), taints, facts.unschedulable)
 
     # --- changes ----------------------------------------------------------------------------
     def put(self, name: str, facts: NodeFacts | None, digest: Digest) -> None:
@@ -141,36 +222,62 @@ class FeasibleIndex:
         self.remove(name)
         if facts is None:
             return
-        self.nodes[facts.name] = (facts, digest)
+        if self._free:
+            i = self._free.pop()
+            self._facts[i], self._digests[i] = facts, digest
+        else:
+            i = len(self._facts)
+            self._facts.append(facts)
+            self._digests.append(digest)
+        self._ids[name] = i
+        self._all.add(i)
         for key, value in facts.labels:
-            values = self.labels.get(key)
+            members = self._keys.get(key)
+            if members is None:
+                members = self._keys[key] = _Members()
+            members.add(i)
+            values = self._labels.get(key)
             if values is None:
-                values = self.labels[key] = {}
-            names = values.get(value)
-            if names is None:
-                names = values[value] = set()
-            names.add(facts.name)
+                values = self._labels[key] = {}
+            members = values.get(value)
+            if members is None:
+                members = values[value] = _Members()
+            members.add(i)
+        for dimension in _dimensions(digest):
+            members = self._values.get(dimension)
+            if members is None:
+                members = self._values[dimension] = _Members()
+            members.add(i)
         if facts.restricted:
-            self.restricted.add(facts.name)
+            self._restricted.add(i)
         else:
             self.open.add(digest)
 
     def remove(self, name: str) -> None:
-        entry = self.nodes.pop(name, None)
         self._memo.clear()
-        if entry is None:
+        self._sorted = None
+        i = self._ids.pop(name, None)
+        if i is None:
             return
-        facts, digest = entry
+        facts, digest = self._facts[i], self._digests[i]
+        assert facts is not None
+        assert digest is not None
+        self._facts[i] = self._digests[i] = None
+        self._free.append(i)
+        self._all.discard(i)
         for key, value in facts.labels:
-            values = self.labels[key]
-            names = values[value]
-            names.discard(name)
-            if not names:
-                del values[value]
-                if not values:
-                    del self.labels[key]
+            _drop(self._keys, key, i)
+            values = self._labels[key]
+            _drop(values, value, i)
+            if not values:
+                del self._labels[key]
+        for dimension in _dimensions(digest):
+            members = self._values[dimension]
+            members.discard(i)
+            if not members.count:
+                del self._values[dimension]
         if facts.restricted:
-            self.restricted.discard(name)
+            self._restricted.discard(i)
         else:
             self.open.remove(digest)
 
@@ -187,74 +294,138 @@ class FeasibleIndex:
         return found
 
     def _capacity(self, constraints: Constraints) -> ClusterCapacity:
-        total = len(self.nodes)
+        total = len(self._ids)
+        facts, digests = self._facts, self._digests
         excluded = 0
-        if not constraints.selects:
+        if not constraints.selects:  # every node but the restricted ones it does not tolerate
             smallest = _Smallest(self.open)
             if constraints.tolerations:
-                nodes = self.nodes
-                for name in self.restricted:
-                    facts, digest = nodes[name]
-                    if constraints.tolerates(facts):
-                        smallest.add(digest)
+                for i in _bits(self._restricted.mask()):
+                    node = facts[i]
+                    assert node is not None
+                    if constraints.tolerates(node):
+                        smallest.add(digests[i])  # type: ignore[arg-type]
                     else:
                         excluded += 1
             else:
-                excluded = len(self.restricted)
+                excluded = self._restricted.count
             return smallest.capacity(scope_text(constraints, smallest.nodes, total, excluded))
-        smallest = _Smallest()
-        candidates, exact = self._candidates(constraints)
-        nodes = self.nodes
-        for name in nodes if candidates is None else candidates:
-            facts, digest = nodes[name]
-            if not exact and not constraints.matches(facts):
-                continue
-            if facts.restricted and not constraints.tolerates(facts):
-                excluded += 1
-                continue
-            smallest.add(digest)
-        return smallest.capacity(scope_text(constraints, smallest.nodes, total, excluded))
-
-    def _candidates(self, constraints: Constraints) -> tuple[Collection[str] | None, bool]:
-        """Names that may match (None: every node), and whether they match exactly (no check needed)."""
-        best: set[str] | None = None
-        for key, value in constraints.node_selector:
-            found = self.labels.get(key, {}).get(value)
-            if not found:
-                return (), True
-            if best is None or len(found) < len(best):
-                best = found
-        if best is not None:
-            exact = len(constraints.node_selector) == 1 and constraints.terms is None
-            return best, exact
-        union: set[str] = set()
-        for term in constraints.terms or ():
-            if term.error:
-                continue
-            found_term = self._term_candidates(term)
-            if found_term is None:
-                return None, False
-            union.update(found_term)
-        return union, False
-
-    def _term_candidates(self, term: Term) -> Collection[str] | None:
-        """The smallest set one positive requirement of ``term`` allows (None: none is positive)."""
-        best: Collection[str] | None = None
-        for requirement in term.fields:
-            if requirement.key == "metadata.name" and requirement.operator == "In":
-                name = requirement.values[0]
-                return (name,) if name in self.nodes else ()
-        for requirement in term.expressions:
-            if requirement.operator not in ("In", "Exists", "Gt", "Lt"):
-                continue
-            values = self.labels.get(requirement.key, {})
-            if requirement.operator == "In":
-                sets = [values[value] for value in requirement.values if value in values]
+        matched = self._selected(constraints)
+        restricted = matched & self._restricted.mask()
+        admitted = matched & ~restricted
+        for i in _bits(restricted):
+            node = facts[i]
+            assert node is not None
+            if constraints.tolerates(node):
+                admitted |= 1 << i
             else:
-                sets = [names for value, names in values.items() if requirement.matches(value)]
-            size = sum(len(names) for names in sets)
-            if best is None or size < len(best):
-                best = sets[0] if len(sets) == 1 else set().union(*sets)
-            if not best:
-                return ()
-        return best
+                excluded += 1
+        return self._smallest(admitted, total).capacity(
+            scope_text(constraints, admitted.bit_count(), total, excluded)
+        )
+
+    def _smallest(self, admitted: int, total: int) -> _Smallest:
+        """The minima over ``admitted``: node by node when they are few, else value by value
+        (each distinct published value has its own bitmap: the first, in ascending order, that
+        meets ``admitted`` is the minimum), whichever visits less."""
+        smallest = _Smallest()
+        count = admitted.bit_count()
+        if count <= _per_node_limit(len(self._values), total):
+            digests = self._digests
+            for i in _bits(admitted):
+                smallest.add(digests[i])  # type: ignore[arg-type]
+            return smallest
+        if self._sorted is None:
+            ordered: dict[int, list[tuple[int, _Members]]] = {}
+            for (dimension, value), members in self._values.items():
+                ordered.setdefault(dimension, []).append((value, members))
+            for entries in ordered.values():
+                entries.sort(key=lambda entry: entry[0])
+            self._sorted = ordered
+        smallest.nodes = count
+        for dimension, entries in self._sorted.items():
+            for value, members in entries:
+                if members.mask() & admitted:
+                    if dimension == _CPUS:
+                        smallest.cpus = value
+                    elif dimension == _MEMORY:
+                        smallest.memory = value
+                    else:
+                        smallest.hugepages[dimension] = value
+                    break
+        return smallest
+
+    def _selected(self, constraints: Constraints) -> int:
+        """The nodes the nodeSelector and the required affinity match, exactly, as a bitmask."""
+        everyone = self._all.mask()
+        matched = everyone
+        for key, value in constraints.node_selector:
+            matched &= self._pair(key, value)
+            if not matched:
+                return 0
+        if constraints.terms is not None:
+            union = 0
+            for term in constraints.terms:
+                union |= self._term(term, everyone, matched)
+            matched &= union
+        return matched
+
+    def _pair(self, key: str, value: str) -> int:
+        members = self._labels.get(key, {}).get(value)
+        return members.mask() if members is not None else 0
+
+    def _term(self, term: Term, everyone: int, within: int) -> int:
+        if term.error:
+            return 0
+        matched = within
+        for requirement in term.expressions:
+            if not matched:
+                return 0
+            operator, key = requirement.operator, requirement.key
+            if operator in ("In", "NotIn"):
+                found = 0
+                for value in requirement.values:
+                    found |= self._pair(key, value)
+                matched &= found if operator == "In" else everyone & ~found
+            elif operator in ("Exists", "DoesNotExist"):
+                members = self._keys.get(key)
+                found = members.mask() if members is not None else 0
+                matched &= found if operator == "Exists" else everyone & ~found
+            else:  # Gt, Lt: the values of that key that compare so
+                found = 0
+                for value, members in self._labels.get(key, {}).items():
+                    if requirement.matches(value):
+                        found |= members.mask()
+                matched &= found
+        for requirement in term.fields:
+            if requirement.key != "metadata.name":  # a field nodes do not have reads ""
+                matched = matched if requirement.matches("") else 0
+                continue
+            i = self._ids.get(requirement.values[0])
+            found = 0 if i is None else 1 << i
+            matched &= found if requirement.operator == "In" else everyone & ~found
+        return matched
+
+
+def _per_node_limit(values: int, total: int) -> int:
+    """Up to how many nodes the minima are taken node by node: a value's bitmap costs about
+    ``total / 8000`` node visits."""
+    return values + values * total // 8000
+
+
+def _dimensions(digest: Digest) -> list[tuple[int, int]]:
+    """(dimension, value) per published number: cpus, memory, one per huge page size."""
+    cpus, memory, hugepages, _problems = digest
+    found = [(size, amount) for size, amount in hugepages]
+    if cpus is not None:
+        found.append((_CPUS, cpus))
+    if memory is not None:
+        found.append((_MEMORY, memory))
+    return found
+
+
+def _drop(table: dict[str, _Members], key: str, i: int) -> None:
+    members = table[key]
+    members.discard(i)
+    if not members.count:
+        del table[key]
