@@ -401,29 +401,21 @@ class KubeApiServer:
                 rv = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
                 return table(res, [obj], rv, self._printer(res), query.get("includeObject", ""))
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
-        if verb == "list" and wants_table(accept):
+        if verb == "list":
+            as_table = wants_table(accept)
             selector = Selector.from_query(res, query)
             listed = list_body(
                 store,
                 res,
                 target.namespace,
                 dict(query),
-                metadata=False,
+                metadata=not as_table and metadata_only(accept, "PartialObjectMetadataList"),
                 selects=selector.matches if selector.active else None,
             )
+            if not as_table:
+                return listed
             printer = self._printer(res)
             return table(res, listed["items"], listed["metadata"], printer, query.get("includeObject", ""))
-        if verb == "list":
-            metadata = metadata_only(accept, "PartialObjectMetadataList")
-            selector = Selector.from_query(res, query)
-            return list_body(
-                store,
-                res,
-                target.namespace,
-                dict(query),
-                metadata=metadata,
-                selects=selector.matches if selector.active else None,
-            )
         dry = _dry(request)
         _field_validation(query)
         if verb == "deletecollection":
