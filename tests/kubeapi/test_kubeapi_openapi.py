@@ -132,12 +132,12 @@ def another(sample: dict[str, Any], plural: str) -> dict[str, Any]:
 async def test_every_declared_operation_is_served(api: KubeApiServer, http: aiohttp.ClientSession) -> None:
     """Each (path, method) of every document answers 2xx; writes with dryRun=All (declared on
     every write), so nothing changes."""
-    for path, body in (
+    for path, made in (
         ("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kubevirt"}}),
         (CRDS, kubevirt_crd()),
         ("/apis/kubevirt.io/v1/namespaces/kubevirt/kubevirts", KUBEVIRT_CR),
     ):
-        async with http.post(api.url + path, json=body) as response:
+        async with http.post(api.url + path, json=made) as response:
             assert response.status == 201, await response.text()
     before = api.resource_version
     answered = []
