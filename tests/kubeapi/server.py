@@ -351,7 +351,9 @@ class KubeApiServer:
         else:
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
         namespace: str | None = None
-        if len(rest) >= 3 and rest[0] == "namespaces":
+        # /namespaces/{ns}/{plural}...: a namespaced resource; /namespaces/{name}/status: the
+        # Namespace's own status subresource
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2:] != ["status"]:
             namespace, rest = rest[1], rest[2:]
         res = self.store.resource(group, version, rest[0]) if rest else None
         subresource = rest[2] if len(rest) == 3 else None

@@ -613,6 +613,24 @@ def openapi_v3_python(w: World) -> None:
     assert (redirected.status, redirected.headers["Location"]) == (301, url)
 
 
+def openapi_follows_the_crd_kubectl(w: World) -> None:
+    """A CRD's new schema is published at once (a new hash): kubectl, with the same --cache-dir,
+    validates against it (a KubeVirt release that declares the VEP field keeps it)."""
+    kubevirt_installed(w)
+    assert w.kubectl.run("apply", "-f", "-", stdin=AS_A_USER_WRITES_IT).code == 1
+    crd = kubevirt_crd()
+    for version in crd["spec"]["versions"]:
+        spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        developer = spec["properties"]["configuration"]["properties"]["developerConfiguration"]
+        developer["properties"]["autoNUMAEnablement"] = {"type": "boolean"}
+    w.kubectl.ok("apply", "--validate=false", "-f", "-", stdin=crd)
+    said = w.kubectl.ok("apply", "-f", "-", stdin=AS_A_USER_WRITES_IT)
+    assert (said.out.strip(), said.err) == ("kubevirt.kubevirt.io/kubevirt created", "")
+    stored = w.stored("KubeVirt/kubevirt/kubevirt")
+    assert stored["spec"]["configuration"]["developerConfiguration"]["autoNUMAEnablement"] is True
+    assert sent_validation(w, "create") == ["Strict", "Strict"]
+
+
 def strict_create_kubectl(w: World) -> None:
     """kubectl create/apply/replace --validate=strict send fieldValidation=Strict; an unknown field
     in a CR answers 400 BadRequest naming it (create, update) and nothing is stored."""
@@ -1275,6 +1293,7 @@ CASES: list[tuple[str, str, Callable[[World], None]]] = [
     ("cr-status-subresource-writes-only-status", "python", cr_status_subresource_python),
     # fieldValidation (server-side field validation; kubectl finds it in /openapi/v3)
     ("openapi-v3-declares-the-operations-and-parameters-served", "python", openapi_v3_python),
+    ("openapi-v3-follows-a-crd-schema-change", "kubectl", openapi_follows_the_crd_kubectl),
     ("fieldvalidation-warn-a-warning-per-unknown-field", "kubectl", warn_kubectl),
     ("fieldvalidation-warn-a-warning-per-unknown-field", "python", field_validation_warn_python),
     ("fieldvalidation-strict-unknown-field-is-400-on-create-update", "kubectl", strict_create_kubectl),
