@@ -35,7 +35,10 @@ What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
     openapi     GET /openapi/v3 and /openapi/v3/{api/v1|apis/{group}/{version}}?hash=...: the
                 operations and parameters served, custom resources' schemas (kubectl's
-                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py
+                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py.
+                Built-in kinds have no schema here: ``fieldValidation`` on them is checked (400
+                for an unknown mode) but their objects are stored as sent (kube-apiserver drops
+                or refuses unknown fields), so their documents do not declare it
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
