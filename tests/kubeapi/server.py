@@ -35,7 +35,10 @@ What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
     openapi     GET /openapi/v3 and /openapi/v3/{api/v1|apis/{group}/{version}}?hash=...: the
                 operations and parameters served, custom resources' schemas (kubectl's
-                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py
+                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py.
+                Built-in kinds have no schema here: ``fieldValidation`` on them is checked (400
+                for an unknown mode) but their objects are stored as sent (kube-apiserver drops
+                or refuses unknown fields), so their documents do not declare it
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
@@ -351,7 +354,9 @@ class KubeApiServer:
         else:
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
         namespace: str | None = None
-        if len(rest) >= 3 and rest[0] == "namespaces":
+        # /namespaces/{ns}/{plural}...: a namespaced resource; /namespaces/{name}/status: the
+        # Namespace's own status subresource
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2:] != ["status"]:
             namespace, rest = rest[1], rest[2:]
         res = self.store.resource(group, version, rest[0]) if rest else None
         subresource = rest[2] if len(rest) == 3 else None
@@ -401,29 +406,21 @@ class KubeApiServer:
                 rv = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
                 return table(res, [obj], rv, self._printer(res), query.get("includeObject", ""))
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
-        if verb == "list" and wants_table(accept):
+        if verb == "list":
+            as_table = wants_table(accept)
             selector = Selector.from_query(res, query)
             listed = list_body(
                 store,
                 res,
                 target.namespace,
                 dict(query),
-                metadata=False,
+                metadata=not as_table and metadata_only(accept, "PartialObjectMetadataList"),
                 selects=selector.matches if selector.active else None,
             )
+            if not as_table:
+                return listed
             printer = self._printer(res)
             return table(res, listed["items"], listed["metadata"], printer, query.get("includeObject", ""))
-        if verb == "list":
-            metadata = metadata_only(accept, "PartialObjectMetadataList")
-            selector = Selector.from_query(res, query)
-            return list_body(
-                store,
-                res,
-                target.namespace,
-                dict(query),
-                metadata=metadata,
-                selects=selector.matches if selector.active else None,
-            )
         dry = _dry(request)
         _field_validation(query)
         if verb == "deletecollection":
