@@ -101,7 +101,7 @@ from aiohttp import web
 from kubeapi.crd import CRD, check_crd, crd_resources, crd_schema, schema_errors
 from kubeapi.faults import Faults
 from kubeapi.listing import INITIAL_EVENTS_END, list_body, metadata_only, partial_object, watch_list_requested
-from kubeapi.openapi import discovery, documents
+from kubeapi.openapi import accepts_json, discovery, documents
 from kubeapi.patches import json_patch, merge_patch
 from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
@@ -261,7 +261,7 @@ class KubeApiServer:
                 raise ApiFailure(405, f"the server does not allow {request.method} on {request.path}")
             if openapi:
                 asked = request.path.rstrip("/").removeprefix("/openapi/v3").strip("/")
-                return self._openapi(asked, request.query.get("hash", ""))
+                return self._openapi(asked, request.query.get("hash", ""), request.headers.get("Accept", ""))
             if found is not None:
                 return web.json_response(found)
             target = self._target(request.path)
@@ -563,13 +563,15 @@ class KubeApiServer:
             return crd_schema(crd, res.version)
         return self.store.schemas.get((res.group, res.plural))
 
-    def _openapi(self, path: str, hash_asked: str) -> web.Response:
+    def _openapi(self, path: str, hash_asked: str, accept: str) -> web.Response:
         docs = documents(self.store.resources, self._custom_schema)
         if path == "":
             return web.json_response(discovery(docs))
         doc = docs.get(path)
         if doc is None:
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
+        if not accepts_json(accept):
+            return web.Response(status=406, headers={"Vary": "Accept"})
         headers = {"Etag": f'"{doc.hash}"', "Vary": "Accept"}
         if hash_asked and hash_asked != doc.hash:
             return web.Response(status=301, headers={**headers, "Location": doc.server_relative_url})
