@@ -17,7 +17,11 @@ apiextensions-apiserver's behaviour:
   ``minItems``/``maxItems``; a failure answers 422 Invalid with one cause per field.
 
 Not implemented: defaulting, CEL rules, conversion webhooks (versions are served from one
-storage with ``apiVersion`` rewritten, as the ``None`` conversion strategy does).
+storage with ``apiVersion`` rewritten, as the ``None`` conversion strategy does). Differs: a
+server-side apply carrying a field the schema does not declare is treated like any write here
+(pruned, and ``fieldValidation`` applies); kube-apiserver refuses it whatever ``fieldValidation``
+says ("failed to create typed patch object ... field not declared in schema", an HTTP 500 that
+kubernetes#139253 reports as a bug).
 """
 
 from __future__ import annotations

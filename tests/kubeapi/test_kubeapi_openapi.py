@@ -102,6 +102,12 @@ async def test_a_stale_hash_redirects_and_no_hash_is_not_immutable(
         assert (response.status, (await response.json())["reason"]) == (404, "NotFound")
     async with http.post(api.url + "/openapi/v3") as response:
         assert response.status == 405
+    protobuf = {"Accept": "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"}
+    async with http.get(api.url + "/openapi/v3/api/v1", headers=protobuf) as response:
+        assert response.status == 406  # only the JSON form is served
+    either = {"Accept": f"{protobuf['Accept']}, application/json;q=0.9"}
+    async with http.get(api.url + "/openapi/v3/api/v1", headers=either) as response:
+        assert (response.status, response.content_type) == (200, "application/json")
 
 
 NAMES = {
