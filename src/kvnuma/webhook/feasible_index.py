@@ -296,10 +296,15 @@ class FeasibleIndex:
         if not constraints.selects:  # every node but the restricted ones it does not tolerate
             smallest = _Smallest(self.open)
             if constraints.tolerations:
+                verdicts: dict[tuple[tuple[Taint, ...], bool], bool] = {}
                 for i in _bits(self._restricted.mask()):
                     node = facts[i]
                     assert node is not None
-                    if constraints.tolerates(node):
+                    shape = (node.taints, node.unschedulable)
+                    verdict = verdicts.get(shape)
+                    if verdict is None:
+                        verdict = verdicts[shape] = constraints.tolerates(node)
+                    if verdict:
                         smallest.add(digests[i])  # type: ignore[arg-type]
                     else:
                         excluded += 1
@@ -309,13 +314,24 @@ class FeasibleIndex:
         matched = self._selected(constraints)
         restricted = matched & self._restricted.mask()
         admitted = matched & ~restricted
-        for i in _bits(restricted):
-            node = facts[i]
-            assert node is not None
-            if constraints.tolerates(node):
+        if not constraints.tolerations:
+            excluded = restricted.bit_count()
+        else:  # nodes share their taints: decide each distinct set once
+            verdicts = {}
+            tolerated: list[int] = []
+            for i in _bits(restricted):
+                node = facts[i]
+                assert node is not None
+                shape = (node.taints, node.unschedulable)
+                verdict = verdicts.get(shape)
+                if verdict is None:
+                    verdict = verdicts[shape] = constraints.tolerates(node)
+                if verdict:
+                    tolerated.append(i)
+                else:
+                    excluded += 1
+            for i in tolerated:
                 admitted |= 1 << i
-            else:
-                excluded += 1
         return self._smallest(admitted, total).capacity(
             scope_text(constraints, admitted.bit_count(), total, excluded)
         )
