@@ -43,6 +43,7 @@ __all__ = [
     "MEMORY_POLICIES",
     "MEMORY_POLICY_ANNOTATION",
     "PCI_NUMA_ANNOTATION",
+    "PCI_NUMA_POLICY_ANNOTATION",
     "REALTIME_LABEL",
     "closest_feature_gate",
     "guest_numa_settings",
@@ -57,6 +58,9 @@ EMULATOR_PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenPari
 MEMFD_ANNOTATION = "kubevirt.io/memfd"
 """On a VMI: ``"false"`` makes KubeVirt back huge pages without ``<source type='memfd'/>``."""
 PCI_NUMA_ANNOTATION = "kvnuma.io/pci-numa"
+PCI_NUMA_POLICY_ANNOTATION = "kvnuma.io/pci-numa-affinity-policy"
+"""On a VMI: ``legacy`` (the default), ``preferred``, ``socket`` or ``required`` — Nova's
+``hw:pci_numa_affinity_policy`` for the PCI NUMA hook (``kvnuma.pci.policy``)."""
 AUTO_NUMA_ANNOTATION = "kvnuma.io/auto-numa"
 """On the KubeVirt CR: kvnuma's own switch for auto-NUMA (``kvnuma.webhook.switch``)."""
 GUEST_NUMA_ANNOTATION = "kvnuma.io/guest-numa"

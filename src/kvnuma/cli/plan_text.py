@@ -23,6 +23,7 @@ def print_text(
     cpus: CpuSet,
     vmi_name: str,
     decisions: tuple[Decision, Decision | None],
+    decision_nodes: str = "this host",
     admission_causes: list[str],
     guest: GuestPlan,
     hugepages: list[str],
@@ -49,7 +50,11 @@ def print_text(
         f"{human_bytes(host.max_single_numa_memory_bytes)}",
         markup=False,
     )
-    heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    if decision_nodes == "this host":
+        heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    else:
+        heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = --nodes)")
+        out.print(f"cluster: {decision_nodes}", markup=False)
     out.print(
         f"VMI: {vmi_name}: {count(guest.enabled_vcpus, 'vCPU')}, {human_bytes(guest.memory_bytes)}",
         markup=False,

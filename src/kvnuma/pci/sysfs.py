@@ -90,11 +90,28 @@ def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
     return cpu_nodes
 
 
+def read_node_sockets(root: str | os.PathLike[str], cpu_nodes: dict[int, int]) -> dict[int, int]:
+    """Host node -> socket: the ``physical_package_id`` of the node's first CPU (one file per
+    node; a CPU without the file, or ``-1``, leaves its node out)."""
+    first_cpu: dict[int, int] = {}
+    for cpu, node in sorted(cpu_nodes.items()):
+        first_cpu.setdefault(node, cpu)
+    sockets = {}
+    for node, cpu in sorted(first_cpu.items()):
+        path = os.path.join(root, "devices", "system", "cpu", f"cpu{cpu}", "topology", "physical_package_id")
+        text = read_text(path)
+        socket = None if text is None else parse_id(text, source=path)
+        if socket is not None:
+            sockets[node] = socket
+    return sockets
+
+
 def read_host_pci(root: str | os.PathLike[str], addresses: Iterable[str]) -> HostPciFacts:
     """The host facts for ``addresses`` (``dddd:bb:ss.f``); addresses not on the host are absent
     from ``numa_node``. InputError names the file if a value is unreadable or garbage."""
     root = os.fspath(root)
-    facts = HostPciFacts(cpu_nodes=read_cpu_nodes(root))
+    cpu_nodes = read_cpu_nodes(root)
+    facts = HostPciFacts(cpu_nodes=cpu_nodes, node_sockets=read_node_sockets(root, cpu_nodes))
     for address in addresses:
         device_dir = os.path.join(root, "bus", "pci", "devices", address)
         if not os.path.exists(device_dir):

@@ -1,0 +1,93 @@
+"""The PCI NUMA affinity policy through the real hook process (``python -m kvnuma.hook``), as
+KubeVirt's sidecar-shim runs it: the refusal fails the definition (exit 3, nothing on stdout),
+a bad value leaves the domain unchanged with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION
+from pci.pci_domains import numa_domain
+from pci.pci_sysfs_tree import TWO_SOCKET_HOST, TWO_SOCKET_NODES, TWO_SOCKET_SOCKETS, build_sysfs
+from support.libvirt import validate_domain
+
+ALL = [device.address for device in TWO_SOCKET_HOST]
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def run_hook(sysfs: Path, domain: str, vmi_json: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "PYTHONPATH": str(SRC), "KVNUMA_SYSFS_ROOT": str(sysfs)}
+    command = [sys.executable, "-m", "kvnuma.hook", "--vmi", vmi_json, "--domain", domain]
+    return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60, check=False)
+
+
+def expander_cells(xml: str) -> set[str | None]:
+    return {
+        c.findtext("target/node")
+        for c in ET.fromstring(xml).iter("controller")
+        if c.get("model") == "pcie-expander-bus"
+    }
+
+
+def vmi(policy: str) -> str:
+    return json.dumps(
+        {"kind": "VirtualMachineInstance", "metadata": {"annotations": {PCI_NUMA_POLICY_ANNOTATION: policy}}}
+    )
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Path:
+    return build_sysfs(tmp_path / "sys", TWO_SOCKET_HOST, TWO_SOCKET_NODES, TWO_SOCKET_SOCKETS)
+
+
+@pytest.mark.parametrize(
+    ("policy", "devices", "code", "named"),
+    [
+        pytest.param("legacy", ALL, 0, ["0000:3b:00.0"], id="legacy"),
+        pytest.param("preferred", ALL, 0, ALL, id="preferred"),
+        pytest.param("socket", ALL[:2], 0, ALL[:2], id="socket-same-socket"),
+        pytest.param("socket", ALL, 3, ALL[2:], id="socket-other-socket"),
+        pytest.param("required", ALL[:1], 0, ALL[:1], id="required-local"),
+        pytest.param("required", ALL[:2], 3, ALL[1:2], id="required-same-socket"),
+    ],
+)
+def test_policy_through_the_hook(
+    host: Path, policy: str, devices: list[str], code: int, named: list[str]
+) -> None:
+    """``named``: the devices placed (exit 0) or the devices the refusal names (exit 3)."""
+    domain = numa_domain(1, devices, memnodes={0: 0})
+    done = run_hook(host, domain, vmi(policy))
+    assert done.returncode == code, done.stderr
+    if code == 3:
+        assert done.stdout == ""
+        (line,) = done.stderr.splitlines()
+        assert line.startswith("kvnuma hook: refused: pci-numa-affinity-policy: ")
+        assert f"({policy})" in line
+        assert [address for address in devices if address in line] == named
+        return
+    assert expander_cells(done.stdout) == {"0"}
+    ports = done.stdout.count("ua-kvnuma-rp-")
+    assert ports == len(named)
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("kvnuma hook: warning: ")]
+    assert len(warnings) == (len(devices) - 1 if policy == "preferred" else 0)
+    validate_domain(done.stdout)
+
+
+@pytest.mark.parametrize("value", ["strict", "requierd", "x" * 10_000], ids=["other", "typo", "huge"])
+def test_a_bad_value_leaves_the_domain_unchanged_in_one_line(host: Path, value: str) -> None:
+    domain = numa_domain(1, ALL, memnodes={0: 0})
+    done = run_hook(host, domain, vmi(value))
+    assert done.returncode == 0
+    assert done.stdout == domain
+    (line,) = done.stderr.splitlines()
+    assert PCI_NUMA_POLICY_ANNOTATION in line
+    assert "is not one of legacy, preferred, socket, required" in line
+    assert line.endswith("domain left unchanged")
+    assert len(line) < 300
