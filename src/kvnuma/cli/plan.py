@@ -229,7 +229,7 @@ def hugepage_lines(guest: GuestPlan, host: HostTopology) -> list[str]:
     """The engine's free huge page check (``check_free_hugepages``) per guest cell, in words:
     shortfalls as warnings, and the host nodes where it could only compare totals (the source
     reports no free counts) or nothing at all (no pools reported) named as such."""
-    if not guest.cells:
+    if not guest.cells or guest.page_size_bytes is None:
         what = "none requested" if guest.page_size_bytes is None else "no guest NUMA cells"
         return [f"{what}: not checked per node"]
     lines: list[str] = []
@@ -238,7 +238,8 @@ def hugepage_lines(guest: GuestPlan, host: HostTopology) -> list[str]:
     unreported: list[int] = []
     for cell in guest.cells:
         host_cell = host.cell(cell.host_cell)
-        pool = None if host_cell is None else host_cell.pool(cell.page_size_bytes)
+        size = cell.page_size_bytes
+        pool = None if host_cell is None or size is None else host_cell.pool(size)
         free_unknown = pool is not None and pool.free is None
         try:
             check_free_hugepages((cell,), host)

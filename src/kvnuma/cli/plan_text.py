@@ -117,12 +117,14 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
                 str(guest_cell.host_cell),
                 ",".join(map(str, guest_cell.vcpus)),
                 human_bytes(guest_cell.memory_bytes),
-                f"{guest_cell.memory_bytes // size} x {human_bytes(size)}",
+                "default memory"
+                if size is None
+                else f"{guest_cell.memory_bytes // size} x {human_bytes(size)}",
                 " ".join(f"{other}:{value}" for other, value in guest_cell.distances) or "-",
             )
         out.print(cells)
     else:
-        out.print("no guest NUMA cells (no guestMappingPassthrough)")
+        out.print("no guest NUMA cells (no guestMappingPassthrough, no kvnuma.io/guest-numa)")
     out.print(
         f"topology {count(guest.sockets, 'socket')} x {count(guest.cores, 'core')} x "
         f"{count(guest.threads, 'thread')}; "
@@ -131,6 +133,15 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
         f"memory split: {guest.memory_split}",
         markup=False,
     )
+    if guest.cells:
+        nodes = ",".join(map(str, guest.memory_nodeset))
+        out.print(
+            f"memory policy: {guest.memory_policy} (<numatune> memory nodeset {nodes}, one memnode per cell);"
+            f" cells from {guest.cells_from}",
+            markup=False,
+        )
+    for note in guest.numa_notes:
+        out.print(f"guest NUMA: {note}", markup=False)
 
 
 def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:
