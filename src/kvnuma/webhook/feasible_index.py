@@ -115,6 +115,17 @@ class _Smallest:
             if low is None or amount < low:
                 self.hugepages[size] = amount
 
+    def merge(self, other: _Smallest) -> None:
+        self.nodes += other.nodes
+        if other.cpus is not None and (self.cpus is None or other.cpus < self.cpus):
+            self.cpus = other.cpus
+        if other.memory is not None and (self.memory is None or other.memory < self.memory):
+            self.memory = other.memory
+        for size, amount in other.hugepages.items():
+            low = self.hugepages.get(size)
+            if low is None or amount < low:
+                self.hugepages[size] = amount
+
     def capacity(self, scope: str) -> ClusterCapacity:
         return ClusterCapacity(
             nodes=self.nodes, cpus=self.cpus, memory_bytes=self.memory, hugepages=self.hugepages, scope=scope
@@ -291,50 +302,46 @@ class FeasibleIndex:
 
     def _capacity(self, constraints: Constraints) -> ClusterCapacity:
         total = len(self._ids)
-        facts, digests = self._facts, self._digests
         excluded = 0
         if not constraints.selects:  # every node but the restricted ones it does not tolerate
             smallest = _Smallest(self.open)
             if constraints.tolerations:
-                verdicts: dict[tuple[tuple[Taint, ...], bool], bool] = {}
-                for i in _bits(self._restricted.mask()):
-                    node = facts[i]
-                    assert node is not None
-                    shape = (node.taints, node.unschedulable)
-                    verdict = verdicts.get(shape)
-                    if verdict is None:
-                        verdict = verdicts[shape] = constraints.tolerates(node)
-                    if verdict:
-                        smallest.add(digests[i])  # type: ignore[arg-type]
-                    else:
-                        excluded += 1
+                tolerated, excluded = self._tolerated(self._restricted.mask(), constraints)
+                smallest.merge(self._smallest(tolerated, total))
             else:
                 excluded = self._restricted.count
             return smallest.capacity(scope_text(constraints, smallest.nodes, total, excluded))
         matched = self._selected(constraints)
         restricted = matched & self._restricted.mask()
         admitted = matched & ~restricted
-        if not constraints.tolerations:
+        if constraints.tolerations:
+            tolerated, excluded = self._tolerated(restricted, constraints)
+            admitted |= tolerated
+        else:
             excluded = restricted.bit_count()
-        else:  # nodes share their taints: decide each distinct set once
-            verdicts = {}
-            tolerated: list[int] = []
-            for i in _bits(restricted):
-                node = facts[i]
-                assert node is not None
-                shape = (node.taints, node.unschedulable)
-                verdict = verdicts.get(shape)
-                if verdict is None:
-                    verdict = verdicts[shape] = constraints.tolerates(node)
-                if verdict:
-                    tolerated.append(i)
-                else:
-                    excluded += 1
-            for i in tolerated:
-                admitted |= 1 << i
         return self._smallest(admitted, total).capacity(
             scope_text(constraints, admitted.bit_count(), total, excluded)
         )
+
+    def _tolerated(self, restricted: int, constraints: Constraints) -> tuple[int, int]:
+        """The nodes of ``restricted`` whose taints (and cordon) ``constraints`` tolerate, and how
+        many it does not; nodes share their taints, so each distinct set is decided once."""
+        facts = self._facts
+        verdicts: dict[tuple[tuple[Taint, ...], bool], bool] = {}
+        tolerated = bytearray((restricted.bit_length() >> 3) + 1)
+        excluded = 0
+        for i in _bits(restricted):
+            node = facts[i]
+            assert node is not None
+            shape = (node.taints, node.unschedulable)
+            verdict = verdicts.get(shape)
+            if verdict is None:
+                verdict = verdicts[shape] = constraints.tolerates(node)
+            if verdict:
+                tolerated[i >> 3] |= 1 << (i & 7)
+            else:
+                excluded += 1
+        return int.from_bytes(tolerated, "little"), excluded
 
     def _smallest(self, admitted: int, total: int) -> _Smallest:
         """The minima over ``admitted``: node by node when they are few, else value by value
