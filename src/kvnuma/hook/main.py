@@ -16,6 +16,10 @@ byte for byte, with one line on stderr saying why. Exit codes:
 Strict mode: ``--strict``, the environment variable ``KVNUMA_PCI_NUMA_STRICT=1``, or the VMI
 annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a VMI out.
 ``KVNUMA_SYSFS_ROOT`` (or ``--sysfs``) points at another sysfs root (default ``/sys``).
+
+Before the PCI step, ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` add guest NUMA cells
+and the memory policy (``kvnuma.hook.guest_numa``, one stderr line); a bad value leaves the
+whole domain unchanged.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError, RuleError
+from kvnuma.hook.guest_numa import apply_guest_numa, wanted
 from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
 from kvnuma.pci.policy import POLICY_RULE, parse_policy
-from kvnuma.pci.sysfs import read_host_pci
-from kvnuma.xmldoc import parse_document
+from kvnuma.pci.sysfs import read_cpu_nodes, read_host_pci
+from kvnuma.xmldoc import parse_document, to_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -78,11 +83,21 @@ def on_define_domain(
             source=f"VMI annotation {PCI_NUMA_POLICY_ANNOTATION}",
         )
         doc = parse_document(_domain_bytes(domain_xml), source="--domain", root="domain")
+        numa_line = (
+            apply_guest_numa(doc.root, annotations, read_cpu_nodes(sysfs_root))
+            if wanted(annotations)
+            else None
+        )
     except KvnumaError as error:
         return _unchanged(domain_xml, f"error: {error.one_line()}", strict)
     except Exception as error:  # RecursionError, MemoryError...: the VM must still start
         return _unchanged(domain_xml, f"error: --domain: {_internal(error)}", strict)
+    numa = [f"kvnuma hook: {numa_line}"] if numa_line else []
     if setting in ("off", "false", "disabled"):
+        if numa:
+            return HookOutcome(
+                to_text(doc), [*numa, f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: no PCI placement"]
+            )
         return HookOutcome(
             domain_xml, [f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: domain left unchanged"]
         )
@@ -108,9 +123,11 @@ def on_define_domain(
     except Exception as error:  # an internal failure must not stop the VM from starting
         problem = _internal(error)
     else:
-        return HookOutcome(result.xml, [f"kvnuma hook: {line}" for line in result.summary()])
+        return HookOutcome(result.xml, [*numa, *(f"kvnuma hook: {line}" for line in result.summary())])
     if strict:
-        return HookOutcome("", [f"kvnuma hook: error (strict): {problem}"], 1)
+        return HookOutcome("", [*numa, f"kvnuma hook: error (strict): {problem}"], 1)
+    if numa:  # the guest NUMA edit stands; only the PCI placement failed
+        return HookOutcome(to_text(doc), [*numa, f"kvnuma hook: error: {problem}; PCI devices left in place"])
     return HookOutcome(domain_xml, [f"kvnuma hook: error: {problem}; domain left unchanged"])
 
 
