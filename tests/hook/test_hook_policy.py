@@ -15,7 +15,19 @@ import pytest
 
 from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION
 from pci.pci_domains import numa_domain
-from pci.pci_sysfs_tree import TWO_SOCKET_HOST, TWO_SOCKET_NODES, TWO_SOCKET_SOCKETS, build_sysfs
+from pci.pci_sysfs_tree import (
+    GPU_HOST,
+    GPU_HOST_MDEVS,
+    GPU_HOST_NODES,
+    TWO_SOCKET_HOST,
+    TWO_SOCKET_NODES,
+    TWO_SOCKET_SOCKETS,
+    VGPU0,
+    VGPU1,
+    FakeMdev,
+    add_mdevs,
+    build_sysfs,
+)
 from support.libvirt import validate_domain
 
 ALL = [device.address for device in TWO_SOCKET_HOST]
@@ -91,3 +103,29 @@ def test_a_bad_value_leaves_the_domain_unchanged_in_one_line(host: Path, value: 
     assert "is not one of legacy, preferred, socket, required" in line
     assert line.endswith("domain left unchanged")
     assert len(line) < 300
+
+
+def test_vgpus_through_the_hook_follow_their_parent(tmp_path: Path) -> None:
+    root = add_mdevs(build_sysfs(tmp_path / "sys", GPU_HOST, GPU_HOST_NODES), GPU_HOST_MDEVS)
+    domain = numa_domain(2, [], mdevs=[VGPU0, VGPU1])
+    done = run_hook(root, domain, vmi("required"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"kvnuma hook: guest cell 0: pcie-expander-bus index 3 busNr 254 host pci0000:3a: {VGPU0}",
+        f"kvnuma hook: guest cell 1: pcie-expander-bus index 5 busNr 252 host pci0000:ae: {VGPU1}",
+    ]
+    validate_domain(done.stdout)
+
+
+def test_a_vgpu_with_a_bad_link_is_one_line_and_left_in_place(tmp_path: Path) -> None:
+    bad = FakeMdev(VGPU0, "0000:3b:00.0", "../../../devices/virtual/" + VGPU0)
+    root = add_mdevs(build_sysfs(tmp_path / "sys", GPU_HOST, GPU_HOST_NODES), [bad, GPU_HOST_MDEVS[1]])
+    done = run_hook(root, numa_domain(2, [], mdevs=[VGPU0, VGPU1]), vmi("legacy"))
+    assert done.returncode == 0, done.stderr
+    left = [line for line in done.stderr.splitlines() if VGPU0 in line]
+    assert left == [
+        f"kvnuma hook: left in place: mediated device {VGPU0}: bus/mdev/devices link "
+        f"'../../../devices/virtual/{VGPU0}' does not end in <parent BDF>/<uuid>"
+    ]
+    assert f"ua-kvnuma-rp-mdev-{VGPU1}" in done.stdout
+    assert f"ua-kvnuma-rp-mdev-{VGPU0}" not in done.stdout

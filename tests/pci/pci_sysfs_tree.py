@@ -75,3 +75,31 @@ TWO_SOCKET_HOST = (
 
 TWO_SOCKET_NODES = {0: "0-3", 1: "4-7", 2: "8-11", 3: "12-15"}
 TWO_SOCKET_SOCKETS = {0: 0, 1: 0, 2: 1, 3: 1}
+
+
+@dataclass(frozen=True)
+class FakeMdev:
+    """A mediated device under ``parent`` (a FakePciDevice address in the same tree).
+    ``link``: write this symlink target instead of the kernel's (a bad link)."""
+
+    uuid: str
+    parent: str
+    link: str | None = None
+
+
+def add_mdevs(root: Path, mdevs: Iterable[FakeMdev]) -> Path:
+    """Write each mediated device as the kernel does: a folder ``<uuid>`` in its parent's device
+    folder and ``bus/mdev/devices/<uuid>`` linking to it."""
+    bus_dir = root / "bus" / "mdev" / "devices"
+    bus_dir.mkdir(parents=True, exist_ok=True)
+    for mdev in mdevs:
+        parent_dir = (root / "bus" / "pci" / "devices" / mdev.parent).resolve()
+        (parent_dir / mdev.uuid).mkdir()
+        target = mdev.link if mdev.link is not None else os.path.relpath(parent_dir / mdev.uuid, bus_dir)
+        (bus_dir / mdev.uuid).symlink_to(target)
+    return root
+
+
+VGPU0, VGPU1 = "4b20d080-1b54-4048-85b3-a6a62d165c01", "0f6e8b47-3d2c-4b8e-9a51-7c0e2d9f1a22"
+GPU_HOST_MDEVS = (FakeMdev(VGPU0, "0000:3b:00.0"), FakeMdev(VGPU1, "0000:af:00.0"))
+"""A vGPU on the node-0 GPU and one on the node-1 GPU of ``GPU_HOST``."""

@@ -113,6 +113,7 @@ def on_define_domain(
             host_cpu_nodes=facts.cpu_nodes,
             policy=policy,
             node_sockets=facts.node_sockets,
+            problems=facts.problems,
         )
     except RuleError as error:
         if error.rule == POLICY_RULE:

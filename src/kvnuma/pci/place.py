@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from kvnuma.pci.apply import apply_plan
 from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
-from kvnuma.pci.plan import DeviceRequest, plan_placement
+from kvnuma.pci.plan import DeviceRequest, Skipped, plan_placement
 from kvnuma.pci.policy import Verdict, apply_policy
 from kvnuma.xmldoc import XmlDoc, parse_document, to_text
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
     from collections.abc import Mapping
 
-    from kvnuma.pci.plan import PciPlan, Skipped
+    from kvnuma.pci.plan import PciPlan
 __all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
 
 
@@ -72,6 +72,7 @@ def place_in_doc(
     host_cpu_nodes: Mapping[int, int] | None = None,
     policy: str = "legacy",
     node_sockets: Mapping[int, int] | None = None,
+    problems: Mapping[str, str] | None = None,
 ) -> PlacementResult:
     """Place ``doc``'s PCI hostdevs in place (see ``place_pci_devices``)."""
     root = doc.root
@@ -100,14 +101,22 @@ def place_in_doc(
     ]
     pod_nodes = frozenset(binding.cell_of_node) | frozenset(binding.unbound)
     decision = apply_policy(policy, requests, binding.cell_of_node, pod_nodes, node_sockets or {})
+    problems = problems or {}
     plan = plan_placement(
-        requests,
+        [r for r in requests if str(r.address) not in problems],
         decision.cell_of_node,
         foreign_indexes=frozenset(c.index for c in controllers if not c.owned),
         previous_indexes=owned_indexes,
         unbound_nodes=binding.unbound,
         strict=strict,
     )
+    unread = tuple(
+        Skipped(r.address, "pci-host-facts", problems[str(r.address)])
+        for r in requests
+        if str(r.address) in problems
+    )
+    if unread:
+        plan = replace(plan, skipped=tuple(sorted(plan.skipped + unread, key=lambda s: s.device)))
     apply_plan(root, plan, controllers, devices)
     return PlacementResult(doc, plan, verdicts=_settled(decision.verdicts, plan))
 
@@ -135,6 +144,7 @@ def place_pci_devices(
     host_cpu_nodes: Mapping[int, int] | None = None,
     policy: str = "legacy",
     node_sockets: Mapping[int, int] | None = None,
+    problems: Mapping[str, str] | None = None,
 ) -> PlacementResult:
     """Put each PCI hostdev of ``domain`` behind a ``pcie-expander-bus`` on the guest cell bound
     to its host NUMA node.
@@ -145,8 +155,10 @@ def place_pci_devices(
     for guest cells that ``<numatune>`` does not bind. ``strict``: a device that cannot be placed
     is a RuleError instead of being left in place. ``policy``: the PCI NUMA affinity policy
     (``kvnuma.pci.policy``; ``required``/``socket`` refuse with a RuleError), with
-    ``node_sockets`` (host node -> socket). The input (text or an ElementTree element) is not
-    modified.
+    ``node_sockets`` (host node -> socket). ``problems``: device -> why its host facts could not be
+    read (left in place with that reason). Mediated devices (``<hostdev type='mdev'
+    model='vfio-pci'>``) are keyed by uuid and placed by their parent's facts. The input (text
+    or an ElementTree element) is not modified.
     """
     if isinstance(domain, str):
         doc = parse_document(domain, source="domain XML", root="domain")
@@ -160,4 +172,5 @@ def place_pci_devices(
         host_cpu_nodes=host_cpu_nodes,
         policy=policy,
         node_sockets=node_sockets,
+        problems=problems,
     )

@@ -97,6 +97,7 @@ def place_domain_devices(
         host_cpu_nodes=facts.cpu_nodes,
         policy=policy,
         node_sockets=facts.node_sockets,
+        problems=facts.problems,
     )
     if result.plan is None:
         return PciStep(xml, result, policy)
