@@ -51,7 +51,7 @@ SHAPES = [
 ]
 
 
-def annotations(shape: Shape) -> dict[str, str]:
+def shape_annotations(shape: Shape) -> dict[str, str]:
     return {GUEST_NUMA_ANNOTATION: "host-cells", MEMORY_POLICY_ANNOTATION: shape.policy}
 
 
@@ -61,7 +61,7 @@ def plan_of(shape: Shape, *, annotated: bool = True) -> GuestPlan:
         memory="256Mi",
         page=None,
         passthrough=False,
-        annotations=annotations(shape) if annotated else None,
+        annotations=shape_annotations(shape) if annotated else None,
     )
     return plan_guest(spec, CpuSet.parse(shape.cpuset), FLAT_3x2)
 
@@ -69,7 +69,9 @@ def plan_of(shape: Shape, *, annotated: bool = True) -> GuestPlan:
 def through_the_hook(shape: Shape, sysfs: Path) -> str:
     stock = render_domain(plan_of(shape, annotated=False))  # KubeVirt's domain: pins, no cells
     assert "<numa>" not in stock
-    vmi_json = json.dumps({"kind": "VirtualMachineInstance", "metadata": {"annotations": annotations(shape)}})
+    vmi_json = json.dumps(
+        {"kind": "VirtualMachineInstance", "metadata": {"annotations": shape_annotations(shape)}}
+    )
     done = subprocess.run(
         ["/usr/bin/python3", "-IS", str(BUNDLE), "--vmi", vmi_json, "--domain", stock],
         capture_output=True,
