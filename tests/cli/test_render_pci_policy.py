@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from kvnuma.cli import cli
 from kvnuma.model import PciDevice
 from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION
+from pci.pci_sysfs_tree import VGPU0, FakeMdev, add_mdevs
 from support.hostbuilder import render_sysfs, synthetic_host
 from support.libvirt import validate_domain
 
@@ -143,3 +144,35 @@ def test_a_refusal_or_a_bad_value_is_one_line_and_exit_2(
     assert out == ""
     assert err.count("\n") == 1
     assert fragment in err
+
+
+def test_a_vgpu_host_device_is_rendered_as_an_mdev_and_placed_by_its_parent(
+    tmp_path: Path, sysfs: Path
+) -> None:
+    add_mdevs(sysfs, [FakeMdev(VGPU0, GPU0)])  # parent GPU0 is on host node 0
+    document = vmi()
+    spec = document["spec"]
+    assert isinstance(spec, dict)
+    spec["domain"]["devices"] = {"gpus": [{"name": "vgpu1", "deviceName": "nvidia.com/GRID_A100-4C"}]}
+    path = tmp_path / "vgpu.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = CliRunner().invoke(
+        cli,
+        ["render", "--vmi", str(path), "--sysfs", str(sysfs), "--cpuset", "2-5,10-12",
+         "--kubevirt", str(KUBEVIRT), "--host-device", f"vgpu1={VGPU0.upper()}", "-o", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    output = json.loads(result.stdout)
+    root = ET.fromstring(output["domainXml"])
+    (hostdev,) = root.iter("hostdev")
+    alias = hostdev.find("alias")
+    assert alias is not None
+    assert (hostdev.get("type"), hostdev.get("model"), alias.get("name")) == (
+        "mdev",
+        "vfio-pci",
+        "ua-gpu-vgpu1",
+    )
+    assert [(d["device"], d["outcome"], d["cell"]) for d in output["pci"]["devices"]] == [
+        (VGPU0, "placed", 0)
+    ]
+    validate_domain(output["domainXml"])

@@ -5,7 +5,7 @@
                   [--cluster-config FILE] [--domain base.xml]
                   [--memory-split kubevirt|proportional] [-o xml|table|json|yaml]
                   [--kubevirt FILE | --feature-gate NAME]... [--pci-sysfs ROOT] [--pci-strict]
-                  [--host-device NAME=DDDD:BB:SS.F]...
+                  [--host-device NAME=DDDD:BB:SS.F|NAME=MDEV-UUID]...
 
 ``--vmi`` is a VMI, or a VirtualMachine expanded with its instance type and preference.
 Without ``--domain`` it prints a complete minimal domain; with it, the base domain with only
@@ -215,9 +215,9 @@ def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset
     "--host-device",
     "host_devices",
     multiple=True,
-    metavar="NAME=DDDD:BB:SS.F",
-    help="The host PCI address backing the VMI's GPU or host device NAME (known to the device "
-    "plugin at start): rendered as KubeVirt's <hostdev>.",
+    metavar="NAME=DDDD:BB:SS.F|UUID",
+    help="The host PCI address (or vGPU mdev uuid) backing the VMI's GPU or host device NAME "
+    "(known to the device plugin at start): rendered as KubeVirt's <hostdev>.",
 )
 @kubevirt_quirk_options
 @output_option("xml", "table", "json", "yaml")
