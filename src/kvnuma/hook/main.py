@@ -9,10 +9,17 @@ byte for byte, with one line on stderr saying why. Exit codes:
     0  placed, or nothing to do, or any failure with the domain returned unchanged
     1  strict mode and the placement (or the input) failed: KubeVirt then fails the definition
     2  no domain to return: the arguments have no ``--domain`` at all (nothing on stdout)
+    3  the VMI's ``kvnuma.io/pci-numa-affinity-policy`` (``required`` or ``socket``) refused a
+       device: nothing on stdout, KubeVirt fails the definition (the VMI's ``SyncFailed``
+       event says ``exit status 3``; the sidecar's log has the line naming the devices)
 
 Strict mode: ``--strict``, the environment variable ``KVNUMA_PCI_NUMA_STRICT=1``, or the VMI
 annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a VMI out.
 ``KVNUMA_SYSFS_ROOT`` (or ``--sysfs``) points at another sysfs root (default ``/sys``).
+
+Before the PCI step, ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` add guest NUMA cells
+and the memory policy (``kvnuma.hook.guest_numa``, one stderr line); a bad value leaves the
+whole domain unchanged.
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kvnuma.errors import InputError, KvnumaError
-from kvnuma.names import PCI_NUMA_ANNOTATION
+from kvnuma.errors import InputError, KvnumaError, RuleError
+from kvnuma.hook.guest_numa import apply_guest_numa, wanted
+from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
-from kvnuma.pci.sysfs import read_host_pci
-from kvnuma.xmldoc import parse_document
+from kvnuma.pci.policy import POLICY_RULE, parse_policy
+from kvnuma.pci.sysfs import read_cpu_nodes, read_host_pci
+from kvnuma.xmldoc import parse_document, to_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -36,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["HookOutcome", "main", "on_define_domain"]
 
 HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
+REFUSED = 3
+"""The exit code of a definition the PCI NUMA affinity policy refuses."""
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -67,12 +78,26 @@ def on_define_domain(
     try:
         annotations = _annotations(vmi_json)
         setting = annotations.get(PCI_NUMA_ANNOTATION, "").strip().lower()
+        policy = parse_policy(
+            annotations.get(PCI_NUMA_POLICY_ANNOTATION, ""),
+            source=f"VMI annotation {PCI_NUMA_POLICY_ANNOTATION}",
+        )
         doc = parse_document(_domain_bytes(domain_xml), source="--domain", root="domain")
+        numa_line = (
+            apply_guest_numa(doc.root, annotations, read_cpu_nodes(sysfs_root))
+            if wanted(annotations)
+            else None
+        )
     except KvnumaError as error:
         return _unchanged(domain_xml, f"error: {error.one_line()}", strict)
     except Exception as error:  # RecursionError, MemoryError...: the VM must still start
         return _unchanged(domain_xml, f"error: --domain: {_internal(error)}", strict)
+    numa = [f"kvnuma hook: {numa_line}"] if numa_line else []
     if setting in ("off", "false", "disabled"):
+        if numa:
+            return HookOutcome(
+                to_text(doc), [*numa, f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: no PCI placement"]
+            )
         return HookOutcome(
             domain_xml, [f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: domain left unchanged"]
         )
@@ -86,15 +111,24 @@ def on_define_domain(
             strict=strict,
             groups=facts.root_complex,
             host_cpu_nodes=facts.cpu_nodes,
+            policy=policy,
+            node_sockets=facts.node_sockets,
+            problems=facts.problems,
         )
+    except RuleError as error:
+        if error.rule == POLICY_RULE:
+            return HookOutcome("", [f"kvnuma hook: refused: {error.one_line()}"], REFUSED)
+        problem = error.one_line()
     except KvnumaError as error:
         problem = error.one_line()
     except Exception as error:  # an internal failure must not stop the VM from starting
         problem = _internal(error)
     else:
-        return HookOutcome(result.xml, [f"kvnuma hook: {line}" for line in result.summary()])
+        return HookOutcome(result.xml, [*numa, *(f"kvnuma hook: {line}" for line in result.summary())])
     if strict:
-        return HookOutcome("", [f"kvnuma hook: error (strict): {problem}"], 1)
+        return HookOutcome("", [*numa, f"kvnuma hook: error (strict): {problem}"], 1)
+    if numa:  # the guest NUMA edit stands; only the PCI placement failed
+        return HookOutcome(to_text(doc), [*numa, f"kvnuma hook: error: {problem}; PCI devices left in place"])
     return HookOutcome(domain_xml, [f"kvnuma hook: error: {problem}; domain left unchanged"])
 
 

@@ -35,6 +35,22 @@ class PciStep:
 
     xml: str
     result: PlacementResult | None
+    policy: str = "legacy"
+    """The PCI NUMA affinity policy the step ran with (``kvnuma.pci.policy``)."""
+
+    @property
+    def verdicts(self) -> list[str]:
+        """One line per device: where it is relative to the pod's host nodes and what the PCI
+        NUMA affinity policy made of it."""
+        if self.result is None:
+            return []
+        return [
+            f"{v.device}: {v.locality}"
+            + (f" (host node {v.host_node})" if v.host_node is not None and v.host_node >= 0 else "")
+            + f": {v.outcome}"
+            + (f" on guest cell {v.cell}" if v.cell is not None else "")
+            for v in self.result.verdicts
+        ]
 
     @property
     def left_in_place(self) -> list[str]:
@@ -53,24 +69,39 @@ class PciStep:
             "leftInPlace": [
                 {"device": str(s.device), "rule": s.rule, "reason": s.reason} for s in result.skipped
             ],
+            "policy": self.policy,
+            "devices": [verdict.as_dict() for verdict in result.verdicts],
         }
 
 
 def place_domain_devices(
-    xml: str, read_facts: FactsReader, *, strict: bool = False, source: str = "rendered domain"
+    xml: str,
+    read_facts: FactsReader,
+    *,
+    strict: bool = False,
+    source: str = "rendered domain",
+    policy: str = "legacy",
 ) -> PciStep:
     """``xml`` with its PCI hostdevs placed on their guest cells (RuleError in strict mode when a
-    device cannot be placed). The XML declaration and everything kvnuma does not own are kept."""
+    device cannot be placed, or when ``policy`` refuses one). The XML declaration and everything
+    kvnuma does not own are kept."""
     doc = parse_document(xml, source=source, root="domain")  # the reader and writer the hook uses
     devices = hostdevs(doc.root)
     needs_facts = bool(guest_cells(doc.root)) and bool(devices)
     facts = read_facts(sorted({str(d.source) for d in devices})) if needs_facts else HostPciFacts()
     result = place_in_doc(
-        doc, facts.numa_node, strict=strict, groups=facts.root_complex, host_cpu_nodes=facts.cpu_nodes
+        doc,
+        facts.numa_node,
+        strict=strict,
+        groups=facts.root_complex,
+        host_cpu_nodes=facts.cpu_nodes,
+        policy=policy,
+        node_sockets=facts.node_sockets,
+        problems=facts.problems,
     )
     if result.plan is None:
-        return PciStep(xml, result)
-    return PciStep(_with_declaration(xml, result.xml), result)
+        return PciStep(xml, result, policy)
+    return PciStep(_with_declaration(xml, result.xml), result, policy)
 
 
 def _with_declaration(original: str, placed: str) -> str:

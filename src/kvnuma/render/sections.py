@@ -2,7 +2,8 @@
 
 Shapes follow KubeVirt's converter: single-CPU ``vcpupin``s, guest cell ``cpus`` as a comma
 list without ranges, memory in bytes (``unit='b'``), hugepage ``nodeset`` = the guest cell,
-``memnode`` strict to the host node. ``<vcpusched>`` is rendered for realtime vCPUs
+``memnode`` to the host node in the plan's memory policy (KubeVirt's strict unless
+``kvnuma.io/memory-policy`` says otherwise). ``<vcpusched>`` is rendered for realtime vCPUs
 (SCHED_FIFO priority 1) although KubeVirt now sets the scheduler from virt-handler instead.
 """
 
@@ -112,9 +113,10 @@ def numatune(plan: GuestPlan) -> ET.Element | None:
     if not plan.cells:
         return None
     parent = _el("numatune")
-    parent.append(_el("memory", mode="strict", nodeset=",".join(str(n) for n in plan.memory_nodeset)))
+    mode = plan.memory_policy
+    parent.append(_el("memory", mode=mode, nodeset=",".join(str(n) for n in plan.memory_nodeset)))
     for cell in plan.cells:
-        parent.append(_el("memnode", cellid=str(cell.id), mode="strict", nodeset=str(cell.host_cell)))
+        parent.append(_el("memnode", cellid=str(cell.id), mode=mode, nodeset=str(cell.host_cell)))
     return parent
 
 

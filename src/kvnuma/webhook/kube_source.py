@@ -5,7 +5,8 @@ One ``KubeClient`` and two reflectors (``kvnuma.kube``):
   Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads) or,
              with the feasible-node threshold (``ClusterCache(feasible=True)``), full objects: the
              taints and the cordon are in the Node's spec, which no metadata-only or field-filtered
-             request returns; each page is digested and dropped as before,
+             request returns; pages of at most 100 (``FULL_OBJECT_PAGE``); each page is digested and
+             dropped as before,
              paginated (``limit=page_size`` for the first list, ``relist_page_size`` for re-lists
              while the old cache serves; each page under the client's timeout) or, with
              ``watch_list``, the streaming watch-list with a fallback to pages; every list is built
@@ -76,6 +77,15 @@ class _LoggedNodeBuild:
         )
 
 
+FULL_OBJECT_PAGE = 100
+"""The first list's page size for full Node objects (the feasible-node threshold): about 1.2 MB of
+JSON a page, so the page being decoded stays small beside the cache."""
+
+
+def _full_object_page(page_size: int | None) -> int | None:
+    return None if page_size is None else min(page_size, FULL_OBJECT_PAGE)
+
+
 def kube_source(
     config: ClusterConfig | None = None,
     *,
@@ -125,7 +135,7 @@ def kube_source(
                     step_objects=25,
                     relist_pause=relist_pause,
                     watch_list=watch_list,
-                    **common,
+                    **(common | {"page_size": _full_object_page(page_size)} if cache.feasible else common),
                 )
             ]
             if cache.override is None:
