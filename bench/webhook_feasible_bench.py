@@ -43,14 +43,13 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.loadgen import Client, p99  # noqa: E402
 from bench.webhook_scale_bench import (  # noqa: E402
     MUTATE,
     REVIEW,
     Api,
-    Client,
     Webhook,
     metric,
-    p99,
     pin,
     realistic_node,
     rss_peak_mb,
