@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError, RuleError
-from kvnuma.hook.guest_numa import apply_guest_numa, wanted
+from kvnuma.hook.guest_numa import apply_guest_numa, read_node_distances, wanted
 from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import place_in_doc
@@ -84,7 +84,9 @@ def on_define_domain(
         )
         doc = parse_document(_domain_bytes(domain_xml), source="--domain", root="domain")
         numa_line = (
-            apply_guest_numa(doc.root, annotations, read_cpu_nodes(sysfs_root))
+            apply_guest_numa(
+                doc.root, annotations, read_cpu_nodes(sysfs_root), read_node_distances(sysfs_root)
+            )
             if wanted(annotations)
             else None
         )
