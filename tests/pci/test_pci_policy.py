@@ -6,9 +6,12 @@ The domain's one guest cell is bound to host node 0.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kvnuma.errors import InputError, RuleError
 from kvnuma.pci import place_pci_devices
@@ -135,3 +138,44 @@ def test_parse_policy_rejects_other_values_in_one_bounded_line(text: str) -> Non
     assert line.startswith("annotation: ")
     assert "legacy, preferred, socket, required" in line
     assert len(line) < 200
+
+
+@st.composite
+def policy_cases(draw: st.DrawFn) -> tuple[str, dict[str, int], dict[int, int], str]:
+    """A domain of 1-3 cells on distinct host nodes of 0-5 (sockets: node // 2), its devices on
+    nodes -1..5 or absent, and a policy."""
+    pod = draw(st.lists(st.integers(0, 5), min_size=1, max_size=3, unique=True))
+    buses = draw(st.lists(st.integers(1, 200), min_size=1, max_size=8, unique=True))
+    addresses = [f"0000:{bus:02x}:00.0" for bus in buses]
+    nodes = {a: n for a in addresses if (n := draw(st.integers(-2, 5))) != -2}
+    domain = numa_domain(len(pod), addresses, memnodes=dict(enumerate(pod)))
+    return domain, nodes, {n: n // 2 for n in range(6)}, draw(st.sampled_from(POLICIES))
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=policy_cases())
+def test_policy_invariants(case: tuple[str, dict[str, int], dict[int, int], str]) -> None:
+    domain, nodes, sockets, policy = case
+    pod_nodes = {int(m.group(1)) for m in re.finditer(r"nodeset='(\d+)'", domain)}
+    try:
+        result = place_pci_devices(domain, nodes, policy=policy, node_sockets=sockets)
+    except RuleError as refused:
+        # only the refusing policies refuse, and only for a device off the pod's nodes
+        assert policy in ("socket", "required")
+        assert any(nodes.get(a) not in pod_nodes for a in re.findall(r"\d{4}:\w\w:\w\w\.\d", str(refused)))
+        return
+    verdicts = {v.device: v for v in result.verdicts}
+    assert len(verdicts) == len(result.verdicts) == domain.count("<hostdev ")
+    for device, verdict in verdicts.items():
+        node = nodes.get(device)
+        if verdict.outcome == "placed":
+            assert node is not None
+            assert node >= 0
+            if policy in ("legacy", "required"):
+                assert node in pod_nodes
+            if policy == "socket":
+                assert sockets[node] in {sockets[n] for n in pod_nodes}
+        elif policy in ("socket", "required"):
+            assert node in pod_nodes  # a device of a refusing policy is placed or local
+    if policy == "legacy":
+        assert result.xml == place_pci_devices(domain, nodes).xml

@@ -3,6 +3,7 @@
     kvnuma plan [--vmi VMI.yaml] [--sysfs ROOT | --capabilities FILE | --libvirt URI]
                 [--cpuset LIST] [--instancetype FILE]... [--preference FILE]...
                 [--cluster-config FILE] [--nodes DIR] [--memory-split kubevirt|proportional]
+                [--host-device NAME=DDDD:BB:SS.F|NAME=MDEV-UUID]... [--pci-sysfs ROOT]
                 [-o table|json|yaml]
 
 Defaults: this host (``/sys``), all its online CPUs as the cpuset, and an embedded example VMI
@@ -34,6 +35,7 @@ from kvnuma.admission import AdmissionConfig, ClusterCapacity, Decision, NodeCap
 from kvnuma.admission.kubevirt_rules import create_admitter_causes
 from kvnuma.cli.options import cpuset_option, host_options, load_host, output_option, vmi_option
 from kvnuma.cli.output import DATA_FORMATS, emit
+from kvnuma.cli.plan_pci import explain_pci, pci_options, pci_root_for, print_pci
 from kvnuma.cli.plan_text import print_text
 from kvnuma.cli.render import (
     chosen_quirks,
@@ -123,6 +125,7 @@ def load_nodes(folder: Path) -> ClusterCache:
 )
 @split_option
 @kubevirt_quirk_options
+@pci_options
 @output_option("table", "json", "yaml")
 def plan(
     *,
@@ -138,6 +141,8 @@ def plan(
     memory_split: SplitMode,
     kubevirt_quirks: tuple[str, ...],
     kubevirt_exact: bool,
+    host_devices: tuple[str, ...],
+    pci_sysfs: Path | None,
     output: str,
 ) -> None:
     """Show topology, auto-NUMA decision, guest layout and domain XML."""
@@ -185,6 +190,13 @@ def plan(
     )
     pages = hugepage_lines(guest, host)
     xml = render_domain(guest)
+    pci = (
+        explain_pci(document, xml, host_devices, pci_root_for(pci_sysfs, sysfs), source=vmi_name)
+        if host_devices
+        else None
+    )
+    if pci is not None:
+        xml = pci.xml
     if output in DATA_FORMATS:
         emit(
             {
@@ -204,6 +216,7 @@ def plan(
                     "planned": bool(guest.hotplug),
                 },
                 "domainXml": xml,
+                **({"pci": pci.document} if pci is not None else {}),
             },
             output,
         )
@@ -220,6 +233,8 @@ def plan(
         xml=xml,
         hotplug=(sizing, config),
     )
+    if pci is not None:
+        print_pci(pci)
 
 
 ENOUGH = "enough free on every node"

@@ -16,8 +16,8 @@ not on the host     left in place   left in place, warning  refused             
 
 "Nearest cell": the guest cell of a pod node on the device's socket (the lowest such cell), else
 the lowest guest cell. ``legacy`` is kvnuma's behaviour without the annotation. A refusal is a
-``RuleError('pci-numa-affinity-policy')`` naming every refused device: the hook then fails the
-definition. Standard library only (the hook bundles it).
+``PolicyRefused`` (a ``RuleError('pci-numa-affinity-policy')``) naming every refused device: the
+hook then fails the definition. Standard library only (the hook bundles it).
 """
 
 from __future__ import annotations
@@ -32,7 +32,15 @@ if TYPE_CHECKING:
 
     from kvnuma.pci.plan import DeviceRequest
 
-__all__ = ["POLICIES", "POLICY_RULE", "PolicyDecision", "Verdict", "apply_policy", "parse_policy"]
+__all__ = [
+    "POLICIES",
+    "POLICY_RULE",
+    "PolicyDecision",
+    "PolicyRefused",
+    "Verdict",
+    "apply_policy",
+    "parse_policy",
+]
 
 POLICIES = ("legacy", "preferred", "socket", "required")
 POLICY_RULE = "pci-numa-affinity-policy"
@@ -79,6 +87,15 @@ class PolicyDecision:
     policy: str
     cell_of_node: Mapping[int, int]
     verdicts: tuple[Verdict, ...]
+
+
+class PolicyRefused(RuleError):
+    """``RuleError('pci-numa-affinity-policy')`` with the verdict of every device (the refused
+    ones with outcome ``refused``), so that an explanation can show all of them."""
+
+    def __init__(self, verdicts: tuple[Verdict, ...], *, needed: str, available: str, detail: str) -> None:
+        super().__init__(POLICY_RULE, needed=needed, available=available, detail=detail)
+        self.verdicts = verdicts
 
 
 def parse_policy(text: str, *, source: str) -> str:
@@ -187,8 +204,8 @@ def apply_policy(
                 )
             )
     if refused:
-        raise RuleError(
-            POLICY_RULE,
+        raise PolicyRefused(
+            tuple(verdicts),
             needed=f"every PCI device on the pod's host nodes{_OR_SOCKETS.get(policy, '')} ({policy})",
             available=f"{len(refused)} of {len(devices)} elsewhere",
             detail="; ".join(refused),
