@@ -129,3 +129,21 @@ def test_a_vgpu_with_a_bad_link_is_one_line_and_left_in_place(tmp_path: Path) ->
     ]
     assert f"ua-kvnuma-rp-mdev-{VGPU1}" in done.stdout
     assert f"ua-kvnuma-rp-mdev-{VGPU0}" not in done.stdout
+
+
+def test_the_bundled_hook_refuses_on_a_bare_python(host: Path) -> None:
+    """As the sidecar-shim runs it: the ConfigMap's single file, no site-packages, no kvnuma."""
+    bundle = Path(__file__).resolve().parents[2] / "deploy" / "hook" / "onDefineDomain"
+    domain = numa_domain(1, ALL[:2], memnodes={0: 0})
+    done = subprocess.run(
+        ["/usr/bin/python3", "-I", "-S", str(bundle), "--vmi", vmi("required"), "--domain", domain],
+        capture_output=True,
+        text=True,
+        env={"KVNUMA_SYSFS_ROOT": str(host)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stdout == ""
+    assert done.stderr.startswith("kvnuma hook: refused: pci-numa-affinity-policy: ")
+    assert ALL[1] in done.stderr
