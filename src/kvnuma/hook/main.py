@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 from kvnuma.errors import InputError, KvnumaError, RuleError
 from kvnuma.hook.guest_numa import apply_guest_numa, wanted
 from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION, cpuless_cells_wanted
+from kvnuma.pci.cpuless import has_generic_initiator
 from kvnuma.pci.domain_facts import hostdevs
 from kvnuma.pci.place import CpulessCells, place_in_doc
 from kvnuma.pci.policy import POLICY_RULE, parse_policy
@@ -54,8 +55,6 @@ HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
 REFUSED = 3
 """The exit code of a definition the PCI NUMA affinity policy refuses."""
 _TRUE = ("1", "true", "yes", "on")
-GENERIC_INITIATOR_QEMU = (9, 0)
-"""The first QEMU with ``acpi-generic-initiator``."""
 _DEFAULT_EMULATOR = "/usr/bin/qemu-system-x86_64"
 
 
@@ -167,12 +166,7 @@ def _has_generic_initiator(root: ET.Element, stated: str | None) -> bool:
         except (OSError, subprocess.SubprocessError):
             return False
         text = done.stdout[:4096].decode("ascii", "replace").partition("version ")[2]
-    parts = text.strip().split(".")
-    try:
-        version = (int(parts[0]), int(parts[1].split()[0]) if len(parts) > 1 else 0)
-    except (ValueError, IndexError):
-        return False
-    return version >= GENERIC_INITIATOR_QEMU
+    return has_generic_initiator(text)
 
 
 def _internal(error: BaseException) -> str:

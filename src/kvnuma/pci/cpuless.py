@@ -39,11 +39,47 @@ if TYPE_CHECKING:
     from kvnuma.pci.domain_facts import Hostdev
     from kvnuma.pci.plan import DeviceRequest
 
-__all__ = ["QEMU_NS", "CpulessCell", "CpulessOutcome", "add_cpuless_cells"]
+__all__ = [
+    "GENERIC_INITIATOR_QEMU",
+    "QEMU_NS",
+    "CpulessCell",
+    "CpulessOutcome",
+    "add_cpuless_cells",
+    "has_generic_initiator",
+]
 
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
+GENERIC_INITIATOR_QEMU = (9, 0)
+"""The first QEMU with ``acpi-generic-initiator``."""
 _SMALL_SLICE_KIB = 2048
-_UNITS_KIB = {"KiB": 1, "k": 1, "K": 1, "MiB": 1024, "M": 1024, "GiB": 1 << 20, "G": 1 << 20}
+_UNIT_BYTES = {  # libvirt's scaled units
+    **dict.fromkeys(("b", "bytes"), 1),
+    "KB": 1000,
+    **dict.fromkeys(("k", "K", "KiB"), 1 << 10),
+    "MB": 1000**2,
+    **dict.fromkeys(("M", "MiB"), 1 << 20),
+    "GB": 1000**3,
+    **dict.fromkeys(("G", "GiB"), 1 << 30),
+    "TB": 1000**4,
+    **dict.fromkeys(("T", "TiB"), 1 << 40),
+}
+
+
+def _to_kib(text: str, unit: str) -> int | None:
+    if unit not in _UNIT_BYTES or not text.isdecimal() or len(text) > 20:
+        return None
+    return int(text) * _UNIT_BYTES[unit] // 1024
+
+
+def has_generic_initiator(qemu_version: str) -> bool:
+    """Whether a QEMU of ``qemu_version`` (``10.0.2``, ``9.0``; "" = unknown) has
+    ``acpi-generic-initiator``; unknown counts as no."""
+    parts = qemu_version.strip().split(".")
+    try:
+        version = (int(parts[0]), int(parts[1].split()[0]) if len(parts) > 1 else 0)
+    except (ValueError, IndexError):
+        return False
+    return version >= GENERIC_INITIATOR_QEMU
 
 
 @dataclass(frozen=True)
@@ -68,11 +104,10 @@ class CpulessOutcome:
 def _kib(cell: ET.Element) -> int:
     unit = cell.get("unit", "KiB")
     text = cell.get("memory", "")
-    if unit not in _UNITS_KIB or not text.isdecimal():
-        raise InputError(
-            "domain XML: <cpu><numa><cell>", f"memory={text!r} unit={unit!r} is not a size in KiB/MiB/GiB"
-        )
-    return int(text) * _UNITS_KIB[unit]
+    kib = _to_kib(text, unit)
+    if kib is None:
+        raise InputError("domain XML: <cpu><numa><cell>", f"memory={text!r} unit={unit!r} is not a size")
+    return kib
 
 
 def _slice_kib(root: ET.Element) -> int:
@@ -83,11 +118,12 @@ def _slice_kib(root: ET.Element) -> int:
         return _SMALL_SLICE_KIB
     unit = page.get("unit", "KiB")
     size = page.get("size", "")
-    if unit not in _UNITS_KIB or not size.isdecimal() or int(size) == 0:
+    kib = _to_kib(size, unit)
+    if not kib:
         raise InputError(
             "domain XML: <memoryBacking><hugepages><page>", f"size={size!r} unit={unit!r} is not a size"
         )
-    return int(size) * _UNITS_KIB[unit]
+    return kib
 
 
 def _reused(root: ET.Element, devices: Sequence[Hostdev], cells: Mapping[int, ET.Element]) -> dict[str, int]:
