@@ -147,3 +147,23 @@ def test_the_bundled_hook_refuses_on_a_bare_python(host: Path) -> None:
     assert done.stdout == ""
     assert done.stderr.startswith("kvnuma hook: refused: pci-numa-affinity-policy: ")
     assert ALL[1] in done.stderr
+
+
+def test_the_readme_example_is_real_output(host: Path) -> None:
+    """The README's hook example: each ``$ onDefineDomain --sysfs sys …`` line run with the
+    bundled hook on this host and ``numa_domain(1, ALL)``, its stderr (and exit line) compared."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("$ onDefineDomain --sysfs sys ", 1)[1].split("```", 1)[0]
+    bundle = Path(__file__).resolve().parents[2] / "deploy" / "hook" / "onDefineDomain"
+    domain = numa_domain(1, ALL)
+    steps = [step.splitlines() for step in ("$ onDefineDomain --sysfs sys " + block).split("$ ")[1:]]
+    assert len(steps) == 2
+    for command, *expected in steps:
+        policy = json.loads(command.split("--vmi '", 1)[1].split("'", 1)[0])["metadata"]["annotations"]
+        done = subprocess.run(
+            ["/usr/bin/python3", "-I", "-S", str(bundle), "--sysfs", str(host),
+             "--vmi", json.dumps({"metadata": {"annotations": policy}}), "--domain", domain],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        actual = done.stderr.splitlines() + ([f"(exit {done.returncode})"] if "echo" in command else [])
+        assert actual == expected
