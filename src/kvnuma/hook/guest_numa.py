@@ -21,19 +21,17 @@ library only, Python 3.9 (the hook bundle carries it).
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from kvnuma.cpulist import format_cpulist, parse_cpulist
 from kvnuma.errors import InputError, RuleError
 from kvnuma.names import GUEST_NUMA_ANNOTATION, MEMORY_POLICY_ANNOTATION, guest_numa_settings
-from kvnuma.sysfsfile import list_dir, read_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["apply_guest_numa", "read_node_distances", "split_default_memory", "wanted"]
+__all__ = ["apply_guest_numa", "split_default_memory", "wanted"]
 
 MIB = 1 << 20
 _UNITS = {
@@ -68,31 +66,14 @@ def split_default_memory(memory: int, vcpus_per_cell: list[int]) -> list[int]:
     return sizes
 
 
-def read_node_distances(sysfs_root: str) -> dict[int, list[tuple[int, int]]]:
-    """Host node -> [(node, distance)] from ``devices/system/node/node<N>/distance`` (one value per
-    node, in node id order); a node without the file has none. InputError names a bad file."""
-    base = os.path.join(sysfs_root, "devices", "system", "node")
-    nodes = sorted(int(n[4:]) for n in list_dir(base) or [] if n.startswith("node") and n[4:].isdecimal())
-    distances: dict[int, list[tuple[int, int]]] = {}
-    for node in nodes:
-        path = os.path.join(base, f"node{node}", "distance")
-        text = read_text(path)
-        if text is None:
-            continue
-        row = text.split()
-        if len(row) != len(nodes) or not all(item.isdecimal() and len(item) < 6 for item in row):
-            raise InputError(path, f"expected {len(nodes)} distances, got {text.strip()[:60]!r}")
-        distances[node] = list(zip(nodes, (int(item) for item in row)))  # noqa: B905 (Python 3.9)
-    return distances
-
-
 def apply_guest_numa(
     root: ET.Element,
     annotations: Mapping[str, str],
     cpu_nodes: Mapping[int, int],
-    distances: Mapping[int, list[tuple[int, int]]] | None = None,
+    distances: Mapping[int, Mapping[int, int]] | None = None,
 ) -> str | None:
-    """Edit ``root`` as the annotations ask; one line on what was done (None: not asked)."""
+    """Edit ``root`` as the annotations ask; one line on what was done (None: not asked).
+    ``distances``: host node -> (host node -> distance), ``kvnuma.pci.sysfs.read_node_distances``."""
     guest_numa, policy = guest_numa_settings(annotations)
     if not guest_numa and not policy:
         return None
@@ -131,9 +112,12 @@ def apply_guest_numa(
     sizes = split_default_memory(_memory_bytes(root), [len(by_node[n]) for n in nodes])
     layout = [(guest, node, by_node[node], sizes[guest]) for guest, node in enumerate(nodes)]
     guest_of = {node: guest for guest, node in enumerate(nodes)}
+    rows = distances or {}
     siblings = {
         node: [
-            (guest_of[other], value) for other, value in (distances or {}).get(node, []) if other in guest_of
+            (guest_of[other], value)
+            for other, value in sorted(rows.get(node, {}).items())
+            if other in guest_of
         ]
         for node in nodes
     }
