@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTO_NUMA_ANNOTATION",
+    "CPULESS_CELLS_ANNOTATION",
+    "CPULESS_CELLS_VALUES",
     "EMULATOR_PARITY_ANNOTATION",
     "FEATURE_GATES",
     "GUEST_NUMA_ANNOTATION",
@@ -46,6 +48,7 @@ __all__ = [
     "PCI_NUMA_POLICY_ANNOTATION",
     "REALTIME_LABEL",
     "closest_feature_gate",
+    "cpuless_cells_wanted",
     "guest_numa_settings",
     "is_capacity_annotation",
 ]
@@ -69,6 +72,23 @@ GUEST_NUMA_VALUES = ("host-cells", "off")
 MEMORY_POLICY_ANNOTATION = "kvnuma.io/memory-policy"
 MEMORY_POLICIES = ("strict", "preferred", "interleave", "restrictive")
 """libvirt's ``<numatune>`` modes (``<memory mode>`` and ``<memnode mode>``, both libvirt lanes)."""
+CPULESS_CELLS_ANNOTATION = "kvnuma.io/cpuless-device-cells"
+CPULESS_CELLS_VALUES = ("on", "off")
+"""On a VMI: ``on`` gives each passthrough device on a CPU-less host node a CPU-less guest cell
+(``kvnuma.pci.cpuless``); ``off`` (or absent): such devices stay in place, as in KubeVirt."""
+
+
+def cpuless_cells_wanted(annotations: Mapping[str, str]) -> bool:
+    """Whether the VMI asks for CPU-less device cells; InputError naming the annotation for a
+    value other than ``on``/``off``."""
+    raw = annotations.get(CPULESS_CELLS_ANNOTATION)
+    if raw is None:
+        return False
+    text = str(raw).strip()
+    if text not in CPULESS_CELLS_VALUES:
+        shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
+        raise InputError(f"annotation {CPULESS_CELLS_ANNOTATION}", f"{shown} is not one of on, off")
+    return text == "on"
 
 
 def guest_numa_settings(annotations: Mapping[str, str]) -> tuple[bool, str]:

@@ -23,7 +23,7 @@ from kvnuma.placement.memory import split_default_memory
 from kvnuma.render import merge_into, render_domain
 from kvnuma.xmldoc import parse_document, to_text
 from pci.pci_sysfs_tree import build_sysfs
-from placement.engine_inputs import HOST_4, MI, smt_host, vmi
+from placement.engine_inputs import HOST_4, MI, SLIT_4, smt_host, vmi, with_distances
 from support.libvirt import validate_domain
 
 BASE = (Path(__file__).resolve().parents[1] / "render" / "kubevirt_base_domain.xml").read_text()
@@ -70,6 +70,13 @@ def sysfs(tmp_path: Path) -> Path:
 def cells_of(xml: str) -> list[tuple[str | None, str | None, str | None]]:
     root = ET.fromstring(xml)
     return [(c.get("id"), c.get("cpus"), c.get("memory")) for c in root.iterfind("cpu/numa/cell")]
+
+
+def siblings_of(root: ET.Element) -> list[list[tuple[str | None, str | None]]]:
+    return [
+        [(s.get("id"), s.get("value")) for s in c.iterfind("distances/sibling")]
+        for c in root.iterfind("cpu/numa/cell")
+    ]
 
 
 def numatune_of(xml: str) -> list[tuple[str, str | None, str | None]]:
@@ -219,7 +226,8 @@ def layouts(draw: st.DrawFn) -> tuple[HostTopology, CpuSet, int, int, int, str]:
     cells = draw(st.integers(1, 4))
     cores = draw(st.integers(1, 3))
     smt = draw(st.booleans())
-    host = smt_host(cells, cores, smt=smt)
+    table = {i: tuple((j, 10 if i == j else 20 + abs(i - j)) for j in range(cells)) for i in range(cells)}
+    host = with_distances(smt_host(cells, cores, smt=smt), table)
     cpus = [cpu.id for cpu in host.cpus]
     chosen = draw(st.lists(st.sampled_from(cpus), min_size=1, unique=True))
     threads = 2 if smt and draw(st.booleans()) else 1
@@ -245,7 +253,8 @@ def test_the_hook_writes_the_engines_cells(layout: tuple[HostTopology, CpuSet, i
     stock_plan = plan_guest(vmi(**common), cpuset, host)  # type: ignore[arg-type]
     assert stock_plan.vcpu_pins == planned.vcpu_pins  # kvnuma's pins are KubeVirt's
     root = parse_document(render_domain(stock_plan), source="stock", root="domain").root
-    line = apply_guest_numa(root, annotations, host.cell_of_cpu())
+    distances = {cell.id: dict(cell.distances) for cell in host.cells}
+    line = apply_guest_numa(root, annotations, host.cell_of_cpu(), distances)
     assert line is not None
     assert line.startswith("guest NUMA:")
     engine = ET.fromstring(render_domain(planned))
@@ -255,6 +264,7 @@ def test_the_hook_writes_the_engines_cells(layout: tuple[HostTopology, CpuSet, i
     assert numatune_of(ET.tostring(hooked, encoding="unicode")) == numatune_of(
         ET.tostring(engine, encoding="unicode")
     )
+    assert siblings_of(hooked) == siblings_of(engine)
 
 
 @pytest.mark.parametrize(
@@ -264,3 +274,32 @@ def test_the_hook_splits_memory_as_the_engine(memory: int, counts: list[int]) ->
     from kvnuma.hook.guest_numa import split_default_memory as hook_split
 
     assert tuple(hook_split(memory, counts)) == split_default_memory(memory, counts)
+
+
+def write_distances(sysfs: Path, rows: dict[int, str]) -> None:
+    for node, row in rows.items():
+        (sysfs / "devices" / "system" / "node" / f"node{node}" / "distance").write_text(row + "\n")
+
+
+def test_distances_from_the_pods_sysfs(sysfs: Path) -> None:
+    write_distances(sysfs, {n: " ".join(str(v) for _, v in SLIT_4[n]) for n in range(4)})
+    outcome = on_define_domain(vmi_json(HOST_NUMA), stock(), sysfs_root=str(sysfs))
+    root = ET.fromstring(outcome.stdout)
+    # host nodes 1 and 2 become guest cells 0 and 1: SLIT_4 says 10 local, 22 across
+    assert siblings_of(root) == [[("0", "10"), ("1", "22")], [("0", "22"), ("1", "10")]]
+    engine = plan_guest(
+        vmi(cores=3, memory="130Mi", page=None, passthrough=False, emulator=True, annotations=HOST_NUMA),
+        CpuSet.parse("2,3,4,5"),
+        HOST_4,
+    )
+    assert siblings_of(ET.fromstring(render_domain(engine))) == siblings_of(root)
+    validate_domain(outcome.stdout)
+
+
+def test_a_bad_distance_file_gives_cells_without_distances(sysfs: Path) -> None:
+    """As the PCI step reads them (``read_node_distances``): never a half matrix."""
+    write_distances(sysfs, {0: "10 20 20", 1: "20 10 20 20"})
+    outcome = on_define_domain(vmi_json(HOST_NUMA), stock(), sysfs_root=str(sysfs))
+    root = ET.fromstring(outcome.stdout)
+    assert [c.get("cpus") for c in root.iterfind("cpu/numa/cell")] == ["0,1", "2"]
+    assert root.find("cpu/numa/cell/distances") is None

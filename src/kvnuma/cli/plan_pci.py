@@ -14,7 +14,8 @@ import click
 from rich.table import Table
 
 from kvnuma.cli.output import console, heading
-from kvnuma.cli.render import pci_step, vmi_pci_policy
+from kvnuma.cli.render import pci_step, vmi_annotations, vmi_pci_policy
+from kvnuma.names import cpuless_cells_wanted
 from kvnuma.pci.policy import PolicyRefused, Verdict
 from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE
 from kvnuma.render.hostdevs import add_hostdevs, parse_host_device, vmi_devices
@@ -57,7 +58,12 @@ def explain_pci(
     with_devices, _missing = add_hostdevs(xml, vmi_devices(document, source=source), addresses)
     try:
         step = pci_step(
-            with_devices, frozenset({GPU_DEVICE_NUMA_GATE}), pci_root, strict=False, policy=policy
+            with_devices,
+            frozenset({GPU_DEVICE_NUMA_GATE}),
+            pci_root,
+            strict=False,
+            policy=policy,
+            cpuless=cpuless_cells_wanted(vmi_annotations(document)),
         )
     except PolicyRefused as refusal:
         line = f"the hook would refuse the definition (exit 3): {refusal.one_line()}"

@@ -43,7 +43,8 @@ from kvnuma.cli.sources import load_cpu_model, load_feature_gates, load_vmi, vm_
 from kvnuma.errors import InputError
 from kvnuma.inputs import name_of, read_text
 from kvnuma.model import CpuSet
-from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION
+from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, cpuless_cells_wanted
+from kvnuma.pci.cpuless import has_generic_initiator
 from kvnuma.pci.host_facts import HostPciFacts
 from kvnuma.pci.policy import parse_policy
 from kvnuma.pci.sysfs import read_host_pci
@@ -131,7 +132,14 @@ def render_output(plan: GuestPlan, base: Path | None) -> str:
 
 
 def pci_step(
-    xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: bool, policy: str = "legacy"
+    xml: str,
+    gates: frozenset[str],
+    pci_root: Path | None,
+    *,
+    strict: bool,
+    policy: str = "legacy",
+    cpuless: bool = False,
+    generic_initiator: bool = False,
 ) -> PciStep:
     """The GPUDeviceNUMA step on ``xml`` when the gate is on (reading host PCI facts under
     ``pci_root`` only when there are devices to place), with the VMI's PCI NUMA affinity policy."""
@@ -146,7 +154,15 @@ def pci_step(
             )
         return read_host_pci(pci_root, addresses)
 
-    return place_domain_devices(xml, read_facts, strict=strict, policy=policy)
+    return place_domain_devices(
+        xml, read_facts, strict=strict, policy=policy, cpuless=cpuless, generic_initiator=generic_initiator
+    )
+
+
+def vmi_annotations(document: dict[str, Any]) -> dict[str, str]:
+    metadata = document.get("metadata") or {}
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
+    return {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
 
 
 def vmi_pci_policy(document: dict[str, Any], *, source: str) -> str:
@@ -219,6 +235,13 @@ def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset
     help="The host PCI address (or vGPU mdev uuid) backing the VMI's GPU or host device NAME "
     "(known to the device plugin at start): rendered as KubeVirt's <hostdev>.",
 )
+@click.option(
+    "--qemu-version",
+    default="",
+    metavar="X.Y",
+    help="The virt-launcher's QEMU: 9.0 or newer ties devices on CPU-less host nodes to their "
+    "CPU-less guest cell with an ACPI Generic Initiator (kvnuma.io/cpuless-device-cells: on).",
+)
 @kubevirt_quirk_options
 @output_option("xml", "table", "json", "yaml")
 def render(
@@ -238,6 +261,7 @@ def render(
     feature_gates_flags: tuple[str, ...],
     pci_sysfs: Path | None,
     pci_strict: bool,
+    qemu_version: str,
     kubevirt_quirks: tuple[str, ...],
     kubevirt_exact: bool,
     host_devices: tuple[str, ...],
@@ -265,7 +289,15 @@ def render(
     )
     xml, missing = add_hostdevs(render_output(plan, base), devices, addresses)
     policy = vmi_pci_policy(document, source=name_of(vmi_path))
-    step = pci_step(xml, gates, pci_sysfs or sysfs, strict=pci_strict, policy=policy)
+    step = pci_step(
+        xml,
+        gates,
+        pci_sysfs or sysfs,
+        strict=pci_strict,
+        policy=policy,
+        cpuless=cpuless_cells_wanted(vmi_annotations(document)),
+        generic_initiator=has_generic_initiator(qemu_version),
+    )
     if output in DATA_FORMATS:
         document = {
             "schemaVersion": SCHEMA_VERSION,
@@ -283,6 +315,8 @@ def render(
             "the device plugin picks it at start)",
             err=True,
         )
+    for line in step.result.cpuless if step.result is not None else ():
+        click.echo(f"kvnuma render: {line}", err=True)
     for line in step.left_in_place:
         click.echo(f"kvnuma render: PCI device left in place: {line}", err=True)
     for line in step.verdicts if policy != "legacy" else ():

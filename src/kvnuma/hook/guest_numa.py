@@ -5,8 +5,10 @@ pages gets one guest cell per host node that holds a pinned vCPU (host node orde
 order; the node of each ``<vcpupin>`` CPU from the pod's sysfs), the guest memory split as the
 engine splits it (``kvnuma.placement.memory.split_default_memory``: KubeVirt's equal shares in
 whole MiB, the bytes below 1 MiB to cell 0), and ``<numatune>`` with ``<memory>`` and one
-``<memnode>`` per cell. KubeVirt's memory backing is kept as it is (none: anonymous memory;
-memfd with shared access for virtiofs/passt, whose single spanning cell is replaced).
+``<memnode>`` per cell; each cell's ``<distances>`` are its host node's (``nodeN/distance``) to
+the other cells' nodes, as the engine renders them. KubeVirt's memory backing is kept as it is
+(none: anonymous memory; memfd with shared access for virtiofs/passt, whose single spanning cell
+is replaced).
 
 ``kvnuma.io/memory-policy`` sets the mode of ``<memory>`` and every ``<memnode>``; it also
 rewrites KubeVirt's own strict ``<numatune>`` of a guestMappingPassthrough domain. ``preferred``
@@ -29,7 +31,7 @@ from kvnuma.names import GUEST_NUMA_ANNOTATION, MEMORY_POLICY_ANNOTATION, guest_
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["apply_guest_numa", "split_default_memory"]
+__all__ = ["apply_guest_numa", "split_default_memory", "wanted"]
 
 MIB = 1 << 20
 _UNITS = {
@@ -65,9 +67,13 @@ def split_default_memory(memory: int, vcpus_per_cell: list[int]) -> list[int]:
 
 
 def apply_guest_numa(
-    root: ET.Element, annotations: Mapping[str, str], cpu_nodes: Mapping[int, int]
+    root: ET.Element,
+    annotations: Mapping[str, str],
+    cpu_nodes: Mapping[int, int],
+    distances: Mapping[int, Mapping[int, int]] | None = None,
 ) -> str | None:
-    """Edit ``root`` as the annotations ask; one line on what was done (None: not asked)."""
+    """Edit ``root`` as the annotations ask; one line on what was done (None: not asked).
+    ``distances``: host node -> (host node -> distance), ``kvnuma.pci.sysfs.read_node_distances``."""
     guest_numa, policy = guest_numa_settings(annotations)
     if not guest_numa and not policy:
         return None
@@ -105,7 +111,17 @@ def apply_guest_numa(
     nodes = sorted(by_node)
     sizes = split_default_memory(_memory_bytes(root), [len(by_node[n]) for n in nodes])
     layout = [(guest, node, by_node[node], sizes[guest]) for guest, node in enumerate(nodes)]
-    _write_cells(root, [(guest, vcpus, size) for guest, _, vcpus, size in layout])
+    guest_of = {node: guest for guest, node in enumerate(nodes)}
+    rows = distances or {}
+    siblings = {
+        node: [
+            (guest_of[other], value)
+            for other, value in sorted(rows.get(node, {}).items())
+            if other in guest_of
+        ]
+        for node in nodes
+    }
+    _write_cells(root, [(guest, vcpus, size, siblings[node]) for guest, node, vcpus, size in layout])
     mode = policy or "strict"
     new = ET.Element("numatune")
     ET.SubElement(new, "memory", mode=mode, nodeset=",".join(map(str, nodes)))
@@ -186,15 +202,21 @@ def _memory_bytes(root: ET.Element) -> int:
     return int(value) * _UNITS[unit]
 
 
-def _write_cells(root: ET.Element, cells: list[tuple[int, list[int], int]]) -> None:
+def _write_cells(root: ET.Element, cells: list[tuple[int, list[int], int, list[tuple[int, int]]]]) -> None:
     cpu = root.find("cpu")
     if cpu is None:
         cpu = ET.Element("cpu")
         _insert_top(root, cpu, after=("features", "os"))
     old = cpu.find("numa")
     numa = ET.Element("numa")
-    for guest, vcpus, size in cells:
-        ET.SubElement(numa, "cell", id=str(guest), cpus=",".join(map(str, vcpus)), memory=str(size), unit="b")
+    for guest, vcpus, size, siblings in cells:
+        cell = ET.SubElement(
+            numa, "cell", id=str(guest), cpus=",".join(map(str, vcpus)), memory=str(size), unit="b"
+        )
+        if siblings:
+            element = ET.SubElement(cell, "distances")
+            for other, value in siblings:
+                ET.SubElement(element, "sibling", id=str(other), value=str(value))
     if old is not None:
         position = list(cpu).index(old)
         numa.tail = old.tail

@@ -23,6 +23,9 @@ class HostPciFacts:
     bridges: dict[str, tuple[str, ...]] = field(default_factory=dict)
     cpu_nodes: dict[int, int] = field(default_factory=dict)
     node_sockets: dict[int, int] = field(default_factory=dict)
+    node_distances: dict[int, dict[int, int]] = field(default_factory=dict)
+    """Host node -> (host node -> distance), from each node's ``distance`` file (empty when the
+    host does not say, or says it inconsistently)."""
     problems: dict[str, str] = field(default_factory=dict)
     """Device -> why its facts could not be read (a mediated device whose sysfs link names no
     parent PCI device): placement leaves it in place with that reason."""

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kvnuma.pci.apply import apply_plan
-from kvnuma.pci.domain_facts import bind_host_nodes, guest_cells, hostdevs, pci_controllers
+from kvnuma.pci.cpuless import add_cpuless_cells
+from kvnuma.pci.domain_facts import CellBinding, bind_host_nodes, guest_cells, hostdevs, pci_controllers
 from kvnuma.pci.plan import DeviceRequest, Skipped, plan_placement
 from kvnuma.pci.policy import Verdict, apply_policy
 from kvnuma.xmldoc import XmlDoc, parse_document, to_text
@@ -20,7 +21,16 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from kvnuma.pci.plan import PciPlan
-__all__ = ["PlacementResult", "place_in_doc", "place_pci_devices"]
+__all__ = ["CpulessCells", "PlacementResult", "place_in_doc", "place_pci_devices"]
+
+
+@dataclass(frozen=True)
+class CpulessCells:
+    """Switches on CPU-less guest cells for devices on CPU-less host nodes (``kvnuma.pci.cpuless``):
+    the host's distance matrix, and whether QEMU has ``acpi-generic-initiator`` (9.0+)."""
+
+    distances: Mapping[int, Mapping[int, int]]
+    generic_initiator: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class PlacementResult:
     note: str = ""
     verdicts: tuple[Verdict, ...] = ()
     """The PCI NUMA affinity policy's decision per device (``kvnuma.pci.policy``)."""
+    cpuless: tuple[str, ...] = ()
+    """One line per CPU-less guest cell added (or why one could not be)."""
 
     @property
     def xml(self) -> str:
@@ -50,7 +62,7 @@ class PlacementResult:
         """One line per expander and per skipped device (or the note), for logs and stderr."""
         if self.plan is None:
             return [self.note]
-        lines = []
+        lines = list(self.cpuless)
         for expander in self.plan.expanders:
             devices = ", ".join(str(port.device) for port in expander.ports)
             group = f" host {expander.group}" if expander.group else ""
@@ -73,6 +85,7 @@ def place_in_doc(
     policy: str = "legacy",
     node_sockets: Mapping[int, int] | None = None,
     problems: Mapping[str, str] | None = None,
+    cpuless: CpulessCells | None = None,
 ) -> PlacementResult:
     """Place ``doc``'s PCI hostdevs in place (see ``place_pci_devices``)."""
     root = doc.root
@@ -99,6 +112,19 @@ def place_in_doc(
         )
         for device in devices
     ]
+    added: tuple[str, ...] = ()
+    if cpuless is not None:  # before the policy: a device on its own CPU-less cell is local to it
+        outcome = add_cpuless_cells(
+            root,
+            requests,
+            devices,
+            binding.cell_of_node,
+            nodes_with_cpus=frozenset((host_cpu_nodes or {}).values()),
+            distances=cpuless.distances,
+            generic_initiator=cpuless.generic_initiator,
+        )
+        binding = CellBinding({**binding.cell_of_node, **outcome.cell_of_node}, binding.unbound)
+        added = outcome.lines
     pod_nodes = frozenset(binding.cell_of_node) | frozenset(binding.unbound)
     decision = apply_policy(policy, requests, binding.cell_of_node, pod_nodes, node_sockets or {})
     problems = problems or {}
@@ -118,7 +144,7 @@ def place_in_doc(
     if unread:
         plan = replace(plan, skipped=tuple(sorted(plan.skipped + unread, key=lambda s: s.device)))
     apply_plan(root, plan, controllers, devices)
-    return PlacementResult(doc, plan, verdicts=_settled(decision.verdicts, plan))
+    return PlacementResult(doc, plan, verdicts=_settled(decision.verdicts, plan), cpuless=added)
 
 
 def _settled(verdicts: tuple[Verdict, ...], plan: PciPlan) -> tuple[Verdict, ...]:
@@ -145,6 +171,7 @@ def place_pci_devices(
     policy: str = "legacy",
     node_sockets: Mapping[int, int] | None = None,
     problems: Mapping[str, str] | None = None,
+    cpuless: CpulessCells | None = None,
 ) -> PlacementResult:
     """Put each PCI hostdev of ``domain`` behind a ``pcie-expander-bus`` on the guest cell bound
     to its host NUMA node.
@@ -156,9 +183,10 @@ def place_pci_devices(
     is a RuleError instead of being left in place. ``policy``: the PCI NUMA affinity policy
     (``kvnuma.pci.policy``; ``required``/``socket`` refuse with a RuleError), with
     ``node_sockets`` (host node -> socket). ``problems``: device -> why its host facts could not be
-    read (left in place with that reason). Mediated devices (``<hostdev type='mdev'
-    model='vfio-pci'>``) are keyed by uuid and placed by their parent's facts. The input (text
-    or an ElementTree element) is not modified.
+    read (left in place with that reason). ``cpuless``: give devices on CPU-less host nodes a
+    CPU-less guest cell (``kvnuma.pci.cpuless``; None: they stay in place). Mediated devices
+    (``<hostdev type='mdev' model='vfio-pci'>``) are keyed by uuid and placed by their parent's
+    facts. The input (text or an ElementTree element) is not modified.
     """
     if isinstance(domain, str):
         doc = parse_document(domain, source="domain XML", root="domain")
@@ -173,4 +201,5 @@ def place_pci_devices(
         policy=policy,
         node_sockets=node_sockets,
         problems=problems,
+        cpuless=cpuless,
     )

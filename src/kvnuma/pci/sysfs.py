@@ -8,7 +8,8 @@ This is the IO side; ``place_pci_devices`` only takes the plain values returned 
   ``../../../devices/pci0000:3a/0000:3a:00.0/0000:3b:00.0/0000:3c:08.0/0000:3d:00.0``: the
   ``pci<domain>:<bus>`` component is the host root complex (host bridge), the components after
   it the bridge chain (root port, switch ports) down to the device;
-* ``devices/system/node/node<N>/cpulist``: host CPU -> host node.
+* ``devices/system/node/node<N>/cpulist``: host CPU -> host node; ``node<N>/distance``: the
+  host's distance matrix (for CPU-less device cells, ``kvnuma.pci.cpuless``).
 
 Standard library only and quick to import (runs in KubeVirt's sidecar-shim image on every VM
 start): ``os.path`` rather than ``pathlib``, string tests rather than ``re``.
@@ -90,6 +91,28 @@ def read_cpu_nodes(root: str | os.PathLike[str]) -> dict[int, int]:
     return cpu_nodes
 
 
+def _node_ids(root: str) -> list[int]:
+    node_root = os.path.join(root, "devices", "system", "node")
+    names = list_dir(node_root) or []
+    return sorted(int(name[4:]) for name in names if name.startswith("node") and name[4:].isdecimal())
+
+
+def read_node_distances(root: str | os.PathLike[str]) -> dict[int, dict[int, int]]:
+    """Host node -> (host node -> distance): ``node<N>/distance`` lists the distances to every
+    online node in ascending id order. A missing file, a row of the wrong length or a value that
+    is not a number gives no distances at all (never a half matrix)."""
+    root = os.fspath(root)
+    ids = _node_ids(root)
+    matrix: dict[int, dict[int, int]] = {}
+    for node in ids:
+        text = read_text(os.path.join(root, "devices", "system", "node", f"node{node}", "distance"))
+        values = (text or "").split()
+        if len(values) != len(ids) or not all(v.isdecimal() and 0 < int(v) < 256 for v in values):
+            return {}
+        matrix[node] = {other: int(value) for other, value in zip(ids, values)}  # noqa: B905 (same length, checked above; 3.9)
+    return matrix
+
+
 def read_node_sockets(root: str | os.PathLike[str], cpu_nodes: dict[int, int]) -> dict[int, int]:
     """Host node -> socket: the ``physical_package_id`` of the node's first CPU (one file per
     node; a CPU without the file, or ``-1``, leaves its node out)."""
@@ -143,7 +166,11 @@ def read_host_pci(root: str | os.PathLike[str], addresses: Iterable[str]) -> Hos
     the file if a value is unreadable or garbage."""
     root = os.fspath(root)
     cpu_nodes = read_cpu_nodes(root)
-    facts = HostPciFacts(cpu_nodes=cpu_nodes, node_sockets=read_node_sockets(root, cpu_nodes))
+    facts = HostPciFacts(
+        cpu_nodes=cpu_nodes,
+        node_sockets=read_node_sockets(root, cpu_nodes),
+        node_distances=read_node_distances(root),
+    )
     for address in addresses:
         if is_mdev_uuid(address):
             _read_mdev(root, address, facts)

@@ -16,6 +16,7 @@ from typing import Any
 from kvnuma.pci import PlacementResult, place_in_doc
 from kvnuma.pci.domain_facts import guest_cells, hostdevs
 from kvnuma.pci.host_facts import HostPciFacts
+from kvnuma.pci.place import CpulessCells
 from kvnuma.xmldoc import parse_document
 
 __all__ = ["GPU_DEVICE_NUMA_GATE", "PciStep", "gate_enabled", "place_domain_devices"]
@@ -81,9 +82,13 @@ def place_domain_devices(
     strict: bool = False,
     source: str = "rendered domain",
     policy: str = "legacy",
+    cpuless: bool = False,
+    generic_initiator: bool = False,
 ) -> PciStep:
     """``xml`` with its PCI hostdevs placed on their guest cells (RuleError in strict mode when a
-    device cannot be placed, or when ``policy`` refuses one). The XML declaration and everything
+    device cannot be placed, or when ``policy`` refuses one). ``cpuless``: devices on CPU-less host
+    nodes get CPU-less guest cells (``kvnuma.pci.cpuless``; ``generic_initiator``: the target's
+    QEMU has ``acpi-generic-initiator``). The XML declaration and everything
     kvnuma does not own are kept."""
     doc = parse_document(xml, source=source, root="domain")  # the reader and writer the hook uses
     devices = hostdevs(doc.root)
@@ -98,6 +103,7 @@ def place_domain_devices(
         policy=policy,
         node_sockets=facts.node_sockets,
         problems=facts.problems,
+        cpuless=CpulessCells(facts.node_distances, generic_initiator) if cpuless else None,
     )
     if result.plan is None:
         return PciStep(xml, result, policy)

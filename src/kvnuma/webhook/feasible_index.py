@@ -35,12 +35,10 @@ from typing import Any
 
 from kvnuma.admission.capacity import ClusterCapacity
 from kvnuma.admission.feasible import Constraints, NodeFacts, Taint, Term, scope_text
-from kvnuma.webhook.min_counts import MinCounts
+from kvnuma.webhook.min_counts import CapacityMinima, Digest
 
 __all__ = ["Digest", "FeasibleIndex"]
 
-Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, ...]]
-"""(cpus, memory bytes, ((page size, bytes), ...), problems): what the cache keeps of a node's capacity."""
 
 _Pair = tuple[str, str]
 _CPUS, _MEMORY = 0, 1  # dimensions; a huge page size (>= 4 KiB) is its own
@@ -48,48 +46,12 @@ _SMALL = 32  # members kept as a set up to this many, then as a bitmap
 _MAX_PAIRS = 1 << 18  # distinct label pairs shared before the pool starts again
 
 
-class _Minima:
-    __slots__ = ("cpus", "hugepages", "memory", "nodes")
-
-    def __init__(self) -> None:
-        self.nodes = 0
-        self.cpus = MinCounts()
-        self.memory = MinCounts()
-        self.hugepages: dict[int, MinCounts] = {}
-
-    def add(self, digest: Digest) -> None:
-        cpus, memory, hugepages, _problems = digest
-        self.nodes += 1
-        if cpus is not None:
-            self.cpus.add(cpus)
-        if memory is not None:
-            self.memory.add(memory)
-        for size, amount in hugepages:
-            counts = self.hugepages.get(size)
-            if counts is None:
-                counts = self.hugepages[size] = MinCounts()
-            counts.add(amount)
-
-    def remove(self, digest: Digest) -> None:
-        cpus, memory, hugepages, _problems = digest
-        self.nodes -= 1
-        if cpus is not None:
-            self.cpus.remove(cpus)
-        if memory is not None:
-            self.memory.remove(memory)
-        for size, amount in hugepages:
-            counts = self.hugepages[size]
-            counts.remove(amount)
-            if not len(counts):
-                del self.hugepages[size]
-
-
 class _Smallest:
     """The running minimum over digests."""
 
     __slots__ = ("cpus", "hugepages", "memory", "nodes")
 
-    def __init__(self, start: _Minima | None = None) -> None:
+    def __init__(self, start: CapacityMinima | None = None) -> None:
         self.nodes = 0
         self.cpus: int | None = None
         self.memory: int | None = None
@@ -200,7 +162,7 @@ class FeasibleIndex:
         self._restricted = _Members()
         self._values: dict[tuple[int, int], _Members] = {}  # (dimension, value) -> nodes
         self._sorted: dict[int, list[tuple[int, _Members]]] | None = None
-        self.open = _Minima()
+        self.open = CapacityMinima()
         self._memo: dict[Constraints, ClusterCapacity] = {}
         self._memo_size = memo_size
         self._pairs: dict[_Pair, _Pair] = {}
