@@ -510,7 +510,7 @@ def main() -> int:
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--watch-list", action="store_true", help="also run the streaming watch-list variant")
     parser.add_argument(
-        "--relist-seconds", type=float, default=20.0, help="length of the load run that forces re-lists"
+        "--relist-seconds", type=float, default=40.0, help="length of the load run that forces re-lists"
     )
     parser.add_argument(
         "--relist-gap", type=float, default=1.0, help="idle seconds before each forced re-list"
