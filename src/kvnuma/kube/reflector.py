@@ -20,7 +20,8 @@
 Consumers either take the whole list at once (``on_replace(objects)``, for small collections) or
 build their own state beside the old one (``replacement()`` returns an object with
 ``add(objects)``, called per page in steps of ``step_objects`` with the event loop free between
-steps, and ``commit()``; on a re-list each step first waits ``relist_pause`` seconds). ``synced`` is set after the first complete list (a server's readiness).
+steps, and ``commit()``; on a re-list each step first waits ``relist_pause`` seconds).
+``synced`` is set after the first complete list (a server's readiness).
 ``store`` holds the objects by (namespace, name); a consumer that keeps its own digest of them
 (the webhook's cache) passes ``keep_objects=False`` so every object is not held twice. Callbacks
 run in the event loop and must not block. All waiting goes through ``clock``, so tests drive
