@@ -16,8 +16,8 @@ Goals (issue 4): p99 <= 1 ms at 500 req/s; kvnuma/no-op p99 <= 1.3; p99 at 10,00
 from __future__ import annotations
 
 import asyncio
+import functools
 import multiprocessing as mp
-import socket
 import ssl
 import statistics
 import sys
@@ -35,6 +35,10 @@ from kvnuma.admission import ClusterCapacity, NodeCapacity, build_response
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState, build_app
 from kvnuma.webhook.server import WebhookServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import loadgen
+from bench.loadgen import Client, percentile
 
 REVIEW = Path(__file__).resolve().parents[1] / "examples" / "reviews" / "large-vmi.json"
 RATE = 500.0
@@ -83,60 +87,19 @@ def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
     asyncio.run(main())
 
 
-class Client:
-    def __init__(self, port: int, context: ssl.SSLContext) -> None:
-        raw = socket.create_connection(("127.0.0.1", port))
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = context.wrap_socket(raw, server_hostname="localhost")
-        self.buffer = b""
-
-    def call(self, path: str, body: bytes) -> bytes:
-        head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        self.sock.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self.sock.recv(65536)
-        header, _, rest = self.buffer.partition(b"\r\n\r\n")
-        length = int(
-            next(h for h in header.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
-        )
-        while len(rest) < length:
-            rest += self.sock.recv(65536)
-        self.buffer = rest[length:]
-        if not header.startswith(b"HTTP/1.1 200"):
-            raise RuntimeError(header.decode())
-        return rest[:length]
-
-
 def paced(client: Client, body: bytes, paths: list[str], count: int, rate: float) -> dict[str, list[float]]:
     """Alternate ``paths``; each path is called ``rate`` times a second."""
-    lat: dict[str, list[float]] = {p: [] for p in paths}
-    interval = 1.0 / rate
-    start = time.perf_counter()
-    for i in range(count):
-        due = start + i * interval
-        for path in paths:
-            now = time.perf_counter()
-            if now < due:
-                time.sleep(due - now)
-            t0 = time.perf_counter()
-            client.call(path, body)
-            lat[path].append(time.perf_counter() - t0)
-            due += interval / len(paths)
-    return lat
+    calls = [functools.partial(client.post, path, body) for path in paths]
+    return dict(zip(paths, loadgen.paced(calls, count, rate), strict=True))
 
 
 def throughput(client: Client, body: bytes, path: str, seconds: float) -> float:
     done = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        client.call(path, body)
+        client.post(path, body)
         done += 1
     return done / seconds
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e3
 
 
 class Server:
@@ -186,7 +149,7 @@ def main() -> int:
             server = Server(nodes, cert, key)
             try:
                 client = Client(server.port, context)
-                assert b'"patch"' in client.call(MUTATE_PATH, body)
+                assert b'"patch"' in client.post(MUTATE_PATH, body)
                 paths = [MUTATE_PATH, "/noop"] if nodes == 5000 else [MUTATE_PATH]
                 paced(client, body, paths, WARMUP, RATE)
                 results[nodes] = paced(client, body, paths, REQUESTS, RATE)
@@ -199,7 +162,10 @@ def main() -> int:
     incremental, rescan = events_per_second(5000, 100_000)
 
     k, n = results[5000][MUTATE_PATH], results[5000]["/noop"]
-    p99_10, p99_10k = pct(results[10][MUTATE_PATH], 0.99), pct(results[10000][MUTATE_PATH], 0.99)
+    p99_10, p99_10k = (
+        percentile(results[10][MUTATE_PATH], 0.99),
+        percentile(results[10000][MUTATE_PATH], 0.99),
+    )
     print(
         f"auto-NUMA webhook, keep-alive TLS, {RATE:.0f} req/s per path, {REQUESTS} requests, review {len(body)} B"
     )
@@ -211,11 +177,13 @@ def main() -> int:
         ("kvnuma, 10,000 nodes", results[10000][MUTATE_PATH]),
     ):
         print(
-            f"{label:38} {pct(values, 0.5):8.3f} {pct(values, 0.99):8.3f} {statistics.mean(values) * 1e3:8.3f}"
+            f"{label:38} {percentile(values, 0.5):8.3f} {percentile(values, 0.99):8.3f} {statistics.mean(values) * 1e3:8.3f}"
         )
     print()
-    rows.append(("p99 kvnuma @5,000 nodes (goal <= 1 ms)", f"{pct(k, 0.99):.3f} ms"))
-    rows.append(("p99 ratio kvnuma / no-op (goal <= 1.3)", f"{pct(k, 0.99) / pct(n, 0.99):.2f}"))
+    rows.append(("p99 kvnuma @5,000 nodes (goal <= 1 ms)", f"{percentile(k, 0.99):.3f} ms"))
+    rows.append(
+        ("p99 ratio kvnuma / no-op (goal <= 1.3)", f"{percentile(k, 0.99) / percentile(n, 0.99):.2f}")
+    )
     rows.append(("p99 ratio 10,000 / 10 nodes (goal <= 1.10)", f"{p99_10k / p99_10:.2f}"))
     rows.append(("throughput kvnuma, 1 connection", f"{rates['kvnuma']:.0f} req/s"))
     rows.append(("throughput no-op, 1 connection", f"{rates['noop']:.0f} req/s"))

@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing as mp
 import os
 import re
-import socket
 import ssl
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -51,6 +52,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import Client, p99, paced  # noqa: E402
+
 REVIEW = ROOT / "examples" / "reviews" / "large-vmi.json"
 MUTATE = "/mutate-virtualmachineinstances"
 
@@ -233,6 +238,9 @@ def api_main(count: int, pipe: Connection) -> None:
             if command == "relist":
                 api.compact()  # open watches get a 410 ERROR event: the webhook lists again
                 pipe.send("ok")
+            elif command == "cut":
+                api.faults.drop_watches()  # the streams end mid-flight: the webhook lists again
+                pipe.send("ok")
             else:
                 break
         await api.stop()
@@ -243,7 +251,15 @@ def api_main(count: int, pipe: Connection) -> None:
 # --- the webhook process ----------------------------------------------------------------------
 
 
-def webhook_main(url: str, variant: str, files: tuple[str, str], pipe: Connection, cpu: int) -> None:
+def webhook_main(
+    url: str,
+    variant: str,
+    files: tuple[str, str],
+    pipe: Connection,
+    cpu: int,
+    *,
+    tuning: dict[str, Any] | None = None,
+) -> None:
     cert, key = files
     import orjson
     from aiohttp import web
@@ -258,8 +274,8 @@ def webhook_main(url: str, variant: str, files: tuple[str, str], pipe: Connectio
     pin(cpu)
     variants: dict[str, dict[str, Any]] = {
         "old": {"page_size": None, "metadata_only": False},
-        "new": {},
-        "watch-list": {"watch_list": True},
+        "new": tuning or {},
+        "watch-list": {"watch_list": True, **(tuning or {})},
     }
     options = variants[variant]
 
@@ -289,59 +305,6 @@ def webhook_main(url: str, variant: str, files: tuple[str, str], pipe: Connectio
 # --- the driver -------------------------------------------------------------------------------
 
 
-class Client:
-    def __init__(self, port: int, context: ssl.SSLContext) -> None:
-        raw = socket.create_connection(("127.0.0.1", port))
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock = context.wrap_socket(raw, server_hostname="localhost")
-        self.buffer = b""
-
-    def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
-        head = f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        self.sock.sendall(head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        while b"\r\n\r\n" not in self.buffer:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("webhook closed the connection")
-            self.buffer += chunk
-        header, _, rest = self.buffer.partition(b"\r\n\r\n")
-        length = int(
-            next(h for h in header.split(b"\r\n") if h.lower().startswith(b"content-length")).split(b":")[1]
-        )
-        while len(rest) < length:
-            rest += self.sock.recv(65536)
-        self.buffer = rest[length:]
-        return int(header.split(b" ")[1]), rest[:length]
-
-
-Target = tuple[Client, str]  # a connection and a path
-
-
-def paced(targets: list[Target], body: bytes, count: int, rate: float) -> list[list[float]]:
-    """``count`` rounds at ``rate`` rounds a second; each round calls every target once, in turn
-    (so all targets see the same machine at the same moments)."""
-    lat: list[list[float]] = [[] for _ in targets]
-    interval = 1.0 / rate
-    start = time.perf_counter()
-    for i in range(count):
-        due = start + i * interval
-        for n, (client, path) in enumerate(targets):
-            now = time.perf_counter()
-            if now < due:
-                time.sleep(due - now)
-            t0 = time.perf_counter()
-            status, _ = client.call("POST", path, body)
-            lat[n].append(time.perf_counter() - t0)
-            assert status == 200
-            due += interval / len(targets)
-    return lat
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1e3
-
-
 def rss_peak_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmHWM:\s+(\d+)", text).group(1)) / 1024  # type: ignore[union-attr]
@@ -365,6 +328,8 @@ class Result:
     relist_p99_ms: float = float("nan")
     relist_idle_p99_ms: float = float("nan")  # the same process idle, interleaved the same way
     relist_one_p99_ms: float = float("nan")
+    relist_one_idle_p99_ms: float = float("nan")
+    relist_requests: int = 0  # admission requests sent during a re-list
     relists: int = 0
     note: str = ""
 
@@ -372,12 +337,19 @@ class Result:
 class Webhook:
     """A webhook process against ``url``; ``ready()`` waits for its first /readyz 200."""
 
-    def __init__(self, url: str, variant: str, tls: tuple[str, str, ssl.SSLContext], cpu: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        variant: str,
+        tls: tuple[str, str, ssl.SSLContext],
+        cpu: int = 0,
+        tuning: dict[str, Any] | None = None,
+    ) -> None:
         cert, key, self.context = tls
         self.parent, child = mp.Pipe()
         self.started = time.monotonic()
         self.process = mp.get_context("spawn").Process(
-            target=webhook_main, args=(url, variant, (cert, key), child, cpu)
+            target=webhook_main, args=(url, variant, (cert, key), child, cpu), kwargs={"tuning": tuning}
         )
         self.process.start()
         self.port = int(self.parent.recv())
@@ -416,8 +388,9 @@ class Api:
         self.process.start()
         self.url = str(self.parent.recv())
 
-    def relist(self) -> None:
-        self.parent.send("relist")
+    def command(self, command: str) -> None:
+        """``relist``: expire the open watches (410); ``cut``: cut them mid-stream."""
+        self.parent.send(command)
         self.parent.recv()
 
     def stop(self) -> None:
@@ -433,7 +406,7 @@ Tls = tuple[str, str, ssl.SSLContext]
 def measure(
     api: Api, variant: str, one: Webhook, tls: Tls, body: bytes, *, args: argparse.Namespace, relist: bool
 ) -> Result:
-    hook = Webhook(api.url, variant, tls)
+    hook = Webhook(api.url, variant, tls, tuning=tuning(args))
     result = Result()
     try:
         ready = hook.ready(args.ready_timeout)
@@ -446,9 +419,13 @@ def measure(
         status, answer = hook.client.call("POST", MUTATE, body)
         assert status == 200, answer[:300]
         assert b'"patch"' in answer, answer[:300]
-        targets = [(hook.client, MUTATE), (hook.client, "/noop"), (one.client, MUTATE)]
-        paced(targets, body, args.warmup, args.rate)
-        full, noop, single = paced(targets, body, args.requests, args.rate)
+        calls = [
+            post(hook.client, MUTATE, body),
+            post(hook.client, "/noop", body),
+            post(one.client, MUTATE, body),
+        ]
+        paced(calls, args.warmup, args.rate)
+        full, noop, single = paced(calls, args.requests, args.rate)
         result.p99_ms, result.noop_p99_ms, result.one_p99_ms = p99(full), p99(noop), p99(single)
         if relist:
             relist_p99(api, hook, one, body, args=args, result=result)
@@ -458,35 +435,65 @@ def measure(
     return result
 
 
+def post(client: Client, path: str, body: bytes) -> Callable[[], bytes]:
+    return functools.partial(client.post, path, body)
+
+
 def relist_p99(
     api: Api, hook: Webhook, one: Webhook, body: bytes, *, args: argparse.Namespace, result: Result
 ) -> None:
-    """Admission p99 while the API server expires the webhook's watch over and over (each time a
-    full re-list beside the old cache), beside the same process idle; both interleaved with the
-    1-node webhook."""
+    """Admission p99 during re-lists forced as on a real cluster, beside the idle p99 of the same
+    process at the same moments: one paced load runs for ``--relist-seconds`` while the API server,
+    after an idle gap, in turn expires the webhook's watch (an ERROR event with a 410 Status) or cuts
+    the stream (fault injection); each request counts as "re-list" if one was under way (from the
+    fault to the swap the ``kvnuma_webhook_node_lists`` metric shows) when it was sent, else "idle".
+    The 1-node webhook on the same CPU is loaded and split the same way (the machine's own noise)."""
     load, probe = hook.connect(), hook.connect()
-    targets = [(load, MUTATE), (one.client, MUTATE)]
-    idle, _idle_one = paced(targets, body, args.requests, args.rate)
+    relisting = threading.Event()
+    states: list[bool] = []
+
+    def tagged() -> bytes:
+        states.append(relisting.is_set())
+        return load.post(MUTATE, body)
+
     latencies: list[list[float]] = []
     done = threading.Event()
 
     def run_load() -> None:
-        latencies.extend(paced(targets, body, args.requests, args.rate))
+        latencies.extend(
+            paced([tagged, post(one.client, MUTATE, body)], int(args.relist_seconds * args.rate), args.rate)
+        )
         done.set()
 
     thread = threading.Thread(target=run_load)
-    relists = 0
     thread.start()
-    while not done.is_set():
+    faults = ["relist", "cut"]
+    while not done.wait(args.relist_gap):
         before = metric(probe, "kvnuma_webhook_node_lists")
-        api.relist()
+        relisting.set()
+        api.command(faults[result.relists % 2])
         while metric(probe, "kvnuma_webhook_node_lists") <= before and not done.is_set():
             time.sleep(0.01)
-        relists += 1
+        relisting.clear()
+        result.relists += not done.is_set()
     thread.join()
-    result.relist_p99_ms, result.relist_one_p99_ms = p99(latencies[0]), p99(latencies[1])
-    result.relist_idle_p99_ms = p99(idle)
-    result.relists = relists
+    full, single = latencies
+    during = [t for t, busy in zip(full, states, strict=True) if busy]
+    idle = [t for t, busy in zip(full, states, strict=True) if not busy]
+    result.relist_p99_ms, result.relist_idle_p99_ms = p99(during), p99(idle)
+    result.relist_one_p99_ms = p99([t for t, busy in zip(single, states, strict=True) if busy])
+    result.relist_one_idle_p99_ms = p99([t for t, busy in zip(single, states, strict=True) if not busy])
+    result.relist_requests = len(during)
+
+
+def tuning(args: argparse.Namespace) -> dict[str, Any]:
+    """kube_source options given on the command line (to compare settings; default: the source's)."""
+    found: dict[str, Any] = {}
+    if args.relist_page_size is not None:
+        found["relist_page_size"] = args.relist_page_size
+    if args.relist_pause is not None:
+        found["relist_pause"] = args.relist_pause
+    return found
 
 
 def main() -> int:
@@ -502,6 +509,14 @@ def main() -> int:
     )
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--watch-list", action="store_true", help="also run the streaming watch-list variant")
+    parser.add_argument(
+        "--relist-seconds", type=float, default=40.0, help="length of the load run that forces re-lists"
+    )
+    parser.add_argument(
+        "--relist-gap", type=float, default=1.0, help="idle seconds before each forced re-list"
+    )
+    parser.add_argument("--relist-page-size", type=int, help="override kube_source's relist_page_size")
+    parser.add_argument("--relist-pause", type=float, help="override kube_source's relist_pause (seconds)")
     args = parser.parse_args()
     pin(1)  # the driver shares the API server's CPU; it sleeps between calls
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -556,10 +571,10 @@ def main() -> int:
             f"{size:>7,} {variant:<10} {r.ready_s:8.2f} {r.rss_ready_mb:7.0f}MB {r.rss_end_mb:6.0f}MB {r.bytes / 1e6:8.1f} "
             f"{r.p99_ms:7.3f} {r.noop_p99_ms:6.3f} {r.one_p99_ms:6.3f} {r.p99_ms / r.one_p99_ms:7.2f}"
         )
-        if r.relists:
+        if r.relist_requests:
             line += (
                 f" {r.relist_p99_ms:8.3f} {r.relist_idle_p99_ms:6.3f} {r.relist_p99_ms / r.relist_idle_p99_ms:6.2f}"
-                f"  ({r.relists} re-lists; 1-node p99 meanwhile {r.relist_one_p99_ms:.3f})"
+                f"  ({r.relists} re-lists, {r.relist_requests} requests during them; 1-node p99 meanwhile {r.relist_one_p99_ms:.3f}, idle {r.relist_one_idle_p99_ms:.3f})"
             )
         print(line + (f"  {r.note}" if r.note else ""))
     for size in sorted({s for s, v, _r in rows if v == "old"}):

@@ -11,21 +11,45 @@ the admission webhook, the migration check and the engine's callers read it back
 KubeVirt's own VMI annotation for the emulator-thread parity (the engine and the pod size both
 follow it), and kvnuma's own annotations: the PCI NUMA hook's (on a VMI) and the auto-NUMA
 switch (on the KubeVirt CR). Standard library only (the hook bundles it).
+
+Guest NUMA without huge pages and the memory policy (on a VMI, both off when absent):
+
+    kvnuma.io/guest-numa: host-cells     guest NUMA cells mirroring the host cells of the pinned
+                                         vCPUs, for a VM with dedicated CPUs and no huge pages
+    kvnuma.io/memory-policy: MODE        the <numatune> mode of <memory> and every <memnode>:
+                                         strict (KubeVirt's, the default), preferred, interleave,
+                                         restrictive
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from kvnuma.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 __all__ = [
     "AUTO_NUMA_ANNOTATION",
+    "CPULESS_CELLS_ANNOTATION",
+    "CPULESS_CELLS_VALUES",
     "EMULATOR_PARITY_ANNOTATION",
     "FEATURE_GATES",
+    "GUEST_NUMA_ANNOTATION",
+    "GUEST_NUMA_VALUES",
     "MAX_SINGLE_NUMA_CPUS",
     "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
     "MAX_SINGLE_NUMA_MEMORY",
     "MEMFD_ANNOTATION",
+    "MEMORY_POLICIES",
+    "MEMORY_POLICY_ANNOTATION",
     "PCI_NUMA_ANNOTATION",
+    "PCI_NUMA_POLICY_ANNOTATION",
     "REALTIME_LABEL",
     "closest_feature_gate",
+    "cpuless_cells_wanted",
+    "guest_numa_settings",
     "is_capacity_annotation",
 ]
 
@@ -37,8 +61,53 @@ EMULATOR_PARITY_ANNOTATION = "alpha.kubevirt.io/EmulatorThreadCompleteToEvenPari
 MEMFD_ANNOTATION = "kubevirt.io/memfd"
 """On a VMI: ``"false"`` makes KubeVirt back huge pages without ``<source type='memfd'/>``."""
 PCI_NUMA_ANNOTATION = "kvnuma.io/pci-numa"
+PCI_NUMA_POLICY_ANNOTATION = "kvnuma.io/pci-numa-affinity-policy"
+"""On a VMI: ``legacy`` (the default), ``preferred``, ``socket`` or ``required`` — Nova's
+``hw:pci_numa_affinity_policy`` for the PCI NUMA hook (``kvnuma.pci.policy``)."""
 AUTO_NUMA_ANNOTATION = "kvnuma.io/auto-numa"
 """On the KubeVirt CR: kvnuma's own switch for auto-NUMA (``kvnuma.webhook.switch``)."""
+GUEST_NUMA_ANNOTATION = "kvnuma.io/guest-numa"
+GUEST_NUMA_VALUES = ("host-cells", "off")
+"""``host-cells``: guest cells mirroring the pinned vCPUs' host cells; ``off``: as if absent."""
+MEMORY_POLICY_ANNOTATION = "kvnuma.io/memory-policy"
+MEMORY_POLICIES = ("strict", "preferred", "interleave", "restrictive")
+"""libvirt's ``<numatune>`` modes (``<memory mode>`` and ``<memnode mode>``, both libvirt lanes)."""
+CPULESS_CELLS_ANNOTATION = "kvnuma.io/cpuless-device-cells"
+CPULESS_CELLS_VALUES = ("on", "off")
+"""On a VMI: ``on`` gives each passthrough device on a CPU-less host node a CPU-less guest cell
+(``kvnuma.pci.cpuless``); ``off`` (or absent): such devices stay in place, as in KubeVirt."""
+
+
+def cpuless_cells_wanted(annotations: Mapping[str, str]) -> bool:
+    """Whether the VMI asks for CPU-less device cells; InputError naming the annotation for a
+    value other than ``on``/``off``."""
+    raw = annotations.get(CPULESS_CELLS_ANNOTATION)
+    if raw is None:
+        return False
+    text = str(raw).strip()
+    if text not in CPULESS_CELLS_VALUES:
+        shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
+        raise InputError(f"annotation {CPULESS_CELLS_ANNOTATION}", f"{shown} is not one of on, off")
+    return text == "on"
+
+
+def guest_numa_settings(annotations: Mapping[str, str]) -> tuple[bool, str]:
+    """(guest NUMA from the host cells requested, memory policy or "" when not set) from a VMI's
+    annotations; InputError naming the annotation for a value that is not one of the known ones."""
+
+    def value(name: str, allowed: tuple[str, ...]) -> str:
+        raw = annotations.get(name)
+        if raw is None:
+            return ""
+        text = str(raw).strip()
+        if text not in allowed:
+            shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
+            raise InputError(f"annotation {name}", f"{shown} is not one of {', '.join(allowed)}")
+        return text
+
+    return value(GUEST_NUMA_ANNOTATION, GUEST_NUMA_VALUES) == "host-cells", value(
+        MEMORY_POLICY_ANNOTATION, MEMORY_POLICIES
+    )
 
 
 def is_capacity_annotation(key: str) -> bool:

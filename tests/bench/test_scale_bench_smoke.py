@@ -40,7 +40,7 @@ def test_webhook_scale_bench_at_200_nodes() -> None:
     assert {("200", "new"), ("200", "old")} <= rows
     assert "200 nodes, new / old full-object list: bytes" in out
     assert "not ready" not in out
-    assert "re-lists; 1-node p99 meanwhile" in out
+    assert "requests during them; 1-node p99 meanwhile" in out
 
 
 def test_agent_steady_bench_runs() -> None:

@@ -313,3 +313,36 @@ def test_plan_shows_kubevirts_admission_verdict(
         assert json.loads(out)["kubevirtAdmission"] == {"admitted": not causes, "causes": causes}
     else:
         assert causes, err
+
+
+def test_plan_decides_with_the_feasible_nodes_of_a_folder(tmp_path: Path) -> None:
+    caps = tmp_path / "caps.xml"
+    caps.write_text(
+        render_capabilities(synthetic_host(cells=2, cores_per_cell=12, threads=1, hugepages={1 << 30: 40}))
+    )
+    review = json.loads((EXAMPLE_DIR / "reviews" / "pinned-vmi.json").read_text())
+    vmi = tmp_path / "pinned.yaml"
+    vmi.write_text(yaml.safe_dump(review["request"]["object"]))
+    cluster = str(EXAMPLE_DIR / "cluster")
+    args = ["plan", "--vmi", str(vmi), "--capabilities", str(caps), "--cpuset", "0-19"]
+    code, out, _ = run(*args, "--nodes", cluster, "-o", "json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["decision"]["outcome"] == "fits"
+    assert (
+        "among 1 of 2 nodes matching nodeSelector {node.kubernetes.io/instance-type=m6i.12xlarge}"
+        in (document["decision"]["reason"])
+    )
+    assert document["decisionNodes"] == f"3 nodes in {cluster}, feasible-node threshold"
+    code, alone, _ = run(*args, "-o", "json")  # this host alone: 12 CPUs per cell
+    assert json.loads(alone)["decision"]["outcome"] == "mutated"
+    assert json.loads(alone)["decisionNodes"] == "this host"
+    code, text, _ = run(*args, "--nodes", cluster)
+    assert code == 0
+    assert f"cluster: 3 nodes in {cluster}, feasible-node threshold\n" in text
+
+
+def test_plan_nodes_folder_without_nodes_exit_2(tmp_path: Path) -> None:
+    code, _, err = run("plan", "--nodes", str(tmp_path))
+    assert code == 2
+    assert "no Node objects" in err

@@ -181,3 +181,49 @@ def test_libvirt_defines_the_placed_domain(libvirtd: Libvirtd, host: dict[str, P
     assert code == 0
     assert "pcie-expander-bus" in out
     assert_libvirt_accepts(libvirtd, out)
+
+
+def test_a_gpu_on_a_cpuless_host_node_gets_a_cpuless_guest_cell(tmp_path: Path) -> None:
+    """Host nodes 0 and 1 with CPUs, node 2 memory only with GPU0 (a GB200-like host): with
+    ``kvnuma.io/cpuless-device-cells: on`` the GPU goes behind an expander on a CPU-less guest
+    cell 2; with QEMU 9.0+ an ACPI Generic Initiator ties it there. Without the annotation it
+    stays in place, as in KubeVirt."""
+    topology = synthetic_host(
+        cells=2,
+        sockets=2,
+        cores_per_cell=4,
+        threads=2,
+        hugepages={2 * MiB: 1024},
+        memory_only_cells=1,
+        pci_devices=[PciDevice(GPU0, numa_node=2)],
+    )
+    render_sysfs(topology, tmp_path / "sys")
+    document = vmi()
+    args = ["--sysfs", str(tmp_path / "sys"), "--cpuset", "2-5,10-12", "--kubevirt", str(KUBEVIRT)]
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(document))
+    document["metadata"] = {"name": "gpu-vm", "annotations": {"kvnuma.io/cpuless-device-cells": "on"}}
+    (tmp_path / "on.yaml").write_text(yaml.safe_dump(document))
+
+    code, out, err = run("--vmi", str(tmp_path / "plain.yaml"), *args)
+    assert code == 0, err
+    assert placement(out) == {GPU0: None, GPU1: None, NVME: None}
+
+    code, out, err = run("--vmi", str(tmp_path / "on.yaml"), *args, "--qemu-version", "10.0")
+    assert code == 0, err
+    assert placement(out)[GPU0] == 2
+    root = ET.fromstring(out)
+    cells = {c.get("id", ""): c.get("cpus") for c in root.iter("cell")}
+    assert sorted(cells) == ["0", "1", "2"]
+    assert cells["0"]
+    assert cells["1"]
+    assert cells["2"] is None
+    assert "guest cell 2: CPU-less, for host node 2 (0000:3b:00.0)" in err
+    assert any(
+        "acpi-generic-initiator" in (a.get("value") or "") for a in root.iter() if a.tag.endswith("arg")
+    )
+    validate_domain(out)
+
+    code, out, err = run("--vmi", str(tmp_path / "on.yaml"), *args, "--qemu-version", "7.2", "-o", "json")
+    assert code == 0, err
+    summary = json.loads(out)["pci"]["summary"]
+    assert any("CPU-less" in line and "generic" not in line for line in summary)

@@ -101,6 +101,14 @@ _VM = [
     str(EXAMPLES / "instancetypes/hyperconverged-ratio-1.yaml"),
 ]
 _ON_CAPS = ["--vmi", NUMAVM, "--capabilities", CAPS, "--cpuset", "2-5,10-12"]
+_MEMNUMA = [
+    "--vmi",
+    str(EXAMPLES / "engine/memnuma-vm.yaml"),
+    "--capabilities",
+    CAPS,
+    "--cpuset",
+    "2-5,10-12",
+]
 _GATE_ON = ["--cpuset", "0-3,16-19", "--no-hugepage-check", "--feature-gate", "GPUDeviceNUMA"]
 CASES: list[Any] = [
     pytest.param("discover.json", lambda t: ["discover", "--sysfs", _host_tree(t)], id="discover-sysfs"),
@@ -112,6 +120,8 @@ CASES: list[Any] = [
     pytest.param("plan.json", lambda t: ["plan", *_ON_CAPS], id="plan"),
     pytest.param("plan.json", lambda t: ["plan", *_VM, "--capabilities", CAPS], id="plan-vm-hotplug"),
     pytest.param("render.json", lambda t: ["render", *_ON_CAPS], id="render"),
+    pytest.param("plan.json", lambda t: ["plan", *_MEMNUMA], id="plan-guest-numa-no-hugepages"),
+    pytest.param("render.json", lambda t: ["render", *_MEMNUMA], id="render-guest-numa-no-hugepages"),
     pytest.param(
         "render.json",
         lambda t: ["render", "--vmi", NUMAVM, "--sysfs", _host_tree(t), *_GATE_ON],

@@ -10,6 +10,9 @@ resource through the server (``fieldValidation``, declared in the server's /open
 built-in kinds it would validate client-side against /openapi/v2, which the server does not serve,
 so their writes pass ``--validate=false``. kubectl missing is a failure, never a skip.
 
+``World`` is the real-client table's harness (test_kubeapi_real_clients.py): one server, kubectl
+for it, the ``kubernetes`` client's ApiClient and the helpers the cases share.
+
 ``kubevirt_crd()`` is KubeVirt v1.6.0's ``kubevirts.kubevirt.io`` CRD as virt-operator installs it
 (tests/fixtures/kubevirt, see its PROVENANCE.md), and ``install_kubevirt_crd(kubectl)`` installs
 it the way an admin would (``kubectl apply``).
@@ -26,13 +29,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import kubernetes.client
 import yaml
+from kubernetes.client.exceptions import ApiException
 
 from kubeapi.server import KubeApiServer
 
-__all__ = ["KUBECTL", "Kubectl", "ServedApi", "install_kubevirt_crd", "kube_client", "kubevirt_crd"]
+__all__ = [
+    "KUBECTL",
+    "KV",
+    "Kubectl",
+    "ServedApi",
+    "World",
+    "body_of",
+    "install_kubevirt_crd",
+    "kube_client",
+    "kubevirt_crd",
+]
 
 KUBECTL = "/usr/bin/kubectl"
 FIXTURE = (
@@ -42,7 +57,10 @@ FIXTURE = (
     / "kubevirts.kubevirt.io-v1.6.0-openapiv3.json"
 )
 
+KV = ("kubevirt.io", "v1", "kubevirt", "kubevirts")  # CustomObjectsApi's group, version, namespace, plural
 T = TypeVar("T")
+# The kubernetes client is driven with plain dicts (as it accepts them); its partial typing is not ours.
+k8s: Any = kubernetes.client
 
 
 def kubevirt_crd() -> dict[str, Any]:
@@ -179,3 +197,74 @@ def install_kubevirt_crd(kubectl: Kubectl) -> dict[str, Any]:
     kubectl.ok("apply", "--validate=false", "-f", "-", stdin=kubevirt_crd())
     stored: dict[str, Any] = kubectl.ok("get", "crd", "kubevirts.kubevirt.io", "-o", "json").json()
     return stored
+
+
+def body_of(error: ApiException) -> Any:
+    return json.loads(error.body or "null")
+
+
+@dataclass
+class World:
+    """One API test server, kubectl for it (its own --cache-dir) and the kubernetes client."""
+
+    served: ServedApi
+    kubectl: Kubectl
+    client: Any
+
+    @property
+    def core(self) -> Any:
+        return k8s.CoreV1Api(self.client)
+
+    @property
+    def custom(self) -> Any:
+        return k8s.CustomObjectsApi(self.client)
+
+    @property
+    def ext(self) -> Any:
+        return k8s.ApiextensionsV1Api(self.client)
+
+    @property
+    def rv(self) -> int:
+        return self.served.on_loop(lambda: self.served.api.resource_version)
+
+    def node(self, name: str, labels: dict[str, str] | None = None) -> str:
+        """A Node put in place by the test API (as an admin would, no checks); its name."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels or {}},
+            "status": {"capacity": {"cpu": "4"}},
+        }
+        self.served.on_loop(lambda: self.served.api.put_object(body))
+        return name
+
+    def stored(self, ref: str) -> dict[str, Any]:
+        """What the server stores for ``Kind/name`` or ``Kind/namespace/name``."""
+        return self.served.on_loop(lambda: self.served.api.get_object(ref))
+
+    def sent(self, verb: str, path_contains: str = "") -> list[Any]:
+        """The requests the server recorded for ``verb`` (RecordedRequest)."""
+        return self.served.on_loop(lambda: self.served.api.requests_for(verb, path_contains))
+
+    def kubectl_command(self, *args: str) -> list[str]:
+        cache = str(self.kubectl.directory / "cache")
+        return [KUBECTL, "--kubeconfig", str(self.kubectl.kubeconfig), "--cache-dir", cache, *args]
+
+    def raw(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        **query: Any,
+    ) -> tuple[int, Any, Any]:
+        """A request through the kubernetes client's own transport (ApiClient.call_api)."""
+        url = self.served.url + path + ("?" + urlencode(query) if query else "")
+        headers = {"Content-Type": content_type, "Accept": accept}
+        try:
+            response = self.client.call_api(method, url, header_params=headers, body=body)
+            response.read()
+        except ApiException as error:
+            return int(error.status), body_of(error), error.headers
+        return int(response.status), json.loads(response.data), response.getheaders()

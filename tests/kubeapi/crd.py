@@ -17,13 +17,18 @@ apiextensions-apiserver's behaviour:
   ``minItems``/``maxItems``; a failure answers 422 Invalid with one cause per field.
 
 Not implemented: defaulting, CEL rules, conversion webhooks (versions are served from one
-storage with ``apiVersion`` rewritten, as the ``None`` conversion strategy does).
+storage with ``apiVersion`` rewritten, as the ``None`` conversion strategy does). Differs: a
+server-side apply carrying a field the schema does not declare is treated like any write here
+(pruned, and ``fieldValidation`` applies); kube-apiserver refuses it whatever ``fieldValidation``
+says ("failed to create typed patch object ... field not declared in schema", an HTTP 500 that
+kubernetes#139253 reports as a bug).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kubeapi.pruning import META_KEPT
@@ -219,6 +224,38 @@ def _show(value: Any) -> str:
     )
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _string(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _array(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+# The bounds a schema may set: (keyword, the values it applies to, value beyond the bound?,
+# the message kube-apiserver gives (field, value, bound), the cause's reason).
+_BOUNDS: tuple[
+    tuple[str, Callable[[Any], bool], Callable[[Any, Any], bool], Callable[[str, Any, Any], str], str], ...
+] = (
+    ("minimum", _number, lambda v, b: v < b,
+     lambda f, v, b: f"Invalid value: {v}: {f} in body should be greater than or equal to {b}", "FieldValueInvalid"),
+    ("maximum", _number, lambda v, b: v > b,
+     lambda f, v, b: f"Invalid value: {v}: {f} in body should be less than or equal to {b}", "FieldValueInvalid"),
+    ("minLength", _string, lambda v, b: len(v) < b,
+     lambda f, v, b: f'Invalid value: "{v}": {f} in body should be at least {b} chars long', "FieldValueInvalid"),
+    ("maxLength", _string, lambda v, b: len(v) > b,
+     lambda f, v, b: f"Too long: may not be more than {b} bytes", "FieldValueTooLong"),
+    ("minItems", _array, lambda v, b: len(v) < b,
+     lambda f, v, b: f"Invalid value: {len(v)}: {f} in body should have at least {b} items", "FieldValueInvalid"),
+    ("maxItems", _array, lambda v, b: len(v) > b,
+     lambda f, v, b: f"Too many: {len(v)}: must have at most {b} items", "FieldValueTooMany"),
+)  # fmt: skip
+
+
 def schema_errors(obj: Any, schema: dict[str, Any]) -> list[dict[str, str]]:
     causes: list[dict[str, str]] = []
     _validate(obj, schema, "", causes, root=True)
@@ -272,57 +309,14 @@ def _validate(
                 "FieldValueNotSupported",
             )
         )
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            causes.append(
-                _cause(
-                    field,
-                    f"Invalid value: {value}: {field} in body should be greater than or equal to {schema['minimum']}",
-                )
-            )
-        if "maximum" in schema and value > schema["maximum"]:
-            causes.append(
-                _cause(
-                    field,
-                    f"Invalid value: {value}: {field} in body should be less than or equal to {schema['maximum']}",
-                )
-            )
-    if isinstance(value, str):
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            causes.append(
-                _cause(
-                    field,
-                    f'Invalid value: "{value}": {field} in body should be at least {schema["minLength"]} chars long',
-                )
-            )
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            causes.append(
-                _cause(
-                    field, f"Too long: may not be more than {schema['maxLength']} bytes", "FieldValueTooLong"
-                )
-            )
-        if "pattern" in schema and not re.search(schema["pattern"], value):
-            causes.append(
-                _cause(
-                    field, f"Invalid value: \"{value}\": {field} in body should match '{schema['pattern']}'"
-                )
-            )
+    for keyword, applies, beyond, message, reason in _BOUNDS:
+        if keyword in schema and applies(value) and beyond(value, schema[keyword]):
+            causes.append(_cause(field, message(field, value, schema[keyword]), reason))
+    if isinstance(value, str) and "pattern" in schema and not re.search(schema["pattern"], value):
+        causes.append(
+            _cause(field, f"Invalid value: \"{value}\": {field} in body should match '{schema['pattern']}'")
+        )
     if isinstance(value, list):
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            causes.append(
-                _cause(
-                    field,
-                    f"Invalid value: {len(value)}: {field} in body should have at least {schema['minItems']} items",
-                )
-            )
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            causes.append(
-                _cause(
-                    field,
-                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
-                    "FieldValueTooMany",
-                )
-            )
         for index, item in enumerate(value):
             _validate(item, schema.get("items"), f"{path}[{index}]", causes)
     if isinstance(value, dict):

@@ -59,9 +59,15 @@ def _untoken(text: str, res: ResourceType) -> tuple[int, Key]:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         rv, start = int(raw["rv"]), tuple(str(part) for part in raw["start"])
     except (ValueError, KeyError, TypeError) as error:
-        raise ApiFailure(400, f"continue key is not valid: {error}", reason="BadRequest") from error
+        raise ApiFailure(
+            400, f"invalid continue token: continue key is not valid: {error}", reason="BadRequest"
+        ) from error
     if len(start) != 4 or start[:2] != (res.group, res.plural):
-        raise ApiFailure(400, "continue key is not valid: it belongs to another list", reason="BadRequest")
+        raise ApiFailure(
+            400,
+            "invalid continue token: continue key is not valid: it belongs to another list",
+            reason="BadRequest",
+        )
     return rv, (start[0], start[1], start[2], start[3])
 
 

@@ -19,7 +19,8 @@ publishes them; built-in kinds have no schema here (components hold only the met
 As kube-openapi's handler3 does: the discovery maps ``api/v1`` / ``apis/<group>/<version>`` to a
 ``serverRelativeURL`` ``/openapi/v3/<path>?hash=<SHA-512 of the document, upper-case hex>``; a
 document is served with that ``Etag``; asked with the current hash it is ``Cache-Control: public,
-immutable``; asked with a stale hash it answers 301 to the current one.
+immutable``; asked with a stale hash it answers 301 to the current one; an Accept without JSON
+(protobuf only) answers 406.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from urllib.parse import urlencode
 
 from kubeapi.store import ResourceType
 
-__all__ = ["OpenApiDocument", "discovery", "documents"]
+__all__ = ["OpenApiDocument", "accepts_json", "discovery", "documents"]
 
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 LIST_PARAMETERS = (
@@ -106,6 +107,18 @@ class OpenApiDocument:
         return f"/openapi/v3/{self.path}?{urlencode({'hash': self.hash})}"
 
 
+def accepts_json(accept: str) -> bool:
+    """Whether an Accept header takes the JSON documents (handler3 answers 406 otherwise; the
+    protobuf form it also offers is not served here)."""
+    if not accept.strip():
+        return True
+    for clause in accept.split(","):
+        media = clause.split(";")[0].strip().lower()
+        if media in ("*/*", "application/*", "application/json"):
+            return True
+    return False
+
+
 def discovery(docs: dict[str, OpenApiDocument]) -> dict[str, Any]:
     return {"paths": {path: {"serverRelativeURL": doc.server_relative_url} for path, doc in docs.items()}}
 
@@ -150,8 +163,7 @@ def _document(
 
 def _schema_name(res: ResourceType, kind: str) -> str:
     """As kube-apiserver names a CRD's schema: the group reversed, the version, the kind."""
-    group = ".".join(reversed(res.group.split("."))) if res.group else "io.k8s.api.core"
-    return f"{group}.{res.version}.{kind}"
+    return f"{'.'.join(reversed(res.group.split('.')))}.{res.version}.{kind}"
 
 
 def _gvk(res: ResourceType, kind: str | None = None) -> dict[str, str]:

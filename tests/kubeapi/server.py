@@ -35,7 +35,10 @@ What it serves (JSON only):
     discovery   GET /version, /api, /api/v1, /apis, /apis/{group}, /apis/{group}/{version}
     openapi     GET /openapi/v3 and /openapi/v3/{api/v1|apis/{group}/{version}}?hash=...: the
                 operations and parameters served, custom resources' schemas (kubectl's
-                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py
+                --validate=strict|warn reads it; no /openapi/v2): see kubeapi/openapi.py.
+                Built-in kinds have no schema here: ``fieldValidation`` on them is checked (400
+                for an unknown mode) but their objects are stored as sent (kube-apiserver drops
+                or refuses unknown fields), so their documents do not declare it
     objects     GET (get, list, ``?watch=true``), PATCH, POST (201), PUT, DELETE (one, or the
                 collection by selector) on /api/v1/{plural}[/{name}[/status]] and
                 /apis/{g}/{v}[/namespaces/{ns}]/{plural}[/{name}[/status]]
@@ -98,7 +101,7 @@ from aiohttp import web
 from kubeapi.crd import CRD, check_crd, crd_resources, crd_schema, schema_errors
 from kubeapi.faults import Faults
 from kubeapi.listing import INITIAL_EVENTS_END, list_body, metadata_only, partial_object, watch_list_requested
-from kubeapi.openapi import discovery, documents
+from kubeapi.openapi import accepts_json, discovery, documents
 from kubeapi.patches import json_patch, merge_patch
 from kubeapi.pruning import prune
 from kubeapi.selectors import Selector
@@ -258,7 +261,7 @@ class KubeApiServer:
                 raise ApiFailure(405, f"the server does not allow {request.method} on {request.path}")
             if openapi:
                 asked = request.path.rstrip("/").removeprefix("/openapi/v3").strip("/")
-                return self._openapi(asked, request.query.get("hash", ""))
+                return self._openapi(asked, request.query.get("hash", ""), request.headers.get("Accept", ""))
             if found is not None:
                 return web.json_response(found)
             target = self._target(request.path)
@@ -351,7 +354,9 @@ class KubeApiServer:
         else:
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
         namespace: str | None = None
-        if len(rest) >= 3 and rest[0] == "namespaces":
+        # /namespaces/{ns}/{plural}...: a namespaced resource; /namespaces/{name}/status: the
+        # Namespace's own status subresource
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2:] != ["status"]:
             namespace, rest = rest[1], rest[2:]
         res = self.store.resource(group, version, rest[0]) if rest else None
         subresource = rest[2] if len(rest) == 3 else None
@@ -401,29 +406,21 @@ class KubeApiServer:
                 rv = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
                 return table(res, [obj], rv, self._printer(res), query.get("includeObject", ""))
             return partial_object(obj) if metadata_only(accept, "PartialObjectMetadata") else obj
-        if verb == "list" and wants_table(accept):
+        if verb == "list":
+            as_table = wants_table(accept)
             selector = Selector.from_query(res, query)
             listed = list_body(
                 store,
                 res,
                 target.namespace,
                 dict(query),
-                metadata=False,
+                metadata=not as_table and metadata_only(accept, "PartialObjectMetadataList"),
                 selects=selector.matches if selector.active else None,
             )
+            if not as_table:
+                return listed
             printer = self._printer(res)
             return table(res, listed["items"], listed["metadata"], printer, query.get("includeObject", ""))
-        if verb == "list":
-            metadata = metadata_only(accept, "PartialObjectMetadataList")
-            selector = Selector.from_query(res, query)
-            return list_body(
-                store,
-                res,
-                target.namespace,
-                dict(query),
-                metadata=metadata,
-                selects=selector.matches if selector.active else None,
-            )
         dry = _dry(request)
         _field_validation(query)
         if verb == "deletecollection":
@@ -566,13 +563,15 @@ class KubeApiServer:
             return crd_schema(crd, res.version)
         return self.store.schemas.get((res.group, res.plural))
 
-    def _openapi(self, path: str, hash_asked: str) -> web.Response:
+    def _openapi(self, path: str, hash_asked: str, accept: str) -> web.Response:
         docs = documents(self.store.resources, self._custom_schema)
         if path == "":
             return web.json_response(discovery(docs))
         doc = docs.get(path)
         if doc is None:
             raise ApiFailure(404, "the server could not find the requested resource", reason="NotFound")
+        if not accepts_json(accept):
+            return web.Response(status=406, headers={"Vary": "Accept"})
         headers = {"Etag": f'"{doc.hash}"', "Vary": "Accept"}
         if hash_asked and hash_asked != doc.hash:
             return web.Response(status=301, headers={**headers, "Location": doc.server_relative_url})

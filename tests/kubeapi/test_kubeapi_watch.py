@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -113,41 +114,52 @@ async def test_timeout_seconds_ends_the_stream_cleanly(
     assert api.open_watches == 0
 
 
+def watch_from_compacted(api: KubeApiServer, http: aiohttp.ClientSession) -> Any:
+    """A watch request from a resourceVersion that a write and a compaction left behind."""
+    old = api.resource_version
+    api.put_object(node("a"))
+    api.compact()
+    return http.get(api.url + NODES, params={"watch": "true", "resourceVersion": str(old)})
+
+
 async def test_watch_from_a_compacted_version_can_be_an_http_410() -> None:
     """``expired_watch_as_event=False``: the answer of a server without the watch cache."""
-    async with KubeApiServer(expired_watch_as_event=False) as api, aiohttp.ClientSession() as http:
-        old = api.resource_version
-        api.put_object(node("a"))
-        api.compact()
-        async with http.get(
-            api.url + NODES, params={"watch": "true", "resourceVersion": str(old)}
-        ) as response:
-            body = await response.json()
+    async with (
+        KubeApiServer(expired_watch_as_event=False) as api,
+        aiohttp.ClientSession() as http,
+        watch_from_compacted(api, http) as response,
+    ):
+        body = await response.json()
     assert response.status == 410
     assert (body["kind"], body["code"], body["reason"]) == ("Status", 410, "Expired")
 
 
 async def test_expired_watch_as_an_error_event() -> None:
     """The default, as kube-apiserver's watch cache answers: HTTP 200, then an ERROR event."""
-    async with KubeApiServer() as api, aiohttp.ClientSession() as http:
-        old = api.resource_version
-        api.put_object(node("a"))
-        api.compact()
-        async with http.get(
-            api.url + NODES, params={"watch": "true", "resourceVersion": str(old)}
-        ) as response:
-            assert response.status == 200
-            (event,) = await read_events(response, 1)
+    async with (
+        KubeApiServer() as api,
+        aiohttp.ClientSession() as http,
+        watch_from_compacted(api, http) as response,
+    ):
+        assert response.status == 200
+        (event,) = await read_events(response, 1)
     assert event[0] == "ERROR"
     assert (event[1]["code"], event[1]["reason"]) == (410, "Expired")
+
+
+@contextlib.asynccontextmanager
+async def open_watch(api: KubeApiServer, http: aiohttp.ClientSession) -> AsyncIterator[Any]:
+    """A Node watch from now, once the server serves it."""
+    params = {"watch": "true", "resourceVersion": str(api.resource_version)}
+    async with http.get(api.url + NODES, params=params) as response:
+        await wait_for_watchers(api, 1)
+        yield response
 
 
 async def test_compaction_ends_open_watches_with_an_error_event(
     api: KubeApiServer, http: aiohttp.ClientSession
 ) -> None:
-    params = {"watch": "true", "resourceVersion": str(api.resource_version)}
-    async with http.get(api.url + NODES, params=params) as response:
-        await wait_for_watchers(api, 1)
+    async with open_watch(api, http) as response:
         api.compact()
         body = await asyncio.wait_for(response.read(), 10)
     (event,) = [json.loads(line) for line in body.splitlines()]
@@ -158,9 +170,7 @@ async def test_compaction_ends_open_watches_with_an_error_event(
 async def test_dropped_watch_is_cut_without_a_clean_end(
     api: KubeApiServer, http: aiohttp.ClientSession
 ) -> None:
-    params = {"watch": "true", "resourceVersion": str(api.resource_version)}
-    async with http.get(api.url + NODES, params=params) as response:
-        await wait_for_watchers(api, 1)
+    async with open_watch(api, http) as response:
         api.faults.drop_watches()
         with pytest.raises(aiohttp.ClientPayloadError):
             await asyncio.wait_for(response.read(), 10)

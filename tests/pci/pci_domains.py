@@ -21,11 +21,12 @@ def numa_domain(
     root_ports: int = 2,
     name: str = "kvnuma-pci",
     cell_mib: int = 128,
+    mdevs: Sequence[str] = (),
 ) -> str:
     """A q35 domain with ``cells`` guest cells (one vCPU each) and PCI hostdevs by host address.
 
     ``memnodes``: guest cell -> host node (default: cell n on host node n); ``vcpupins``: vCPU ->
-    host CPU (default none).
+    host CPU (default none); ``mdevs``: mediated devices (vGPUs) by uuid, as KubeVirt writes them.
     """
     memnodes = {c: c for c in range(cells)} if memnodes is None else memnodes
     cell_xml = "".join(
@@ -45,6 +46,10 @@ def numa_domain(
         f"<address domain='0x{a[0:4]}' bus='0x{a[5:7]}' slot='0x{a[8:10]}' function='0x{a[11]}'/>"
         "</source></hostdev>"
         for a in hostdevs
+    ) + "".join(
+        "<hostdev mode='subsystem' type='mdev' model='vfio-pci'>"
+        f"<source><address uuid='{uuid}'/></source><alias name='ua-gpu-vgpu{n}'/></hostdev>"
+        for n, uuid in enumerate(mdevs)
     )
     return (
         f"<domain type='qemu'><name>{name}</name>"

@@ -19,8 +19,14 @@ class FakePciDevice:
     numa_node_text: str | None = None
 
 
-def build_sysfs(root: Path, devices: Iterable[FakePciDevice], node_cpus: Mapping[int, str]) -> Path:
-    """Write ``devices`` and ``node<N>/cpulist`` files under ``root``; returns ``root``."""
+def build_sysfs(
+    root: Path,
+    devices: Iterable[FakePciDevice],
+    node_cpus: Mapping[int, str],
+    node_sockets: Mapping[int, int] | None = None,
+) -> Path:
+    """Write ``devices`` and ``node<N>/cpulist`` files under ``root`` (and, for ``node_sockets``,
+    ``cpu<N>/topology/physical_package_id`` of each node's CPUs); returns ``root``."""
     bus_dir = root / "bus" / "pci" / "devices"
     bus_dir.mkdir(parents=True, exist_ok=True)
     for device in devices:
@@ -39,6 +45,12 @@ def build_sysfs(root: Path, devices: Iterable[FakePciDevice], node_cpus: Mapping
         node_dir = root / "devices" / "system" / "node" / f"node{node}"
         node_dir.mkdir(parents=True, exist_ok=True)
         (node_dir / "cpulist").write_text(cpulist + "\n")
+        if node_sockets is not None and node in node_sockets and cpulist:
+            first, _, last = cpulist.split(",")[0].partition("-")
+            for cpu in range(int(first), int(last or first) + 1):
+                topology = root / "devices" / "system" / "cpu" / f"cpu{cpu}" / "topology"
+                topology.mkdir(parents=True, exist_ok=True)
+                (topology / "physical_package_id").write_text(f"{node_sockets[node]}\n")
     return root
 
 
@@ -52,3 +64,42 @@ GPU_HOST = (
 a GPU on node 1, an NVMe drive without NUMA affinity."""
 
 GPU_HOST_NODES = {0: "0-15", 1: "16-31"}
+
+
+TWO_SOCKET_HOST = (
+    FakePciDevice("0000:3b:00.0", 0, "pci0000:3a", ("0000:3a:00.0",)),
+    FakePciDevice("0000:5e:00.0", 1, "pci0000:5d", ("0000:5d:00.0",)),
+    FakePciDevice("0000:af:00.0", 2, "pci0000:ae", ("0000:ae:00.0",)),
+)
+"""A device on node 0, one on node 1 (socket 0 too) and one on node 2 (socket 1)."""
+
+TWO_SOCKET_NODES = {0: "0-3", 1: "4-7", 2: "8-11", 3: "12-15"}
+TWO_SOCKET_SOCKETS = {0: 0, 1: 0, 2: 1, 3: 1}
+
+
+@dataclass(frozen=True)
+class FakeMdev:
+    """A mediated device under ``parent`` (a FakePciDevice address in the same tree).
+    ``link``: write this symlink target instead of the kernel's (a bad link)."""
+
+    uuid: str
+    parent: str
+    link: str | None = None
+
+
+def add_mdevs(root: Path, mdevs: Iterable[FakeMdev]) -> Path:
+    """Write each mediated device as the kernel does: a folder ``<uuid>`` in its parent's device
+    folder and ``bus/mdev/devices/<uuid>`` linking to it."""
+    bus_dir = root / "bus" / "mdev" / "devices"
+    bus_dir.mkdir(parents=True, exist_ok=True)
+    for mdev in mdevs:
+        parent_dir = (root / "bus" / "pci" / "devices" / mdev.parent).resolve()
+        (parent_dir / mdev.uuid).mkdir()
+        target = mdev.link if mdev.link is not None else os.path.relpath(parent_dir / mdev.uuid, bus_dir)
+        (bus_dir / mdev.uuid).symlink_to(target)
+    return root
+
+
+VGPU0, VGPU1 = "4b20d080-1b54-4048-85b3-a6a62d165c01", "0f6e8b47-3d2c-4b8e-9a51-7c0e2d9f1a22"
+GPU_HOST_MDEVS = (FakeMdev(VGPU0, "0000:3b:00.0"), FakeMdev(VGPU1, "0000:af:00.0"))
+"""A vGPU on the node-0 GPU and one on the node-1 GPU of ``GPU_HOST``."""

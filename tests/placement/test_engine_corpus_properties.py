@@ -187,7 +187,8 @@ def test_cells_cover_every_vcpu_and_the_guest_memory(case: Case) -> None:
         covered = sorted(v for cell in plan.cells for v in cell.vcpus)
         assert covered == list(range(plan.enabled_vcpus))
         assert sum(cell.memory_bytes for cell in plan.cells) == plan.memory_bytes
-        assert all(cell.memory_bytes % cell.page_size_bytes == 0 for cell in plan.cells)
+        assert all(cell.memory_bytes % (cell.page_size_bytes or 1) == 0 for cell in plan.cells)
+        assert all(cell.page_size_bytes for cell in plan.cells)
     elif cells:  # KubeVirt's memfd cell: every vCPU slot, hotplug ones too, all the memory
         assert len(cells) == 1
         assert CpuSet.parse(cells[0].get("cpus", "")).sorted() == list(range(plan.max_vcpus))

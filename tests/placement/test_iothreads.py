@@ -25,7 +25,9 @@ LAYOUTS = [
     # id, policy, disks, isolated emulator, cpu request -> count, {thread: disks}
     pytest.param(None, [], False, None, 0, {}, id="no-policy-no-dedicated-disk"),
     pytest.param("shared", [], False, None, 0, {}, id="shared-no-disks"),
-    pytest.param("shared", [V("a"), V("b"), V("c")], False, None, 1, {1: ("a", "b", "c")}, id="shared-3-disks"),
+    pytest.param(
+        "shared", [V("a"), V("b"), V("c")], False, None, 1, {1: ("a", "b", "c")}, id="shared-3-disks"
+    ),
     pytest.param(
         "shared",
         [V("a"), V("d", dedicated=True), V("b")],
@@ -36,7 +38,13 @@ LAYOUTS = [
         id="shared-with-a-dedicated-disk",
     ),
     pytest.param(
-        None, [V("a"), V("d", dedicated=True)], False, None, 2, {1: ("a",), 2: ("d",)}, id="no-policy-dedicated"
+        None,
+        [V("a"), V("d", dedicated=True)],
+        False,
+        None,
+        2,
+        {1: ("a",), 2: ("d",)},
+        id="no-policy-dedicated",
     ),
     pytest.param(
         "auto",
@@ -82,7 +90,7 @@ LAYOUTS = [
 
 
 @pytest.mark.parametrize(("policy", "disks", "isolated", "cpu_request", "count", "users"), LAYOUTS)
-def test_count_and_disk_assignment_follow_kubevirt(
+def test_count_and_disk_assignment_follow_kubevirt(  # noqa: PLR0917 - one table row
     policy: str | None,
     disks: list[dict[str, Any]],
     isolated: bool,
@@ -116,10 +124,11 @@ PINS = [
 
 
 @pytest.mark.parametrize(("count", "vcpus", "cpuset", "emulator", "isolated", "pins"), PINS)
-def test_shared_pins_follow_format_domain_iothread_pin(
+def test_shared_pins_follow_format_domain_iothread_pin(  # noqa: PLR0917 - one table row
     count: int, vcpus: int, cpuset: list[int], emulator: str, isolated: bool, pins: dict[int, str]
 ) -> None:
-    got = kubevirt_shared_pins(count, vcpus, cpuset, CpuSet.parse(emulator) if emulator else CpuSet.of(()), isolated)
+    emulator_cpus = CpuSet.parse(emulator) if emulator else CpuSet.of(())
+    got = kubevirt_shared_pins(count, vcpus, cpuset, emulator_cpus, isolated)
     assert {i: cpus.format(ranges=False) for i, cpus in got.items()} == pins
 
 
@@ -145,11 +154,16 @@ def test_plan_shared_with_isolated_emulator_pins_thread_1_there_and_leaves_the_r
     ("quirks", "pins"),
     [
         pytest.param(frozenset(), [], id="kvnuma-no-pin-without-iothreads"),
-        pytest.param(frozenset({"v1.6-iothreadpin-without-iothreads"}), [(1, [2])], id="v1.6-quirk-pins-thread-1"),
+        pytest.param(
+            frozenset({"v1.6-iothreadpin-without-iothreads"}), [(1, [2])], id="v1.6-quirk-pins-thread-1"
+        ),
     ],
 )
-def test_no_disk_shared_with_isolated_emulator(quirks: frozenset[str], pins: list[tuple[int, list[int]]]) -> None:
+def test_no_disk_shared_with_isolated_emulator(
+    quirks: frozenset[str], pins: list[tuple[int, list[int]]]
+) -> None:
     spec = vmi(cores=2, emulator=True, io_policy="shared")
-    plan = plan_guest(spec, CpuSet.parse("0-2"), smt_host(1, 4, smt=False), check_hugepages=False, quirks=quirks)
+    host = smt_host(1, 4, smt=False)
+    plan = plan_guest(spec, CpuSet.parse("0-2"), host, check_hugepages=False, quirks=quirks)
     assert plan.iothread_count == 0
     assert [(i, c.sorted()) for i, c in plan.iothread_pins] == pins

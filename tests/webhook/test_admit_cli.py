@@ -19,6 +19,9 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         pytest.param("large-vmi.json", ["--disabled"], True, False, id="disabled-override"),
         pytest.param("small-vmi.json", [], True, False, id="fits"),
         pytest.param("large-vmi-shared-cpus.json", ["--mode", "reject"], False, False, id="reject"),
+        pytest.param("pinned-vmi.json", [], True, True, id="pinned-cluster-threshold"),
+        pytest.param("pinned-vmi.json", ["--threshold", "feasible"], True, False, id="pinned-feasible-fits"),
+        pytest.param("large-vmi.json", ["--threshold", "feasible"], True, True, id="large-feasible-mutated"),
     ],
 )
 def test_admit_prints_the_review_response(
@@ -63,3 +66,12 @@ def test_admit_bad_input_is_one_line_exit_2(
     assert result.exit_code == 2
     assert named in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_admit_feasible_says_which_nodes(tmp_path: Path) -> None:
+    args = ["admit", "--review", str(EXAMPLES / "reviews" / "large-vmi.json"), "--source",
+            f"file:{EXAMPLES / 'cluster'}", "--threshold", "feasible", "-o", "table"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    # the control plane is tainted NoSchedule and publishes nothing: 2 workers, no selector
+    assert "warning: auto-NUMA: smallest NUMA node among 2 of 2 nodes: 16 CPUs, 64Gi" in result.stdout

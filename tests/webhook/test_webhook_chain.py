@@ -227,3 +227,48 @@ async def test_a_relist_is_served_from_the_old_cache_until_it_is_complete(
         assert passthrough((await running.create_vmi(vmi(8)))[0])
     relist = [r.query for r in api.requests_for("list", "/nodes")][lists:]
     assert [q["limit"] for q in relist] == ["1"] * 8
+
+
+async def test_a_410_half_way_through_a_list_is_never_served_and_the_list_restarts(
+    api: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad input: the continue token expires between pages (a 410), on the first list and on a
+    re-list. The webhook stays not-ready through the cut first list, keeps answering from the old
+    complete cache through the cut re-list, and lists again from the start each time."""
+    for i in range(5):
+        api.put_object(node(f"worker-{i}", 16 + i))
+    from kvnuma.kube.client import KubeClient
+
+    real = KubeClient.list_page
+    seen: list[tuple[bool, int, int | None]] = []  # (ready, nodes, smallest cpus) when the 410 was made
+    expire_after_first_page = [True]
+    cache = ClusterCache()
+
+    async def expiring(self: KubeClient, res: Any, namespace: str | None = None, **options: Any) -> Any:
+        page = await real(self, res, namespace, **options)
+        if res.plural == "nodes" and page.continue_token and expire_after_first_page[0]:
+            expire_after_first_page[0] = False
+            api.put_object(node("worker-small", 4))  # lands between the pages of the cut list
+            api.compact()  # the next page's continue token is now expired
+            seen.append((cache.ready, cache.node_count, cache.capacity().cpus))
+        return page
+
+    monkeypatch.setattr(KubeClient, "list_page", expiring)
+    source = kube_source(
+        ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05, page_size=2, relist_page_size=2
+    )
+    async with running_webhook(tmp_path, source=source, cache=cache) as running:
+        await eventually(lambda: cache.ready)
+        assert seen == [(False, 0, None)]  # the first list was cut while nothing was served
+        assert (cache.node_count, cache.capacity().cpus, cache.node_lists) == (8, 4, 1)
+        api.delete_object("Node/worker-small")
+        await eventually(lambda: cache.capacity().cpus == 16)
+        await eventually(lambda: api.open_watches == 2)
+        expire_after_first_page[0] = True
+        api.compact()  # the watch gets 410; the re-list is cut after its first page by another 410
+        await eventually(lambda: cache.node_lists == 2)
+        assert seen[1] == (True, 7, 16)  # the old complete cache served meanwhile
+        assert (cache.node_count, cache.capacity().cpus) == (8, 4)
+        assert passthrough((await running.create_vmi(vmi(8)))[0])
+    firsts = [not r.query.get("continue") for r in api.requests_for("list", "/nodes")]
+    assert firsts.count(True) == 4  # each cut list began again from the start

@@ -5,7 +5,14 @@ threshold a VMI is compared with."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -118,3 +125,46 @@ async def test_kubectl_label_taint_and_cordon_move_the_threshold(
     await kubectl(api, tmp_path, "uncordon", "big-1")
     await kubectl(api, tmp_path, "taint", "node", "small-1", "maintenance-")
     await eventually(lambda: threshold_cpus(hook, nodeSelector={"pool": "big"}) == 8)
+
+
+def test_the_real_process_takes_the_flag(tmp_path: Path) -> None:
+    """``kvnuma webhook --threshold feasible`` over a folder: ready says so, and the pinned example
+    VMI fits the node its nodeSelector names (the cluster threshold would mutate it)."""
+    root = Path(__file__).resolve().parents[2]
+    kvnuma = str(Path(sys.executable).parent / "kvnuma")
+    certs = tmp_path / "certs"
+    subprocess.run([kvnuma, "webhook", "gen-certs", "--out", str(certs)], check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cluster = f"file:{root / 'examples' / 'cluster'}"
+    command = [kvnuma, "webhook", "--cert", str(certs / "tls.crt"), "--key", str(certs / "tls.key"),
+               "--host", "127.0.0.1", "--port", str(port), "--source", cluster,
+               "--threshold", "feasible"]  # fmt: skip
+    context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    context.check_hostname = False
+    base = f"https://127.0.0.1:{port}"
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+        try:
+            ready = ""
+            for _ in range(300):
+                try:
+                    with urllib.request.urlopen(base + "/readyz", context=context, timeout=2) as answer:
+                        ready = answer.read().decode()
+                        break
+                except OSError:
+                    time.sleep(0.05)
+            assert "feasible-node threshold" in ready
+            body = (root / "examples" / "reviews" / "pinned-vmi.json").read_bytes()
+            request = urllib.request.Request(
+                base + "/mutate-virtualmachineinstances",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, context=context, timeout=5) as answer:
+                response = json.loads(answer.read())["response"]
+            assert response["allowed"] is True
+            assert "patch" not in response
+        finally:
+            process.terminate()
+            process.wait(10)

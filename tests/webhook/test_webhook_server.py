@@ -62,6 +62,7 @@ async def test_example_reviews_are_answered(hook: RunningWebhook) -> None:
     assert outcomes == {
         "large-vmi-shared-cpus.json": "skipped-unsafe",
         "large-vmi.json": "mutated",
+        "pinned-vmi.json": "mutated",
         "small-vmi.json": "-",
         "vmi-with-numa.json": "-",
     }

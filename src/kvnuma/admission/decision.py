@@ -29,6 +29,8 @@ from kvnuma.admission.patch import passthrough_patch
 from kvnuma.admission.review import ReviewRequest, build_response
 from kvnuma.errors import InputError
 from kvnuma.model.quantity import format_bytes
+from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, guest_numa_settings
+from kvnuma.pci.policy import parse_policy
 from kvnuma.vmi import VmiSpec
 
 __all__ = ["AdmissionConfig", "CapacityLookup", "Decision", "Mode", "Outcome", "decide"]
@@ -90,6 +92,38 @@ class Decision:
 def decide(review: object, capacity: ClusterCapacity | CapacityLookup, config: AdmissionConfig) -> Decision:
     """Decide one AdmissionReview. InputError only when the review cannot be answered at all."""
     request = ReviewRequest.parse(review)
+    decision = _decide(request, capacity, config)
+    extra = _memory_annotation_warnings(request)
+    return replace(decision, warnings=(*decision.warnings, *extra)) if extra else decision
+
+
+def _memory_annotation_warnings(request: ReviewRequest) -> tuple[str, ...]:
+    """A VMI CREATE whose ``kvnuma.io/guest-numa``, ``kvnuma.io/memory-policy`` or
+    ``kvnuma.io/pci-numa-affinity-policy`` value is bad: one warning each (the hook will leave its
+    domain unchanged)."""
+    if not request.is_vmi or request.operation != "CREATE" or not isinstance(request.obj, Mapping):
+        return ()
+    metadata = request.obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    if not isinstance(annotations, Mapping):
+        return ()
+    found = []
+    try:
+        guest_numa_settings({str(k): str(v) for k, v in annotations.items() if isinstance(v, str)})
+    except InputError as error:
+        found.append(_warning(error.one_line()))
+    policy = annotations.get(PCI_NUMA_POLICY_ANNOTATION)
+    if policy is not None:
+        try:
+            parse_policy(str(policy), source=f"annotation {PCI_NUMA_POLICY_ANNOTATION}")
+        except InputError as error:  # the PCI NUMA hook will leave the domain unchanged
+            found.append(_warning(error.one_line()))
+    return tuple(found)
+
+
+def _decide(
+    request: ReviewRequest, capacity: ClusterCapacity | CapacityLookup, config: AdmissionConfig
+) -> Decision:
     uid = request.uid
     if not request.is_vmi or request.operation != "CREATE":
         what = f"{request.operation or '?'} {request.kind or '?'}"

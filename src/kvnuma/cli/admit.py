@@ -36,15 +36,29 @@ __all__ = ["admit"]
     default=None,
     help="Override the KubeVirt CR's developerConfiguration.autoNUMAEnablement.",
 )
+@click.option(
+    "--threshold",
+    type=click.Choice(["cluster", "feasible"]),
+    default="cluster",
+    show_default=True,
+    help="cluster: the smallest NUMA node of the cluster; feasible: of the nodes the VMI can land on.",
+)
 @click.option("--explain", is_flag=True, help="Also print the outcome, reason and decoded patch on stderr.")
 @output_option("json", "yaml", "table", "patch")
 def admit(
-    *, review_path: Path, source: str, mode: str, enabled: bool | None, explain: bool, output: str
+    *,
+    review_path: Path,
+    source: str,
+    mode: str,
+    enabled: bool | None,
+    threshold: str,
+    explain: bool,
+    output: str,
 ) -> None:
     """json/yaml: the AdmissionReview response (a Kubernetes object: its apiVersion and kind are
     its schema); table: outcome, reason, warnings and the decoded patch; patch: the JSONPatch."""
     review = read_document(review_path)
-    cache = ClusterCache()
+    cache = ClusterCache(feasible=threshold == "feasible")
     if source:
         folder = parse_source(source)
         if folder is None:
@@ -52,7 +66,7 @@ def admit(
         load_folder(folder, cache)
     config = AdmissionConfig(enabled=cache.enabled if enabled is None else enabled, mode=Mode(mode))
     try:
-        decision = decide(review, cache.capacity(), config)
+        decision = decide(review, cache.capacity_for if cache.feasible else cache.capacity(), config)
     except InputError as error:
         raise error.under(name_of(review_path)) from None
     explained = [

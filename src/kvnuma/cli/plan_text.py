@@ -23,6 +23,7 @@ def print_text(
     cpus: CpuSet,
     vmi_name: str,
     decisions: tuple[Decision, Decision | None],
+    decision_nodes: str = "this host",
     admission_causes: list[str],
     guest: GuestPlan,
     hugepages: list[str],
@@ -49,7 +50,11 @@ def print_text(
         f"{human_bytes(host.max_single_numa_memory_bytes)}",
         markup=False,
     )
-    heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    if decision_nodes == "this host":
+        heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = this host)")
+    else:
+        heading(out, "Auto-NUMA decision (webhook, autoNUMAEnablement on, cluster = --nodes)")
+        out.print(f"cluster: {decision_nodes}", markup=False)
     out.print(
         f"VMI: {vmi_name}: {count(guest.enabled_vcpus, 'vCPU')}, {human_bytes(guest.memory_bytes)}",
         markup=False,
@@ -112,12 +117,14 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
                 str(guest_cell.host_cell),
                 ",".join(map(str, guest_cell.vcpus)),
                 human_bytes(guest_cell.memory_bytes),
-                f"{guest_cell.memory_bytes // size} x {human_bytes(size)}",
+                "default memory"
+                if size is None
+                else f"{guest_cell.memory_bytes // size} x {human_bytes(size)}",
                 " ".join(f"{other}:{value}" for other, value in guest_cell.distances) or "-",
             )
         out.print(cells)
     else:
-        out.print("no guest NUMA cells (no guestMappingPassthrough)")
+        out.print("no guest NUMA cells (no guestMappingPassthrough, no kvnuma.io/guest-numa)")
     if guest.iothreads:
         io = Table("IOThread", "kind", "disks", "host CPUs", "guest cell")
         for thread in guest.iothreads:
@@ -137,6 +144,15 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
         f"memory split: {guest.memory_split}",
         markup=False,
     )
+    if guest.cells:
+        nodes = ",".join(map(str, guest.memory_nodeset))
+        out.print(
+            f"memory policy: {guest.memory_policy} (<numatune> memory nodeset {nodes}, one memnode per cell);"
+            f" cells from {guest.cells_from}",
+            markup=False,
+        )
+    for note in guest.numa_notes:
+        out.print(f"guest NUMA: {note}", markup=False)
 
 
 def _iothreads_summary(guest: GuestPlan) -> str:

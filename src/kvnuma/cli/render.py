@@ -5,7 +5,7 @@
                   [--cluster-config FILE] [--domain base.xml]
                   [--memory-split kubevirt|proportional] [-o xml|table|json|yaml]
                   [--kubevirt FILE | --feature-gate NAME]... [--pci-sysfs ROOT] [--pci-strict]
-                  [--host-device NAME=DDDD:BB:SS.F]...
+                  [--host-device NAME=DDDD:BB:SS.F|NAME=MDEV-UUID]...
 
 ``--vmi`` is a VMI, or a VirtualMachine expanded with its instance type and preference.
 Without ``--domain`` it prints a complete minimal domain; with it, the base domain with only
@@ -13,7 +13,9 @@ the engine's parts replaced. With the ``GPUDeviceNUMA`` feature gate the PCI NUM
 puts the domain's PCI hostdevs on their guest cells (host facts from ``--pci-sysfs`` or
 ``--sysfs``); devices it leaves in place are listed on stderr, one line each.
 ``--host-device`` gives the host PCI address of the VMI's GPU or host device NAME (rendered as
-KubeVirt's ``<hostdev>``); a VMI device given none is named on stderr.
+KubeVirt's ``<hostdev>``); a VMI device given none is named on stderr. The VMI annotation
+``kvnuma.io/pci-numa-affinity-policy`` runs the step with that policy (``kvnuma.pci.policy``):
+one stderr line per device says its verdict, and a refusal is an error.
 Bad input or an unplaceable VMI: one line on stderr, exit 2.
 """
 
@@ -41,7 +43,10 @@ from kvnuma.cli.sources import load_cpu_model, load_feature_gates, load_vmi, vm_
 from kvnuma.errors import InputError
 from kvnuma.inputs import name_of, read_text
 from kvnuma.model import CpuSet
+from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, cpuless_cells_wanted
+from kvnuma.pci.cpuless import has_generic_initiator
 from kvnuma.pci.host_facts import HostPciFacts
+from kvnuma.pci.policy import parse_policy
 from kvnuma.pci.sysfs import read_host_pci
 from kvnuma.placement import SPLIT_MODES, GuestPlan, SplitMode, plan_guest
 from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enabled, place_domain_devices
@@ -62,6 +67,7 @@ __all__ = [
     "render",
     "render_output",
     "split_option",
+    "vmi_pci_policy",
 ]
 
 SCHEMA_VERSION = 1
@@ -125,9 +131,18 @@ def render_output(plan: GuestPlan, base: Path | None) -> str:
     return merge_into(read_text(base), plan, source=name_of(base))
 
 
-def pci_step(xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: bool) -> PciStep:
+def pci_step(
+    xml: str,
+    gates: frozenset[str],
+    pci_root: Path | None,
+    *,
+    strict: bool,
+    policy: str = "legacy",
+    cpuless: bool = False,
+    generic_initiator: bool = False,
+) -> PciStep:
     """The GPUDeviceNUMA step on ``xml`` when the gate is on (reading host PCI facts under
-    ``pci_root`` only when there are devices to place)."""
+    ``pci_root`` only when there are devices to place), with the VMI's PCI NUMA affinity policy."""
     if not gate_enabled(gates):
         return PciStep(xml, None)
 
@@ -139,7 +154,23 @@ def pci_step(xml: str, gates: frozenset[str], pci_root: Path | None, *, strict: 
             )
         return read_host_pci(pci_root, addresses)
 
-    return place_domain_devices(xml, read_facts, strict=strict)
+    return place_domain_devices(
+        xml, read_facts, strict=strict, policy=policy, cpuless=cpuless, generic_initiator=generic_initiator
+    )
+
+
+def vmi_annotations(document: dict[str, Any]) -> dict[str, str]:
+    metadata = document.get("metadata") or {}
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
+    return {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+
+
+def vmi_pci_policy(document: dict[str, Any], *, source: str) -> str:
+    """The VMI's ``kvnuma.io/pci-numa-affinity-policy`` (``legacy`` when absent)."""
+    metadata = document.get("metadata") or {}
+    annotations = (metadata.get("annotations") or {}) if isinstance(metadata, dict) else {}
+    value = annotations.get(PCI_NUMA_POLICY_ANNOTATION, "") if isinstance(annotations, dict) else ""
+    return parse_policy(str(value), source=f"{source}: metadata.annotations[{PCI_NUMA_POLICY_ANNOTATION}]")
 
 
 KNOWN_FEATURE_GATES = (GPU_DEVICE_NUMA_GATE,)
@@ -200,9 +231,16 @@ def feature_gates(flags: tuple[str, ...], kubevirt_cr: Path | None) -> frozenset
     "--host-device",
     "host_devices",
     multiple=True,
-    metavar="NAME=DDDD:BB:SS.F",
-    help="The host PCI address backing the VMI's GPU or host device NAME (known to the device "
-    "plugin at start): rendered as KubeVirt's <hostdev>.",
+    metavar="NAME=DDDD:BB:SS.F|UUID",
+    help="The host PCI address (or vGPU mdev uuid) backing the VMI's GPU or host device NAME "
+    "(known to the device plugin at start): rendered as KubeVirt's <hostdev>.",
+)
+@click.option(
+    "--qemu-version",
+    default="",
+    metavar="X.Y",
+    help="The virt-launcher's QEMU: 9.0 or newer ties devices on CPU-less host nodes to their "
+    "CPU-less guest cell with an ACPI Generic Initiator (kvnuma.io/cpuless-device-cells: on).",
 )
 @kubevirt_quirk_options
 @output_option("xml", "table", "json", "yaml")
@@ -223,6 +261,7 @@ def render(
     feature_gates_flags: tuple[str, ...],
     pci_sysfs: Path | None,
     pci_strict: bool,
+    qemu_version: str,
     kubevirt_quirks: tuple[str, ...],
     kubevirt_exact: bool,
     host_devices: tuple[str, ...],
@@ -249,7 +288,16 @@ def render(
         quirks=chosen_quirks(kubevirt_quirks, kubevirt_exact),
     )
     xml, missing = add_hostdevs(render_output(plan, base), devices, addresses)
-    step = pci_step(xml, gates, pci_sysfs or sysfs, strict=pci_strict)
+    policy = vmi_pci_policy(document, source=name_of(vmi_path))
+    step = pci_step(
+        xml,
+        gates,
+        pci_sysfs or sysfs,
+        strict=pci_strict,
+        policy=policy,
+        cpuless=cpuless_cells_wanted(vmi_annotations(document)),
+        generic_initiator=has_generic_initiator(qemu_version),
+    )
     if output in DATA_FORMATS:
         document = {
             "schemaVersion": SCHEMA_VERSION,
@@ -267,8 +315,12 @@ def render(
             "the device plugin picks it at start)",
             err=True,
         )
+    for line in step.result.cpuless if step.result is not None else ():
+        click.echo(f"kvnuma render: {line}", err=True)
     for line in step.left_in_place:
         click.echo(f"kvnuma render: PCI device left in place: {line}", err=True)
+    for line in step.verdicts if policy != "legacy" else ():
+        click.echo(f"kvnuma render: PCI NUMA affinity policy {policy}: {line}", err=True)
     if output == "table":
         print_layout(console(), plan)
     else:

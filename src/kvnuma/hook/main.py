@@ -9,34 +9,53 @@ byte for byte, with one line on stderr saying why. Exit codes:
     0  placed, or nothing to do, or any failure with the domain returned unchanged
     1  strict mode and the placement (or the input) failed: KubeVirt then fails the definition
     2  no domain to return: the arguments have no ``--domain`` at all (nothing on stdout)
+    3  the VMI's ``kvnuma.io/pci-numa-affinity-policy`` (``required`` or ``socket``) refused a
+       device: nothing on stdout, KubeVirt fails the definition (the VMI's ``SyncFailed``
+       event says ``exit status 3``; the sidecar's log has the line naming the devices)
 
 Strict mode: ``--strict``, the environment variable ``KVNUMA_PCI_NUMA_STRICT=1``, or the VMI
 annotation ``kvnuma.io/pci-numa: strict``. The annotation value ``off`` opts a VMI out.
 ``KVNUMA_SYSFS_ROOT`` (or ``--sysfs``) points at another sysfs root (default ``/sys``).
+
+``kvnuma.io/cpuless-device-cells: "on"`` gives each device on a CPU-less host node a CPU-less
+guest cell (``kvnuma.pci.cpuless``), tied to it by an ACPI Generic Initiator when the domain's
+QEMU (``<emulator> --version``, or ``KVNUMA_QEMU_VERSION`` such as ``10.0``) is 9.0 or newer.
+
+Before the PCI step, ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` add guest NUMA cells
+and the memory policy (``kvnuma.hook.guest_numa``, one stderr line); a bad value leaves the
+whole domain unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kvnuma.errors import InputError, KvnumaError
-from kvnuma.names import PCI_NUMA_ANNOTATION
+from kvnuma.errors import InputError, KvnumaError, RuleError
+from kvnuma.hook.guest_numa import apply_guest_numa, wanted
+from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION, cpuless_cells_wanted
+from kvnuma.pci.cpuless import has_generic_initiator
 from kvnuma.pci.domain_facts import hostdevs
-from kvnuma.pci.place import place_in_doc
-from kvnuma.pci.sysfs import read_host_pci
-from kvnuma.xmldoc import parse_document
+from kvnuma.pci.place import CpulessCells, place_in_doc
+from kvnuma.pci.policy import POLICY_RULE, parse_policy
+from kvnuma.pci.sysfs import read_cpu_nodes, read_host_pci, read_node_distances
+from kvnuma.xmldoc import parse_document, to_text
 
 if TYPE_CHECKING:
+    import xml.etree.ElementTree as ET
     from collections.abc import Mapping, Sequence
 
 __all__ = ["HookOutcome", "main", "on_define_domain"]
 
 HOOK_VERSIONS = ("v1alpha1", "v1alpha2", "v1alpha3")
+REFUSED = 3
+"""The exit code of a definition the PCI NUMA affinity policy refuses."""
 _TRUE = ("1", "true", "yes", "on")
+_DEFAULT_EMULATOR = "/usr/bin/qemu-system-x86_64"
 
 
 @dataclass(frozen=True)
@@ -61,18 +80,40 @@ def _annotations(vmi_json: str) -> dict[str, str]:
 
 
 def on_define_domain(
-    vmi_json: str, domain_xml: str, *, sysfs_root: str = "/sys", strict: bool = False
+    vmi_json: str,
+    domain_xml: str,
+    *,
+    sysfs_root: str = "/sys",
+    strict: bool = False,
+    qemu_version: str | None = None,
 ) -> HookOutcome:
     """The hook's answer for one call; never raises."""
     try:
         annotations = _annotations(vmi_json)
         setting = annotations.get(PCI_NUMA_ANNOTATION, "").strip().lower()
+        policy = parse_policy(
+            annotations.get(PCI_NUMA_POLICY_ANNOTATION, ""),
+            source=f"VMI annotation {PCI_NUMA_POLICY_ANNOTATION}",
+        )
+        cpuless = cpuless_cells_wanted(annotations)
         doc = parse_document(_domain_bytes(domain_xml), source="--domain", root="domain")
+        numa_line = (
+            apply_guest_numa(
+                doc.root, annotations, read_cpu_nodes(sysfs_root), read_node_distances(sysfs_root)
+            )
+            if wanted(annotations)
+            else None
+        )
     except KvnumaError as error:
         return _unchanged(domain_xml, f"error: {error.one_line()}", strict)
     except Exception as error:  # RecursionError, MemoryError...: the VM must still start
         return _unchanged(domain_xml, f"error: --domain: {_internal(error)}", strict)
+    numa = [f"kvnuma hook: {numa_line}"] if numa_line else []
     if setting in ("off", "false", "disabled"):
+        if numa:
+            return HookOutcome(
+                to_text(doc), [*numa, f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: no PCI placement"]
+            )
         return HookOutcome(
             domain_xml, [f"kvnuma hook: {PCI_NUMA_ANNOTATION}={setting}: domain left unchanged"]
         )
@@ -86,16 +127,48 @@ def on_define_domain(
             strict=strict,
             groups=facts.root_complex,
             host_cpu_nodes=facts.cpu_nodes,
+            policy=policy,
+            node_sockets=facts.node_sockets,
+            problems=facts.problems,
+            cpuless=CpulessCells(facts.node_distances, _has_generic_initiator(doc.root, qemu_version))
+            if cpuless
+            else None,
         )
+    except RuleError as error:
+        if error.rule == POLICY_RULE:
+            return HookOutcome("", [f"kvnuma hook: refused: {error.one_line()}"], REFUSED)
+        problem = error.one_line()
     except KvnumaError as error:
         problem = error.one_line()
     except Exception as error:  # an internal failure must not stop the VM from starting
         problem = _internal(error)
     else:
-        return HookOutcome(result.xml, [f"kvnuma hook: {line}" for line in result.summary()])
+        return HookOutcome(result.xml, [*numa, *(f"kvnuma hook: {line}" for line in result.summary())])
     if strict:
-        return HookOutcome("", [f"kvnuma hook: error (strict): {problem}"], 1)
+        return HookOutcome("", [*numa, f"kvnuma hook: error (strict): {problem}"], 1)
+    if numa:  # the guest NUMA edit stands; only the PCI placement failed
+        return HookOutcome(to_text(doc), [*numa, f"kvnuma hook: error: {problem}; PCI devices left in place"])
     return HookOutcome(domain_xml, [f"kvnuma hook: error: {problem}; domain left unchanged"])
+
+
+def _has_generic_initiator(root: ET.Element, stated: str | None) -> bool:
+    """Whether the domain's QEMU has ``acpi-generic-initiator`` (9.0+): from ``stated``
+    (``KVNUMA_QEMU_VERSION``) or ``<emulator> --version``; unknown counts as no."""
+    text = stated
+    if text is None:
+        emulator = (root.findtext("devices/emulator") or "").strip() or _DEFAULT_EMULATOR
+        try:
+            done = subprocess.run(
+                [emulator, "--version"],
+                capture_output=True,
+                timeout=10,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        text = done.stdout[:4096].decode("ascii", "replace").partition("version ")[2]
+    return has_generic_initiator(text)
 
 
 def _internal(error: BaseException) -> str:
@@ -177,6 +250,7 @@ def run(arguments: Sequence[str], environ: Mapping[str, str]) -> HookOutcome:
             options["domain"],
             sysfs_root=options.get("sysfs") or environ.get("KVNUMA_SYSFS_ROOT") or "/sys",
             strict="strict" in options or strict_env,
+            qemu_version=environ.get("KVNUMA_QEMU_VERSION"),
         )
     except BaseException as error:  # the last resort: the VM must still start
         if not isinstance(error, Exception):

@@ -20,7 +20,8 @@
 Consumers either take the whole list at once (``on_replace(objects)``, for small collections) or
 build their own state beside the old one (``replacement()`` returns an object with
 ``add(objects)``, called per page in steps of ``step_objects`` with the event loop free between
-steps, and ``commit()``). ``synced`` is set after the first complete list (a server's readiness).
+steps, and ``commit()``; on a re-list each step first waits ``relist_pause`` seconds).
+``synced`` is set after the first complete list (a server's readiness).
 ``store`` holds the objects by (namespace, name); a consumer that keeps its own digest of them
 (the webhook's cache) passes ``keep_objects=False`` so every object is not held twice. Callbacks
 run in the event loop and must not block. All waiting goes through ``clock``, so tests drive
@@ -101,6 +102,7 @@ class Reflector:
         metadata_only: bool = False,
         watch_list: bool = False,
         step_objects: int = 100,
+        relist_pause: float = 0.0,
         clock: Clock | None = None,
     ) -> None:
         self.client = client
@@ -120,6 +122,7 @@ class Reflector:
         self.metadata_only = metadata_only
         self.watch_list = watch_list
         self.step_objects = max(1, step_objects)
+        self.relist_pause = max(0.0, relist_pause)
         self.clock: Clock = clock or SystemClock()
         self.store: dict[Key, dict[str, Any]] = {}
         self.resource_version = ""
@@ -185,8 +188,12 @@ class Reflector:
         self, replacement: Replacement, store: dict[Key, dict[str, Any]] | None, items: list[dict[str, Any]]
     ) -> None:
         step = self.step_objects
+        # while a complete state serves, each step waits ``relist_pause`` first: a yield to ready
+        # callbacks alone (sleep(0)) would let the next step run before each hop of a request
+        # that arrived meanwhile; a timer lets the request's hops all run before the next step
+        pause = self.relist_pause if self.synced.is_set() else 0.0
         for start in range(0, len(items), step):
-            await asyncio.sleep(0)  # let admission requests in between steps
+            await asyncio.sleep(pause)  # let admission requests in between steps
             chunk = items[start : start + step]
             if store is not None:
                 for obj in chunk:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from kvnuma.errors import InputError
 
-__all__ = ["PciAddress", "is_hex"]
+__all__ = ["MdevUuid", "PciAddress", "is_hex", "is_mdev_uuid"]
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -81,3 +81,42 @@ class PciAddress(tuple[int, int, int, int]):
                 raise InputError(source, f"{name}={text!r} is out of range 0..{limit:#x}")
             values.append(value)
         return cls(*values)
+
+
+class MdevUuid(PciAddress):
+    """A mediated device (vGPU) by its uuid, standing where a host PCI address stands in
+    placement: ordered after every PCI address, hashable, ``str()`` is the uuid as sysfs and
+    libvirt write it (``/sys/bus/mdev/devices/<uuid>``, ``<source><address uuid=…>``). Its host
+    node and root complex are its parent PCI device's. The PCI fields mean nothing for it."""
+
+    __slots__ = ()
+
+    MARK = 0x10000
+    """First field of every mediated device: above the largest PCI domain (0xffff)."""
+
+    def __new__(cls, domain: int, bus: int, slot: int, function: int) -> MdevUuid:
+        return tuple.__new__(cls, (domain, bus, slot, function))
+
+    def __repr__(self) -> str:
+        return f"MdevUuid({str(self)!r})"
+
+    def __str__(self) -> str:
+        text = f"{self[1]:016x}{self[2]:016x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+    @property
+    def alias_part(self) -> str:
+        return f"mdev-{self}"
+
+    @classmethod
+    def parse(cls, text: str, *, source: str) -> MdevUuid:
+        if not is_mdev_uuid(text.strip()):
+            raise InputError(source, f"{text.strip()[:60]!r} is not a uuid of the form 8-4-4-4-12 hex digits")
+        digits = text.strip().replace("-", "").lower()
+        return cls(cls.MARK, int(digits[:16], 16), int(digits[16:], 16), 0)
+
+
+def is_mdev_uuid(text: str) -> bool:
+    """``text`` is a uuid (``8-4-4-4-12`` hex digits), the name of a mediated device."""
+    parts = text.split("-")
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(is_hex(p, len(p)) for p in parts)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from kvnuma.cpulist import parse_cpulist
 from kvnuma.errors import InputError
-from kvnuma.pci.address import PciAddress
+from kvnuma.pci.address import MdevUuid, PciAddress
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,7 +47,8 @@ class PciController:
 
 @dataclass(frozen=True)
 class Hostdev:
-    """A ``<hostdev type='pci'>`` with its host source address and guest address (if any)."""
+    """A ``<hostdev type='pci'>`` with its host source address, or a PCI ``<hostdev type='mdev'>``
+    with its uuid (an ``MdevUuid``), and its guest address (if any)."""
 
     element: ET.Element
     source: PciAddress
@@ -86,16 +87,29 @@ def pci_controllers(root: ET.Element) -> list[PciController]:
     return found
 
 
+def _is_pci_mdev(element: ET.Element) -> bool:
+    """A mediated device the guest sees as a PCI device (a vGPU): ``type='mdev'`` with
+    ``model='vfio-pci'`` (s390's ``vfio-ccw``/``vfio-ap`` are not PCI)."""
+    return element.get("type") == "mdev" and element.get("model") == "vfio-pci"
+
+
 def hostdevs(root: ET.Element) -> list[Hostdev]:
+    """The PCI hostdevs by host address, and the PCI mediated devices (vGPUs) by uuid."""
     found = []
     for element in root.findall("devices/hostdev"):
-        if element.get("mode", "subsystem") != "subsystem" or element.get("type") != "pci":
+        if element.get("mode", "subsystem") != "subsystem":
+            continue
+        if element.get("type") != "pci" and not _is_pci_mdev(element):
             continue
         source = element.find("source/address")
         if source is None:
             continue
         where = f"domain XML: <hostdev> {_alias(element) or '(no alias)'} <source><address>"
-        address = PciAddress.from_attributes(dict(source.attrib), source=where)
+        address: PciAddress = (
+            MdevUuid.parse(source.get("uuid", ""), source=f"{where} uuid")
+            if element.get("type") == "mdev"
+            else PciAddress.from_attributes(dict(source.attrib), source=where)
+        )
         guest = next((a for a in element.findall("address") if a.get("type") == "pci"), None)
         guest_bus = None
         if guest is not None:

@@ -11,7 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kvnuma.model import CpuSet, HostTopology, format_bytes
-from kvnuma.names import EMULATOR_PARITY_ANNOTATION
+from kvnuma.names import (
+    EMULATOR_PARITY_ANNOTATION,
+    GUEST_NUMA_ANNOTATION,
+    MEMORY_POLICY_ANNOTATION,
+    guest_numa_settings,
+)
 from kvnuma.placement.errors import (
     CoresAcrossCellsError,
     CpusetError,
@@ -21,7 +26,7 @@ from kvnuma.placement.errors import (
 )
 from kvnuma.placement.iothreads import IoThread, iothread_layout, kubevirt_shared_pins, threads_with
 from kvnuma.placement.mask import parse_realtime_mask
-from kvnuma.placement.memory import SplitMode, split_memory
+from kvnuma.placement.memory import SplitMode, split_default_memory, split_memory
 from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
 from kvnuma.placement.pool import CpuPool
 from kvnuma.placement.quirks import check_quirks
@@ -48,7 +53,9 @@ def plan_guest(
     ``spec.domain.cpu.model`` that, else host-model). ``quirks``: the deliberate differences
     to undo (``kvnuma.placement.quirks``)."""
     check_quirks(quirks)
+    guest_numa, policy = guest_numa_settings(vmi.annotations)
     _check_preconditions(vmi)
+    host_cells = guest_numa and not vmi.numa_passthrough and not vmi.has_hugepages
     topo = vmi.topology
     threads = topo.threads
     enabled = topo.vcpus
@@ -63,7 +70,9 @@ def plan_guest(
     _check_cpuset(cpuset, host, enabled, supplemental, emulators)
 
     pool = CpuPool(host, cpuset, threads, listing_order="cpu-listing-order" in quirks)
-    host_threads, missing = pool.fit_cores(topo.sockets * topo.cores, strict=vmi.numa_passthrough)
+    host_threads, missing = pool.fit_cores(
+        topo.sockets * topo.cores, strict=vmi.numa_passthrough or host_cells
+    )
     if missing:
         raise CoresAcrossCellsError(
             "cores-within-host-cells",
@@ -91,11 +100,15 @@ def plan_guest(
 
     page = vmi.hugepage_size_bytes
     cells: tuple[GuestCell, ...] = ()
+    distances = "no-distances" not in quirks
     if vmi.numa_passthrough:
         assert page is not None  # checked by _check_preconditions
-        cells = _guest_cells(pins, host, memory, page, memory_split, distances="no-distances" not in quirks)
+        cells = _guest_cells(pins, host, memory, page, memory_split, distances=distances)
         if check_hugepages and "no-hugepage-check" not in quirks:
             check_free_hugepages(cells, host)
+    elif host_cells:
+        cells = _guest_cells(pins, host, memory, None, memory_split, distances=distances)
+    notes = _numa_notes(vmi, guest_numa, policy, cells)
 
     guest_cell_of = {cell.host_cell: cell.id for cell in cells}
     iothreads = threads_with(
@@ -139,6 +152,9 @@ def plan_guest(
         iothread_count=layout.count,
         iothread_policy=vmi.io_threads_policy,
         vcpusched="no-vcpusched" not in quirks,
+        memory_policy=policy or "strict",
+        cells_from=("guestMappingPassthrough" if vmi.numa_passthrough else "host-cells") if cells else "",
+        numa_notes=notes,
     )
 
 
@@ -150,6 +166,30 @@ def _orphan_pin(threads: tuple[IoThread, ...], pins: dict[int, CpuSet]) -> tuple
     return threads
 
 
+def _numa_notes(vmi: VmiSpec, guest_numa: bool, policy: str, cells: tuple[GuestCell, ...]) -> tuple[str, ...]:
+    """One line per annotation given: what it did, or why it did nothing."""
+    notes: list[str] = []
+    if guest_numa:
+        what = f"{GUEST_NUMA_ANNOTATION}=host-cells"
+        if vmi.numa_passthrough:
+            notes.append(f"{what}: not needed: guestMappingPassthrough already mirrors the host cells")
+        elif vmi.has_hugepages:
+            notes.append(
+                f"{what}: not applied: the VM has huge pages without guestMappingPassthrough"
+                " (set guestMappingPassthrough for per-cell huge pages)"
+            )
+        else:
+            nodes = ",".join(str(cell.host_cell) for cell in cells)
+            notes.append(f"{what}: {len(cells)} guest cell(s) on host cell(s) {nodes}, default memory")
+    if policy:
+        what = f"{MEMORY_POLICY_ANNOTATION}={policy}"
+        if cells:
+            notes.append(f"{what}: <numatune> memory and {len(cells)} memnode(s) in mode {policy}")
+        else:
+            notes.append(f"{what}: not applied: the VM has no guest NUMA cells")
+    return tuple(notes)
+
+
 def _hotplug(vmi: VmiSpec) -> bool:
     return bool(vmi.max_sockets) and vmi.architecture in _HOTPLUG_ARCHES
 
@@ -159,12 +199,13 @@ def check_free_hugepages(cells: tuple[GuestCell, ...], host: HostTopology) -> No
     A host cell that reports no huge page pools at all is not checked (nothing is known)."""
     for cell in cells:
         host_cell = host.cell(cell.host_cell)
-        if host_cell is None or not host_cell.hugepages:
+        page = cell.page_size_bytes
+        if host_cell is None or not host_cell.hugepages or page is None:
             continue
-        size = format_bytes(cell.page_size_bytes)
-        pool = host_cell.pool(cell.page_size_bytes)
+        size = format_bytes(page)
+        pool = host_cell.pool(page)
         have = 0 if pool is None else (pool.free if pool.free is not None else pool.total)
-        need = cell.memory_bytes // cell.page_size_bytes
+        need = cell.memory_bytes // page
         if have < need:
             kind = "total" if pool is not None and pool.free is None else "free"
             raise HugePageShortfallError(
@@ -241,16 +282,23 @@ def _guest_cells(
     pins: tuple[VcpuPin, ...],
     host: HostTopology,
     memory: int,
-    page: int,
+    page: int | None,
     mode: SplitMode,
     *,
     distances: bool = True,
 ) -> tuple[GuestCell, ...]:
+    """One guest cell per host cell holding a pinned vCPU, in host order; ``page`` None: default
+    memory, split in 1 MiB units."""
     by_cell: dict[int, list[int]] = {}
     for pin in pins:
         by_cell.setdefault(pin.host_cell, []).append(pin.vcpu)
     involved = [cell_id for cell_id in host.cell_ids if cell_id in by_cell]
-    sizes = split_memory(memory, page, [len(by_cell[c]) for c in involved], mode)
+    counts = [len(by_cell[c]) for c in involved]
+    sizes = (
+        split_default_memory(memory, counts, mode)
+        if page is None
+        else split_memory(memory, page, counts, mode)
+    )
     return tuple(
         GuestCell(
             guest,

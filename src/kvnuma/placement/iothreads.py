@@ -31,6 +31,8 @@ from typing import Literal
 from kvnuma.model import CpuSet
 from kvnuma.vmi import VmiSpec
 
+_NO_CPUS = CpuSet.of(())
+
 __all__ = ["IoThread", "IoThreadKind", "IoThreadLayout", "iothread_layout", "kubevirt_shared_pins"]
 
 IoThreadKind = Literal["shared", "dedicated", "supplemental"]
@@ -47,7 +49,7 @@ class IoThread:
     id: int
     kind: IoThreadKind
     disks: tuple[str, ...]
-    host_cpus: CpuSet = CpuSet.of(())
+    host_cpus: CpuSet = _NO_CPUS
     guest_cell: int | None = None
     reason: str = ""
 

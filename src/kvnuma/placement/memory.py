@@ -9,6 +9,10 @@ cell's vCPUs (largest remainder first, ties to the earlier cell).
 
 Both check KubeVirt's two rules first: memory a multiple of the page size, and at least one
 page per cell.
+
+``split_default_memory`` splits memory that is not huge pages (``kvnuma.io/guest-numa``) the same
+way in units of 1 MiB, libvirt's NUMA cell alignment on x86 (it rounds each cell up to it); the
+bytes below one unit go to the first cell, so the cells still sum to the guest memory.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from typing import Literal
 from kvnuma.model import format_bytes
 from kvnuma.placement.errors import MemorySplitError
 
-__all__ = ["SPLIT_MODES", "SplitMode", "split_memory"]
+__all__ = ["DEFAULT_MEMORY_UNIT", "SPLIT_MODES", "SplitMode", "split_default_memory", "split_memory"]
 
 SplitMode = Literal["kubevirt", "proportional"]
 SPLIT_MODES: tuple[SplitMode, ...] = ("kubevirt", "proportional")
+DEFAULT_MEMORY_UNIT = 1 << 20
+"""The split unit of default (not huge page) memory: libvirt aligns NUMA cells to 1 MiB on x86."""
 
 
 def split_memory(
@@ -58,3 +64,14 @@ def split_memory(
     for index in remainders[: pages - sum(shares)]:
         shares[index] += 1
     return tuple(share * page for share in shares)
+
+
+def split_default_memory(
+    memory_bytes: int, vcpus_per_cell: Sequence[int], mode: SplitMode = "kubevirt"
+) -> tuple[int, ...]:
+    """Bytes per cell of default memory: ``split_memory`` over whole MiB, the rest to cell 0."""
+    rest = memory_bytes % DEFAULT_MEMORY_UNIT
+    sizes = list(split_memory(memory_bytes - rest, DEFAULT_MEMORY_UNIT, vcpus_per_cell, mode))
+    if sizes:
+        sizes[0] += rest
+    return tuple(sizes)

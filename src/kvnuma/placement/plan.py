@@ -43,7 +43,8 @@ class GuestCell:
     host_cell: int
     vcpus: tuple[int, ...]
     memory_bytes: int
-    page_size_bytes: int
+    page_size_bytes: int | None
+    """The huge page size backing the cell; None: the default memory (``kvnuma.io/guest-numa``)."""
     distances: tuple[tuple[int, int], ...] = ()
 
 
@@ -91,6 +92,14 @@ class GuestPlan:
     """kvnuma's opt-in: each IOThread pinned on one guest cell (``kvnuma.io/iothread-cells``)."""
     vcpusched: bool = True
     """Render ``<vcpusched>`` for the realtime vCPUs (off with the ``no-vcpusched`` quirk)."""
+    memory_policy: str = "strict"
+    """The ``<numatune>`` mode of ``<memory>`` and every ``<memnode>`` (``kvnuma.io/memory-policy``;
+    KubeVirt's is strict)."""
+    cells_from: str = ""
+    """What made the guest cells: ``guestMappingPassthrough``, ``host-cells``
+    (``kvnuma.io/guest-numa``) or "" (none)."""
+    numa_notes: tuple[str, ...] = ()
+    """What the guest NUMA and memory policy annotations did or why they did nothing, one line each."""
 
     # --- derived -------------------------------------------------------------------------
     @property
@@ -104,8 +113,12 @@ class GuestPlan:
 
     @property
     def memory_nodeset(self) -> tuple[int, ...]:
-        """Host cells in ``<numatune><memory nodeset>``, in host order."""
-        return tuple(cell.host_cell for cell in self.cells)
+        """Host cells in ``<numatune><memory nodeset>``, in host order: every cell's, except for
+        ``preferred``, which names the first cell's only (libvirt before 9.3 refuses to start a
+        domain whose ``preferred`` ``<memory>`` names more than one node; each cell's own
+        ``<memnode>`` still prefers its host cell)."""
+        nodes = tuple(cell.host_cell for cell in self.cells)
+        return nodes[:1] if self.memory_policy == "preferred" else nodes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -154,4 +167,6 @@ class GuestPlan:
             "memfd": self.memfd,
             "spanningCell": self.spanning_cell,
             "maxMemoryBytes": self.max_memory_bytes,
+            "memoryPolicy": self.memory_policy,
+            "guestNuma": {"cellsFrom": self.cells_from or "none", "notes": list(self.numa_notes)},
         }

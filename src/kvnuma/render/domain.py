@@ -8,7 +8,8 @@ What the engine owns in a domain (everything else is kept as parsed: devices, me
     <vcpu>, <vcpus>,
     <iothreads> (only when IOThreads are planned), <numatune> (removed without guest cells),
     <cputune>: vcpupin, emulatorpin, iothreadpin, vcpusched (other children kept),
-    <memoryBacking>: hugepages, nosharepages, source (memfd), allocation (access, locked... kept),
+    <memoryBacking>: hugepages, nosharepages, source (memfd; kept without huge pages), allocation
+        (access, locked... kept),
     <cpu>: topology, numa (mode, model, features kept; a complete domain gets the VMI's),
     <features>: pmu (realtime), kvm/hint-dedicated (amd64).
 
@@ -99,7 +100,9 @@ class _Merger:
             self.top("iothreads", sections.iothreads(plan))
         self.top("numatune", sections.numatune(plan))
         self.children("cputune", _CPUTUNE_OWNED, sections.cputune_children(plan))
-        self.children("memoryBacking", _BACKING_OWNED, sections.memory_backing_children(plan))
+        # without huge pages the memory source is KubeVirt's (memfd for virtiofs/passt): kept
+        backing = _BACKING_OWNED if plan.page_size_bytes is not None else _BACKING_OWNED - {"source"}
+        self.children("memoryBacking", backing, sections.memory_backing_children(plan))
         self.children("cpu", _CPU_OWNED, sections.cpu_children(plan))
         if plan.realtime:
             self.children("features", frozenset({"pmu"}), [ET.Element("pmu", state="off")])

@@ -5,8 +5,10 @@ allocates it at pod start, so the host PCI address is an input (``--host-device 
 the way ``render --domain`` takes the hostdevs virt-launcher wrote. Each device is written as
 KubeVirt's converter writes a PCI one: ``<hostdev mode='subsystem' type='pci' managed='no'>`` with
 the host address as ``<source><address>`` and the user alias ``ua-gpu-NAME`` /
-``ua-hostdevice-NAME``. A device without an address is not rendered and is reported (``missing``);
-a device already in the domain (same alias) is left as it is.
+``ua-hostdevice-NAME``; a mediated device (a vGPU, ``NAME=UUID``) as KubeVirt writes one:
+``<hostdev mode='subsystem' type='mdev' model='vfio-pci'>`` with ``<source><address uuid>``.
+A device without an address is not rendered and is reported (``missing``); a device already in
+the domain (same alias) is left as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kvnuma.errors import InputError
-from kvnuma.pci.address import PciAddress
+from kvnuma.pci.address import MdevUuid, PciAddress, is_mdev_uuid
 from kvnuma.xmldoc import SPACED, parse_document, to_text
 
 __all__ = ["VmiDevice", "add_hostdevs", "parse_host_device", "vmi_devices"]
@@ -66,10 +68,12 @@ def vmi_devices(vmi: Mapping[str, Any], *, source: str = "VMI") -> list[VmiDevic
 
 
 def parse_host_device(text: str, *, source: str = "--host-device") -> tuple[str, PciAddress]:
-    """``NAME=DDDD:BB:SS.F`` -> (name, address)."""
+    """``NAME=DDDD:BB:SS.F`` -> (name, address); ``NAME=UUID`` -> (name, the mediated device)."""
     name, sep, address = text.partition("=")
     if not sep or not name:
-        raise InputError(source, f"expected NAME=DDDD:BB:SS.F, got {text!r}")
+        raise InputError(source, f"expected NAME=DDDD:BB:SS.F or NAME=MDEV-UUID, got {text[:80]!r}")
+    if is_mdev_uuid(address.strip()):
+        return name, MdevUuid.parse(address, source=f"{source} {name}")
     return name, PciAddress.parse(address, source=f"{source} {name}")
 
 
@@ -99,6 +103,11 @@ def add_hostdevs(
         if device.alias in present:
             continue
         address = addresses[device.name]
+        if isinstance(address, MdevUuid):
+            hostdev = ET.SubElement(parent, "hostdev", mode="subsystem", type="mdev", model="vfio-pci")
+            ET.SubElement(ET.SubElement(hostdev, "source"), "address", uuid=str(address))
+            ET.SubElement(hostdev, "alias", name=device.alias)
+            continue
         hostdev = ET.SubElement(parent, "hostdev", mode="subsystem", type="pci", managed="no")
         source_el = ET.SubElement(hostdev, "source")
         ET.SubElement(

@@ -2,7 +2,8 @@
 
 Shapes follow KubeVirt's converter: single-CPU ``vcpupin``s, guest cell ``cpus`` as a comma
 list without ranges, memory in bytes (``unit='b'``), hugepage ``nodeset`` = the guest cell,
-``memnode`` strict to the host node. ``<vcpusched>`` is rendered for realtime vCPUs
+``memnode`` to the host node in the plan's memory policy (KubeVirt's strict unless
+``kvnuma.io/memory-policy`` says otherwise). ``<vcpusched>`` is rendered for realtime vCPUs
 (SCHED_FIFO priority 1) although KubeVirt now sets the scheduler from virt-handler instead.
 """
 
@@ -71,7 +72,8 @@ def cputune_children(plan: GuestPlan) -> list[ET.Element]:
     if plan.emulator_cpus:
         children.append(_el("emulatorpin", cpuset=plan.emulator_cpus.format(ranges=False)))
     children.extend(
-        _el("iothreadpin", iothread=str(i), cpuset=cpus.format(ranges=False)) for i, cpus in plan.iothread_pins
+        _el("iothreadpin", iothread=str(i), cpuset=cpus.format(ranges=False))
+        for i, cpus in plan.iothread_pins
     )
     if plan.realtime_vcpus and plan.vcpusched:
         children.append(
@@ -112,9 +114,10 @@ def numatune(plan: GuestPlan) -> ET.Element | None:
     if not plan.cells:
         return None
     parent = _el("numatune")
-    parent.append(_el("memory", mode="strict", nodeset=",".join(str(n) for n in plan.memory_nodeset)))
+    mode = plan.memory_policy
+    parent.append(_el("memory", mode=mode, nodeset=",".join(str(n) for n in plan.memory_nodeset)))
     for cell in plan.cells:
-        parent.append(_el("memnode", cellid=str(cell.id), mode="strict", nodeset=str(cell.host_cell)))
+        parent.append(_el("memnode", cellid=str(cell.id), mode=mode, nodeset=str(cell.host_cell)))
     return parent
 
 

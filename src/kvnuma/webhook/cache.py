@@ -10,7 +10,7 @@ Sources (a folder, or list-and-watch on the API) feed two sinks through the inte
 
 Per node only a few numbers are kept (a ``_Digest``: CPUs, memory, huge pages, copied out of the
 parsed object), so a page of objects is garbage as soon as it is digested. The cluster minimum is
-maintained per event with ``MinCounts`` (no scan of all nodes); the ``ClusterCapacity`` value the
+maintained per event with ``CapacityMinima`` (no scan of all nodes); the ``ClusterCapacity`` value the
 decision reads is rebuilt only after a change, so a request costs O(1). While a re-list builds
 the next index, admission reads the current one; a list that fails half-way never becomes visible.
 
@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
 from kvnuma.admission.feasible import Constraints
 from kvnuma.names import MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, is_capacity_annotation
-from kvnuma.webhook.feasible_index import Digest, FeasibleIndex
-from kvnuma.webhook.min_counts import MinCounts
+from kvnuma.webhook.feasible_index import FeasibleIndex
+from kvnuma.webhook.min_counts import CapacityMinima, Digest
 from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
@@ -109,9 +109,7 @@ class _NodeIndex:
         self.feasible = feasible
         self.digests: dict[str, _Digest] = {}
         self.publishing = 0
-        self.cpus = MinCounts()
-        self.memory = MinCounts()
-        self.hugepages: dict[int, MinCounts] = {}
+        self.minima = CapacityMinima()
         self.problems: dict[str, tuple[str, ...]] = {}
 
     def upsert(self, obj: Mapping[str, Any]) -> bool:
@@ -145,9 +143,9 @@ class _NodeIndex:
         return True
 
     def _count(self, name: str, digest: _Digest, sign: int) -> None:
-        cpus, memory, hugepages, problems = digest
         if digest is _EMPTY:
             return
+        problems = digest[3]
         if problems:
             if sign > 0:
                 self.problems[name] = problems
@@ -155,33 +153,20 @@ class _NodeIndex:
                 self.problems.pop(name, None)
         self.publishing += sign * _publishes(digest)
         if sign > 0:
-            if cpus is not None:
-                self.cpus.add(cpus)
-            if memory is not None:
-                self.memory.add(memory)
-            for size, amount in hugepages:
-                counts = self.hugepages.get(size)
-                if counts is None:
-                    counts = self.hugepages[size] = MinCounts()
-                counts.add(amount)
-            return
-        if cpus is not None:
-            self.cpus.remove(cpus)
-        if memory is not None:
-            self.memory.remove(memory)
-        for size, amount in hugepages:
-            counts = self.hugepages[size]
-            counts.remove(amount)
-            if not len(counts):
-                del self.hugepages[size]
+            self.minima.add(digest)
+        else:
+            self.minima.remove(digest)
 
     def capacity(self) -> ClusterCapacity:
+        minima = self.minima
         return ClusterCapacity(
             nodes=self.publishing,
-            cpus=self.cpus.minimum(),
-            memory_bytes=self.memory.minimum(),
+            cpus=minima.cpus.minimum(),
+            memory_bytes=minima.memory.minimum(),
             hugepages={
-                size: low for size, counts in self.hugepages.items() if (low := counts.minimum()) is not None
+                size: low
+                for size, counts in minima.hugepages.items()
+                if (low := counts.minimum()) is not None
             },
         )
 

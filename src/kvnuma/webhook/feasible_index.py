@@ -1,13 +1,13 @@
 """The feasible-node threshold's index over the nodes that publish capacity (``--threshold feasible``).
 
-Every indexed node has a small integer id; sets of nodes are ``_Members``: a Python set of ids
+Every indexed node has a small integer id; sets of nodes are ``_Members``: a short list of ids
 while small (a hostname label names one node), a bitmap (``bytearray``) once it holds more than
 32 (a label most nodes carry costs nodes/8 bytes, not a hash table entry per node). Kept per
 change, never by a scan of all nodes:
 
     facts, digests   per id: NodeFacts (labels as sorted interned pairs, scheduling taints,
                      cordoned; ``kvnuma.admission.feasible``) and the capacity digest
-    labels           label key -> value -> nodes, and label key -> nodes that have it
+    labels           label key -> value -> nodes
     values           (cpus | memory | page size, value) -> nodes that publish that value
     restricted       nodes with a NoSchedule/NoExecute taint or cordoned
     open             the minima over the other nodes (``MinCounts``, as the cluster minimum)
@@ -16,11 +16,12 @@ change, never by a scan of all nodes:
   - no nodeSelector, no required affinity, no tolerations (the common case): the open minima, O(1)
   - tolerations only: the open minima and the restricted nodes it tolerates, O(restricted)
   - a nodeSelector / required affinity: the matching nodes exactly, by bitwise AND / OR / NOT of
-    the label bitmaps (In ORs a key's values, NotIn and DoesNotExist complement, Gt/Lt OR the
-    values that compare, metadata.name is one id; terms ORed); the restricted ones among them are
-    checked against the tolerations one by one; then the minima over what is left, node by node
-    when few, else value by value (the smallest value whose bitmap meets them). A request costs
-    O(matching nodes) at most, and a few bitmap operations of nodes/8 bytes when many match.
+    the label bitmaps (In ORs the values named, Exists all of the key's values, NotIn and
+    DoesNotExist complement, Gt/Lt OR the values that compare, metadata.name is one id; terms
+    ORed); the restricted ones among them are checked against the tolerations one by one; then
+    the minima over what is left, node by node when few, else value by value (the smallest value
+    whose bitmap meets them). A request costs O(matching nodes) at most, and a few bitmap
+    operations of nodes/8 bytes when many match.
   and memoises the answer by the (hashable) constraints until the next change of a node: the VMIs
   of one VM pool share their constraints. Only nodes that publish capacity are indexed (the others
   cannot change a minimum). A freed id is reused by the next node added.
@@ -34,12 +35,10 @@ from typing import Any
 
 from kvnuma.admission.capacity import ClusterCapacity
 from kvnuma.admission.feasible import Constraints, NodeFacts, Taint, Term, scope_text
-from kvnuma.webhook.min_counts import MinCounts
+from kvnuma.webhook.min_counts import CapacityMinima, Digest
 
 __all__ = ["Digest", "FeasibleIndex"]
 
-Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, ...]]
-"""(cpus, memory bytes, ((page size, bytes), ...), problems): what the cache keeps of a node's capacity."""
 
 _Pair = tuple[str, str]
 _CPUS, _MEMORY = 0, 1  # dimensions; a huge page size (>= 4 KiB) is its own
@@ -47,48 +46,12 @@ _SMALL = 32  # members kept as a set up to this many, then as a bitmap
 _MAX_PAIRS = 1 << 18  # distinct label pairs shared before the pool starts again
 
 
-class _Minima:
-    __slots__ = ("cpus", "hugepages", "memory", "nodes")
-
-    def __init__(self) -> None:
-        self.nodes = 0
-        self.cpus = MinCounts()
-        self.memory = MinCounts()
-        self.hugepages: dict[int, MinCounts] = {}
-
-    def add(self, digest: Digest) -> None:
-        cpus, memory, hugepages, _problems = digest
-        self.nodes += 1
-        if cpus is not None:
-            self.cpus.add(cpus)
-        if memory is not None:
-            self.memory.add(memory)
-        for size, amount in hugepages:
-            counts = self.hugepages.get(size)
-            if counts is None:
-                counts = self.hugepages[size] = MinCounts()
-            counts.add(amount)
-
-    def remove(self, digest: Digest) -> None:
-        cpus, memory, hugepages, _problems = digest
-        self.nodes -= 1
-        if cpus is not None:
-            self.cpus.remove(cpus)
-        if memory is not None:
-            self.memory.remove(memory)
-        for size, amount in hugepages:
-            counts = self.hugepages[size]
-            counts.remove(amount)
-            if not len(counts):
-                del self.hugepages[size]
-
-
 class _Smallest:
     """The running minimum over digests."""
 
     __slots__ = ("cpus", "hugepages", "memory", "nodes")
 
-    def __init__(self, start: _Minima | None = None) -> None:
+    def __init__(self, start: CapacityMinima | None = None) -> None:
         self.nodes = 0
         self.cpus: int | None = None
         self.memory: int | None = None
@@ -114,6 +77,17 @@ class _Smallest:
             if low is None or amount < low:
                 self.hugepages[size] = amount
 
+    def merge(self, other: _Smallest) -> None:
+        self.nodes += other.nodes
+        if other.cpus is not None and (self.cpus is None or other.cpus < self.cpus):
+            self.cpus = other.cpus
+        if other.memory is not None and (self.memory is None or other.memory < self.memory):
+            self.memory = other.memory
+        for size, amount in other.hugepages.items():
+            low = self.hugepages.get(size)
+            if low is None or amount < low:
+                self.hugepages[size] = amount
+
     def capacity(self, scope: str) -> ClusterCapacity:
         return ClusterCapacity(
             nodes=self.nodes, cpus=self.cpus, memory_bytes=self.memory, hugepages=self.hugepages, scope=scope
@@ -131,13 +105,14 @@ def _bits(mask: int) -> Iterator[int]:
 
 
 class _Members:
-    """A set of node ids: a Python set while it is small (most label values of a large cluster
-    name one node: its hostname), a bitmap when it grows (a label most nodes carry)."""
+    """A set of node ids: a short list while it is small (most label values of a large cluster
+    name one node: its hostname; a one-item list is 64 bytes, a set 216), a bitmap when it grows
+    (a label most nodes carry)."""
 
     __slots__ = ("bits", "count", "ids")
 
     def __init__(self) -> None:
-        self.ids: set[int] | None = set()
+        self.ids: list[int] | None = []
         self.bits: bytearray | None = None
         self.count = 0
 
@@ -145,7 +120,7 @@ class _Members:
         """``i`` must not be held."""
         self.count += 1
         if self.ids is not None:
-            self.ids.add(i)
+            self.ids.append(i)
             if len(self.ids) <= _SMALL:
                 return
             ids, self.ids = self.ids, None
@@ -163,7 +138,7 @@ class _Members:
         """``i`` must be held."""
         self.count -= 1
         if self.ids is not None:
-            self.ids.discard(i)
+            self.ids.remove(i)
         elif self.bits is not None:
             self.bits[i >> 3] &= ~(1 << (i & 7)) & 0xFF
 
@@ -183,12 +158,11 @@ class FeasibleIndex:
         self._facts: list[NodeFacts | None] = []
         self._digests: list[Digest | None] = []
         self._all = _Members()
-        self._keys: dict[str, _Members] = {}
         self._labels: dict[str, dict[str, _Members]] = {}
         self._restricted = _Members()
         self._values: dict[tuple[int, int], _Members] = {}  # (dimension, value) -> nodes
         self._sorted: dict[int, list[tuple[int, _Members]]] | None = None
-        self.open = _Minima()
+        self.open = CapacityMinima()
         self._memo: dict[Constraints, ClusterCapacity] = {}
         self._memo_size = memo_size
         self._pairs: dict[_Pair, _Pair] = {}
@@ -232,10 +206,6 @@ class FeasibleIndex:
         self._ids[name] = i
         self._all.add(i)
         for key, value in facts.labels:
-            members = self._keys.get(key)
-            if members is None:
-                members = self._keys[key] = _Members()
-            members.add(i)
             values = self._labels.get(key)
             if values is None:
                 values = self._labels[key] = {}
@@ -266,7 +236,6 @@ class FeasibleIndex:
         self._free.append(i)
         self._all.discard(i)
         for key, value in facts.labels:
-            _drop(self._keys, key, i)
             values = self._labels[key]
             _drop(values, value, i)
             if not values:
@@ -295,34 +264,46 @@ class FeasibleIndex:
 
     def _capacity(self, constraints: Constraints) -> ClusterCapacity:
         total = len(self._ids)
-        facts, digests = self._facts, self._digests
         excluded = 0
         if not constraints.selects:  # every node but the restricted ones it does not tolerate
             smallest = _Smallest(self.open)
             if constraints.tolerations:
-                for i in _bits(self._restricted.mask()):
-                    node = facts[i]
-                    assert node is not None
-                    if constraints.tolerates(node):
-                        smallest.add(digests[i])  # type: ignore[arg-type]
-                    else:
-                        excluded += 1
+                tolerated, excluded = self._tolerated(self._restricted.mask(), constraints)
+                smallest.merge(self._smallest(tolerated, total))
             else:
                 excluded = self._restricted.count
             return smallest.capacity(scope_text(constraints, smallest.nodes, total, excluded))
         matched = self._selected(constraints)
         restricted = matched & self._restricted.mask()
         admitted = matched & ~restricted
-        for i in _bits(restricted):
-            node = facts[i]
-            assert node is not None
-            if constraints.tolerates(node):
-                admitted |= 1 << i
-            else:
-                excluded += 1
+        if constraints.tolerations:
+            tolerated, excluded = self._tolerated(restricted, constraints)
+            admitted |= tolerated
+        else:
+            excluded = restricted.bit_count()
         return self._smallest(admitted, total).capacity(
             scope_text(constraints, admitted.bit_count(), total, excluded)
         )
+
+    def _tolerated(self, restricted: int, constraints: Constraints) -> tuple[int, int]:
+        """The nodes of ``restricted`` whose taints (and cordon) ``constraints`` tolerate, and how
+        many it does not; nodes share their taints, so each distinct set is decided once."""
+        facts = self._facts
+        verdicts: dict[tuple[tuple[Taint, ...], bool], bool] = {}
+        tolerated = bytearray((restricted.bit_length() >> 3) + 1)
+        excluded = 0
+        for i in _bits(restricted):
+            node = facts[i]
+            assert node is not None
+            shape = (node.taints, node.unschedulable)
+            verdict = verdicts.get(shape)
+            if verdict is None:
+                verdict = verdicts[shape] = constraints.tolerates(node)
+            if verdict:
+                tolerated[i >> 3] |= 1 << (i & 7)
+            else:
+                excluded += 1
+        return int.from_bytes(tolerated, "little"), excluded
 
     def _smallest(self, admitted: int, total: int) -> _Smallest:
         """The minima over ``admitted``: node by node when they are few, else value by value
@@ -388,8 +369,9 @@ class FeasibleIndex:
                     found |= self._pair(key, value)
                 matched &= found if operator == "In" else everyone & ~found
             elif operator in ("Exists", "DoesNotExist"):
-                members = self._keys.get(key)
-                found = members.mask() if members is not None else 0
+                found = 0
+                for members in self._labels.get(key, {}).values():
+                    found |= members.mask()
                 matched &= found if operator == "Exists" else everyone & ~found
             else:  # Gt, Lt: the values of that key that compare so
                 found = 0

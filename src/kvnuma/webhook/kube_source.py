@@ -5,12 +5,15 @@ One ``KubeClient`` and two reflectors (``kvnuma.kube``):
   Nodes      metadata-only (``PartialObjectMetadataList``; the annotations are all it reads) or,
              with the feasible-node threshold (``ClusterCache(feasible=True)``), full objects: the
              taints and the cordon are in the Node's spec, which no metadata-only or field-filtered
-             request returns; each page is digested and dropped as before,
+             request returns; pages of at most 100 (``FULL_OBJECT_PAGE``); each page is digested and
+             dropped as before,
              paginated (``limit=page_size`` for the first list, ``relist_page_size`` for re-lists
              while the old cache serves; each page under the client's timeout) or, with
              ``watch_list``, the streaming watch-list with a fallback to pages; every list is built
              beside the current cache and swapped in when complete, so admission keeps answering
              from the old one during a re-list and never from a half-built one
+             (a re-list digests 25 nodes per step and leaves the event loop to admission for
+             ``relist_pause`` seconds after each, so it takes a small share of the CPU)
   KubeVirts  full objects (the VEP 135 field is in the spec); skipped when ``--auto-numa`` is
              ``on`` or ``off``
 
@@ -76,6 +79,15 @@ class _LoggedNodeBuild:
         )
 
 
+FULL_OBJECT_PAGE = 100
+"""The first list's page size for full Node objects (the feasible-node threshold): about 1.2 MB of
+JSON a page, so the page being decoded stays small beside the cache."""
+
+
+def _full_object_page(page_size: int | None) -> int | None:
+    return None if page_size is None else min(page_size, FULL_OBJECT_PAGE)
+
+
 def kube_source(
     config: ClusterConfig | None = None,
     *,
@@ -85,6 +97,7 @@ def kube_source(
     backoff_cap: float = 30.0,
     page_size: int | None = 500,
     relist_page_size: int | None = 25,
+    relist_pause: float = 0.003,
     metadata_only: bool = True,
     watch_list: bool = False,
     clock: Clock | None = None,
@@ -122,8 +135,9 @@ def kube_source(
                     metadata_only=metadata_only and not cache.feasible,
                     relist_page_size=relist_page_size if page_size is not None else None,
                     step_objects=25,
+                    relist_pause=relist_pause,
                     watch_list=watch_list,
-                    **common,
+                    **(common | {"page_size": _full_object_page(page_size)} if cache.feasible else common),
                 )
             ]
             if cache.override is None:

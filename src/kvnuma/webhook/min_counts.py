@@ -8,7 +8,7 @@ and nothing per node: the node -> value mapping lives in the cache's digests.
 
 from __future__ import annotations
 
-__all__ = ["MinCounts"]
+__all__ = ["CapacityMinima", "Digest", "MinCounts"]
 
 
 class MinCounts:
@@ -44,3 +44,47 @@ class MinCounts:
             self._min = min(self._counts, default=None)
             self._stale = False
         return self._min
+
+
+Digest = tuple[int | None, int | None, tuple[tuple[int, int], ...], tuple[str, ...]]
+"""(cpus, memory bytes, ((page size, bytes), ...), problems): what the cache keeps of a node's capacity."""
+
+
+class CapacityMinima:
+    """The smallest CPUs, memory and huge pages of each size over the capacity digests added
+    (``(cpus, memory bytes, ((page size, bytes), ...), problems)``, None = not published), and
+    how many were added: the cluster minimum and the feasible index's open set alike."""
+
+    __slots__ = ("cpus", "hugepages", "memory", "nodes")
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.cpus = MinCounts()
+        self.memory = MinCounts()
+        self.hugepages: dict[int, MinCounts] = {}
+
+    def add(self, digest: Digest) -> None:
+        cpus, memory, hugepages, _problems = digest
+        self.nodes += 1
+        if cpus is not None:
+            self.cpus.add(cpus)
+        if memory is not None:
+            self.memory.add(memory)
+        for size, amount in hugepages:
+            counts = self.hugepages.get(size)
+            if counts is None:
+                counts = self.hugepages[size] = MinCounts()
+            counts.add(amount)
+
+    def remove(self, digest: Digest) -> None:
+        cpus, memory, hugepages, _problems = digest
+        self.nodes -= 1
+        if cpus is not None:
+            self.cpus.remove(cpus)
+        if memory is not None:
+            self.memory.remove(memory)
+        for size, amount in hugepages:
+            counts = self.hugepages[size]
+            counts.remove(amount)
+            if not len(counts):
+                del self.hugepages[size]
