@@ -24,7 +24,7 @@ from kvnuma.errors import InputError
 from kvnuma.model.quantity import parse_bytes, parse_quantity
 from kvnuma.names import MEMFD_ANNOTATION
 
-__all__ = ["CpuTopology", "VmiDisk", "VmiSpec"]
+__all__ = ["CpuTopology", "VmiDisk", "VmiSpec", "unknown_fields"]
 
 _MAX_COUNT = 1 << 16  # sockets, cores, threads above this are not a real VM
 _MAX_DISKS = 1024  # spec.domain.devices.disks entries (a PCIe guest holds far fewer)
@@ -309,3 +309,57 @@ def _optional_cpu(value: object, source: str) -> Fraction | None:
     if amount > _MAX_COUNT:
         raise InputError(source, f"CPU quantity {value!r} is out of range")
     return amount
+
+
+_KNOWN_FIELDS: dict[tuple[str, ...], frozenset[str]] = {
+    ("cpu",): frozenset(
+        {
+            "cores",
+            "sockets",
+            "maxSockets",
+            "threads",
+            "model",
+            "features",
+            "dedicatedCpuPlacement",
+            "numa",
+            "isolateEmulatorThread",
+            "realtime",
+        }
+    ),
+    ("cpu", "numa"): frozenset({"guestMappingPassthrough"}),
+    ("cpu", "realtime"): frozenset({"mask"}),
+    ("memory",): frozenset({"hugepages", "guest", "maxGuest"}),
+    ("memory", "hugepages"): frozenset({"pageSize"}),
+    ("resources",): frozenset({"requests", "limits", "overcommitGuestOverhead"}),
+    ("ioThreads",): frozenset({"supplementalPoolThreadCount"}),
+}
+"""KubeVirt v1.6's field names (``kubevirt.io/api/core/v1`` schema.go) in the sections of
+``spec.domain`` the NUMA features read."""
+
+
+def unknown_fields(obj: object) -> tuple[str, ...]:
+    """One line per field of a VMI that KubeVirt does not know, in the sections the NUMA
+    features read, naming the path and the closest known name (``spec.domain.cpu.coress``).
+    KubeVirt's CRD would prune or refuse such a field; kvnuma only warns."""
+    import difflib
+
+    if not isinstance(obj, Mapping):
+        return ()
+    spec = obj.get("spec")
+    domain = spec.get("domain") if isinstance(spec, Mapping) else None
+    if not isinstance(domain, Mapping):
+        return ()
+    found: list[str] = []
+    for path, known in _KNOWN_FIELDS.items():
+        section: object = domain
+        for key in path:
+            section = section.get(key) if isinstance(section, Mapping) else None
+        if not isinstance(section, Mapping):
+            continue
+        for key in section:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(sorted(known))})"
+            found.append(f"spec.domain.{'.'.join(path)}.{key}: unknown field{hint}")
+    return tuple(found)

@@ -31,7 +31,9 @@ from kvnuma.errors import InputError
 from kvnuma.model.quantity import format_bytes
 from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, guest_numa_settings
 from kvnuma.pci.policy import parse_policy
-from kvnuma.vmi import VmiSpec
+from kvnuma.vmi import VmiSpec, unknown_fields
+
+_MAX_FIELD_WARNINGS = 10  # unknown VMI fields warned about per review
 
 __all__ = ["AdmissionConfig", "CapacityLookup", "Decision", "Mode", "Outcome", "decide"]
 
@@ -94,6 +96,11 @@ def decide(review: object, capacity: ClusterCapacity | CapacityLookup, config: A
     request = ReviewRequest.parse(review)
     decision = _decide(request, capacity, config)
     extra = _memory_annotation_warnings(request)
+    if request.is_vmi and request.operation == "CREATE":
+        extra = (
+            *extra,
+            *(_warning(f"VMI {line}") for line in unknown_fields(request.obj)[:_MAX_FIELD_WARNINGS]),
+        )
     return replace(decision, warnings=(*decision.warnings, *extra)) if extra else decision
 
 

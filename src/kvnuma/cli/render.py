@@ -53,7 +53,7 @@ from kvnuma.placement.pci_step import GPU_DEVICE_NUMA_GATE, PciStep, gate_enable
 from kvnuma.placement.quirks import KUBEVIRT_V1_6, QUIRKS
 from kvnuma.render import merge_into, render_domain
 from kvnuma.render.hostdevs import add_hostdevs, parse_host_device, vmi_devices
-from kvnuma.vmi import VmiSpec
+from kvnuma.vmi import VmiSpec, unknown_fields
 
 __all__ = [
     "KNOWN_FEATURE_GATES",
@@ -84,7 +84,10 @@ def read_vmi(
     document = load_vmi(
         path, instancetype=instancetypes, preference=preferences, cluster_config=cluster_config
     )
-    return VmiSpec.from_object(document, source=name_of(path)), document
+    spec = VmiSpec.from_object(document, source=name_of(path))
+    for line in unknown_fields(document):  # KubeVirt's CRD would prune or refuse it; we only warn
+        click.echo(f"kvnuma: warning: {name_of(path)}: {line}", err=True)
+    return spec, document
 
 
 cluster_config_option = click.option(
