@@ -159,8 +159,7 @@ def _iothreads_summary(guest: GuestPlan) -> str:
     if not guest.iothreads:
         return "none"
     policy = guest.iothread_policy or "unset"
-    where = ", on guest cells (kvnuma.io/iothread-cells)" if guest.iothread_cells else ""
-    return f"{guest.iothread_count} (ioThreadsPolicy {policy}{where})"
+    return f"{guest.iothread_count} (ioThreadsPolicy {policy})"
 
 
 def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:

@@ -15,10 +15,8 @@ KubeVirt (``converter/iothreads``, ``storage.assignDiskIOThread``, ``vcpu.Format
   t goes on the pod's t mod V-th CPU (V = ``<vcpu>``, the cpuset in ascending order); else the
   first V CPUs of the pod are cut into balanced runs, one per IOThread.
 
-kvnuma's opt-in (``kvnuma.io/iothread-cells: "true"``, ``kvnuma.names``): each IOThread goes on
-host CPUs of one guest cell - the cell of its disks' controller when the base domain places them
-behind a ``pcie-expander-bus`` of a NUMA node, else the emulator's cell, else the first guest
-cell - and says which.
+Each IOThread also carries the guest cell its pins lie in (None when they span cells). Pinning
+each IOThread on its disks' controller cell (an opt-in) is not implemented yet.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ class IoThread:
 
     ``host_cpus`` empty: not pinned (libvirt lets it float over the pod's CPUs).
     ``guest_cell``: the guest cell whose host CPUs it is pinned to (None without guest NUMA, when
-    unpinned, or when its CPUs span cells). ``reason``: why that cell (the opt-in only)."""
+    unpinned, or when its CPUs span cells). ``reason``: why that cell ("" for KubeVirt's pins)."""
 
     id: int
     kind: IoThreadKind

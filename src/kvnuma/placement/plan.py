@@ -89,7 +89,7 @@ class GuestPlan:
     iothread_policy: str = ""
     """``spec.domain.ioThreadsPolicy`` as planned ("" = unset)."""
     iothread_cells: bool = False
-    """kvnuma's opt-in: each IOThread pinned on one guest cell (``kvnuma.io/iothread-cells``)."""
+    """Reserved for a per-cell IOThread opt-in (not implemented: always False)."""
     vcpusched: bool = True
     """Render ``<vcpusched>`` for the realtime vCPUs (off with the ``no-vcpusched`` quirk)."""
     memory_policy: str = "strict"
