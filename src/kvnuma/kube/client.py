@@ -160,7 +160,8 @@ class KubeClient:
         metadata_only: bool = False,
     ) -> ListPage:
         """One page of a list, under the client's per-request timeout. A continue token that
-        expired (or came from another list) raises ``ApiError`` 410."""
+        expired raises ``ApiError`` 410; the API test server answers 400 to a token from another
+        list (kube-apiserver would resume that list)."""
         params: dict[str, str] = {}
         if limit is not None:
             params["limit"] = str(limit)
