@@ -19,6 +19,12 @@ Guest NUMA without huge pages and the memory policy (on a VMI, both off when abs
     kvnuma.io/memory-policy: MODE        the <numatune> mode of <memory> and every <memnode>:
                                          strict (KubeVirt's, the default), preferred, interleave,
                                          restrictive
+
+IOThread placement (on a VMI, KubeVirt's pins when absent):
+
+    kvnuma.io/iothread-placement: MODE   kubevirt (the default: KubeVirt's pins, unchanged) or
+                                         cell: each IOThread pinned inside one host cell, the
+                                         cell of its disks' controller or else the emulator's
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ __all__ = [
     "FEATURE_GATES",
     "GUEST_NUMA_ANNOTATION",
     "GUEST_NUMA_VALUES",
+    "IOTHREAD_PLACEMENTS",
+    "IOTHREAD_PLACEMENT_ANNOTATION",
     "MAX_SINGLE_NUMA_CPUS",
     "MAX_SINGLE_NUMA_HUGEPAGES_PREFIX",
     "MAX_SINGLE_NUMA_MEMORY",
@@ -50,6 +58,7 @@ __all__ = [
     "closest_feature_gate",
     "cpuless_cells_wanted",
     "guest_numa_settings",
+    "iothread_placement",
     "is_capacity_annotation",
 ]
 
@@ -76,6 +85,27 @@ CPULESS_CELLS_ANNOTATION = "kvnuma.io/cpuless-device-cells"
 CPULESS_CELLS_VALUES = ("on", "off")
 """On a VMI: ``on`` gives each passthrough device on a CPU-less host node a CPU-less guest cell
 (``kvnuma.pci.cpuless``); ``off`` (or absent): such devices stay in place, as in KubeVirt."""
+
+IOTHREAD_PLACEMENT_ANNOTATION = "kvnuma.io/iothread-placement"
+IOTHREAD_PLACEMENTS = ("kubevirt", "cell")
+"""``kubevirt``: KubeVirt's IOThread pins (``kvnuma.placement.iothreads``); ``cell``: each
+IOThread inside the host cell of its disks' controller, else of the emulator thread."""
+
+
+def iothread_placement(annotations: Mapping[str, str]) -> str:
+    """The VMI's IOThread placement mode (``kubevirt`` when absent); InputError naming the
+    annotation for a value that is not one of ``IOTHREAD_PLACEMENTS``."""
+    raw = annotations.get(IOTHREAD_PLACEMENT_ANNOTATION)
+    if raw is None:
+        return "kubevirt"
+    text = str(raw).strip()
+    if text not in IOTHREAD_PLACEMENTS:
+        shown = repr(text[:40] + ("..." if len(text) > 40 else ""))
+        raise InputError(
+            f"annotation {IOTHREAD_PLACEMENT_ANNOTATION}",
+            f"{shown} is not one of {', '.join(IOTHREAD_PLACEMENTS)}",
+        )
+    return text
 
 
 def cpuless_cells_wanted(annotations: Mapping[str, str]) -> bool:

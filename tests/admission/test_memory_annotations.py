@@ -1,4 +1,5 @@
-"""The webhook warns about a bad ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` value on a
+"""The webhook warns about a bad ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` /
+``kvnuma.io/iothread-placement`` value on a
 VMI it sees (the hook would leave that VM's domain unchanged); good values add no warning."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from admission_reviews import large_dedicated, review
 
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, Outcome, decide
 from kvnuma.admission.decision import MAX_WARNING
-from kvnuma.names import GUEST_NUMA_ANNOTATION, MEMORY_POLICY_ANNOTATION
+from kvnuma.names import GUEST_NUMA_ANNOTATION, IOTHREAD_PLACEMENT_ANNOTATION, MEMORY_POLICY_ANNOTATION
 
 GI = 1 << 30
 CLUSTER = ClusterCapacity(nodes=3, cpus=64, memory_bytes=256 * GI, hugepages={GI: 128 * GI})
@@ -31,6 +32,12 @@ def annotated(annotations: dict[str, object]) -> dict[str, object]:
         pytest.param({GUEST_NUMA_ANNOTATION: "host-cells"}, "", id="guest-numa-ok"),
         pytest.param({MEMORY_POLICY_ANNOTATION: "interleave"}, "", id="policy-ok"),
         pytest.param({}, "", id="none"),
+        pytest.param({IOTHREAD_PLACEMENT_ANNOTATION: "cell"}, "", id="iothread-placement-ok"),
+        pytest.param(
+            {IOTHREAD_PLACEMENT_ANNOTATION: "numa"},
+            "annotation kvnuma.io/iothread-placement: 'numa' is not one of kubevirt, cell",
+            id="iothread-placement-bad",
+        ),
         pytest.param(
             {GUEST_NUMA_ANNOTATION: "yes"},
             "annotation kvnuma.io/guest-numa: 'yes' is not one of host-cells, off",

@@ -29,7 +29,7 @@ from kvnuma.admission.patch import passthrough_patch
 from kvnuma.admission.review import ReviewRequest, build_response
 from kvnuma.errors import InputError
 from kvnuma.model.quantity import format_bytes
-from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, guest_numa_settings
+from kvnuma.names import PCI_NUMA_POLICY_ANNOTATION, guest_numa_settings, iothread_placement
 from kvnuma.pci.policy import parse_policy
 from kvnuma.vmi import VmiSpec, unknown_fields
 
@@ -105,8 +105,8 @@ def decide(review: object, capacity: ClusterCapacity | CapacityLookup, config: A
 
 
 def _memory_annotation_warnings(request: ReviewRequest) -> tuple[str, ...]:
-    """A VMI CREATE whose ``kvnuma.io/guest-numa``, ``kvnuma.io/memory-policy`` or
-    ``kvnuma.io/pci-numa-affinity-policy`` value is bad: one warning each (the hook will leave its
+    """A VMI CREATE whose ``kvnuma.io/guest-numa``, ``kvnuma.io/memory-policy``,
+    ``kvnuma.io/iothread-placement`` or ``kvnuma.io/pci-numa-affinity-policy`` value is bad: one warning each (the hook will leave its
     domain unchanged)."""
     if not request.is_vmi or request.operation != "CREATE" or not isinstance(request.obj, Mapping):
         return ()
@@ -115,10 +115,12 @@ def _memory_annotation_warnings(request: ReviewRequest) -> tuple[str, ...]:
     if not isinstance(annotations, Mapping):
         return ()
     found = []
-    try:
-        guest_numa_settings({str(k): str(v) for k, v in annotations.items() if isinstance(v, str)})
-    except InputError as error:
-        found.append(_warning(error.one_line()))
+    strings = {str(k): str(v) for k, v in annotations.items() if isinstance(v, str)}
+    for check in (guest_numa_settings, iothread_placement):
+        try:
+            check(strings)
+        except InputError as error:
+            found.append(_warning(error.one_line()))
     policy = annotations.get(PCI_NUMA_POLICY_ANNOTATION)
     if policy is not None:
         try:

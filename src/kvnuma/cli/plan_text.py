@@ -126,7 +126,8 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
     else:
         out.print("no guest NUMA cells (no guestMappingPassthrough, no kvnuma.io/guest-numa)")
     if guest.iothreads:
-        io = Table("IOThread", "kind", "disks", "host CPUs", "guest cell")
+        why = ("why",) if guest.iothread_cells else ()
+        io = Table("IOThread", "kind", "disks", "host CPUs", "guest cell", *why)
         for thread in guest.iothreads:
             io.add_row(
                 str(thread.id),
@@ -134,6 +135,7 @@ def print_layout(out: Console, guest: GuestPlan) -> None:
                 ",".join(thread.disks) or "-",
                 thread.host_cpus.format() or "not pinned",
                 "-" if thread.guest_cell is None else str(thread.guest_cell),
+                *((thread.reason,) if why else ()),
             )
         out.print(io)
     out.print(
@@ -159,7 +161,8 @@ def _iothreads_summary(guest: GuestPlan) -> str:
     if not guest.iothreads:
         return "none"
     policy = guest.iothread_policy or "unset"
-    return f"{guest.iothread_count} (ioThreadsPolicy {policy})"
+    placement = ", per cell" if guest.iothread_cells else ""
+    return f"{guest.iothread_count} (ioThreadsPolicy {policy}{placement})"
 
 
 def hotplug_lines(sizing: HotplugSizing, config: LiveUpdateConfig | None, *, planned: bool) -> list[str]:

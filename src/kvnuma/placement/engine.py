@@ -8,7 +8,7 @@ precondition and cpuset-size checks with numbers, and a per-host-node free huge 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kvnuma.model import CpuSet, HostTopology, format_bytes
 from kvnuma.names import (
@@ -16,6 +16,7 @@ from kvnuma.names import (
     GUEST_NUMA_ANNOTATION,
     MEMORY_POLICY_ANNOTATION,
     guest_numa_settings,
+    iothread_placement,
 )
 from kvnuma.placement.errors import (
     CoresAcrossCellsError,
@@ -24,7 +25,13 @@ from kvnuma.placement.errors import (
     PlacementInputError,
     PreconditionError,
 )
-from kvnuma.placement.iothreads import IoThread, iothread_layout, kubevirt_shared_pins, threads_with
+from kvnuma.placement.iothreads import (
+    IoThread,
+    cell_pins,
+    iothread_layout,
+    kubevirt_shared_pins,
+    threads_with,
+)
 from kvnuma.placement.mask import parse_realtime_mask
 from kvnuma.placement.memory import SplitMode, split_default_memory, split_memory
 from kvnuma.placement.plan import GuestCell, GuestPlan, HotplugVcpu, VcpuPin
@@ -46,14 +53,18 @@ def plan_guest(
     check_hugepages: bool = True,
     default_cpu_model: str = "host-model",
     quirks: frozenset[str] = frozenset(),
+    disk_cells: Mapping[str, int] | None = None,
 ) -> GuestPlan:
     """Plan ``vmi`` on ``cpuset`` of ``host``; every failure is a typed error with numbers.
 
     ``default_cpu_model``: the KubeVirt CR's ``cpuModel`` (KubeVirt's mutator gives a VMI without
     ``spec.domain.cpu.model`` that, else host-model). ``quirks``: the deliberate differences
-    to undo (``kvnuma.placement.quirks``)."""
+    to undo (``kvnuma.placement.quirks``). ``disk_cells``: disk name -> the guest cell its
+    controller sits on (e.g. behind that cell's pxb-pcie bus), read only with
+    ``kvnuma.io/iothread-placement: cell``."""
     check_quirks(quirks)
     guest_numa, policy = guest_numa_settings(vmi.annotations)
+    io_placement = iothread_placement(vmi.annotations)
     _check_preconditions(vmi)
     host_cells = guest_numa and not vmi.numa_passthrough and not vmi.has_hugepages
     topo = vmi.topology
@@ -116,6 +127,16 @@ def plan_guest(
         io_pins,
         {cpu: guest_cell_of.get(cell_of.get(cpu, -1)) for cpus in io_pins.values() for cpu in cpus},
     )
+    if io_placement == "cell" and iothreads:
+        iothreads = _cell_iothreads(
+            iothreads,
+            disk_cells=disk_cells or {},
+            cells=cells,
+            pins=pins,
+            emulator=emulator,
+            cpuset=cpuset,
+            host=host,
+        )
     sockets, max_vcpus = topo.sockets, enabled
     hotplug: tuple[HotplugVcpu, ...] = ()
     if _hotplug(vmi):
@@ -151,10 +172,43 @@ def plan_guest(
         max_memory_bytes=vmi.memory_max_guest_bytes,
         iothread_count=layout.count,
         iothread_policy=vmi.io_threads_policy,
+        iothread_cells=io_placement == "cell" and bool(iothreads),
         vcpusched="no-vcpusched" not in quirks,
         memory_policy=policy or "strict",
         cells_from=("guestMappingPassthrough" if vmi.numa_passthrough else "host-cells") if cells else "",
         numa_notes=notes,
+    )
+
+
+def _cell_iothreads(
+    threads: tuple[IoThread, ...],
+    *,
+    disk_cells: Mapping[str, int],
+    cells: tuple[GuestCell, ...],
+    pins: tuple[VcpuPin, ...],
+    emulator: CpuSet,
+    cpuset: CpuSet,
+    host: HostTopology,
+) -> tuple[IoThread, ...]:
+    """``kvnuma.io/iothread-placement: cell``: each IOThread inside one host cell
+    (``kvnuma.placement.iothreads.cell_pins``)."""
+    known = {cell.id for cell in cells}
+    for disk, guest in disk_cells.items():
+        if guest not in known:
+            raise PlacementInputError(
+                f"disk {disk}", f"its controller is on guest cell {guest}, which the plan does not have"
+            )
+    cell_of = host.cell_of_cpu()
+    emulator_cell = cell_of[min(emulator)] if emulator else pins[0].host_cell
+    vcpu_cpus = CpuSet.of(pin.host_cpu for pin in pins)
+    return cell_pins(
+        threads,
+        disk_cells=disk_cells,
+        host_cell_of_guest={cell.id: cell.host_cell for cell in cells},
+        emulator_cell=emulator_cell,
+        pod_cpus=cpuset,
+        spare_cpus=cpuset - vcpu_cpus,
+        host_cell_cpus={cell.id: CpuSet.of(cpu.id for cpu in cell.cpus) for cell in host.cells},
     )
 
 

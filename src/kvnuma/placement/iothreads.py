@@ -15,8 +15,16 @@ KubeVirt (``converter/iothreads``, ``storage.assignDiskIOThread``, ``vcpu.Format
   t goes on the pod's t mod V-th CPU (V = ``<vcpu>``, the cpuset in ascending order); else the
   first V CPUs of the pod are cut into balanced runs, one per IOThread.
 
-Each IOThread also carries the guest cell its pins lie in (None when they span cells). Pinning
-each IOThread on its disks' controller cell (an opt-in) is not implemented yet.
+Each IOThread also carries the guest cell its pins lie in (None when they span cells).
+
+kvnuma's opt-in (``kvnuma.io/iothread-placement: cell``, ``cell_pins``) pins every IOThread inside
+one host cell instead: the cell behind whose guest cell its disks' controller sits (all of its
+disks' controllers on one guest cell, e.g. that cell's pxb-pcie expander bus), else the emulator
+thread's cell (its isolated CPU's, else vCPU 0's; a supplemental IOThread stays on its own CPU's
+cell). Within that host cell it takes, first, its own
+supplemental CPU when that lies there; else the pod's CPUs there that no vCPU is pinned to (the
+isolated emulator and supplemental CPUs); else all the pod's CPUs there, shared with that cell's
+vCPUs, and its reason says so — never one vCPU's CPU alone.
 """
 
 from __future__ import annotations
@@ -31,7 +39,14 @@ from kvnuma.vmi import VmiSpec
 
 _NO_CPUS = CpuSet.of(())
 
-__all__ = ["IoThread", "IoThreadKind", "IoThreadLayout", "iothread_layout", "kubevirt_shared_pins"]
+__all__ = [
+    "IoThread",
+    "IoThreadKind",
+    "IoThreadLayout",
+    "cell_pins",
+    "iothread_layout",
+    "kubevirt_shared_pins",
+]
 
 IoThreadKind = Literal["shared", "dedicated", "supplemental"]
 
@@ -147,4 +162,52 @@ def threads_with(
         cells = {cell_of_cpu.get(cpu) for cpu in cpus}
         cell = cells.pop() if len(cells) == 1 else None
         out.append(IoThread(thread.id, thread.kind, thread.disks, cpus, cell, thread.reason))
+    return tuple(out)
+
+
+def cell_pins(
+    threads: Sequence[IoThread],
+    *,
+    disk_cells: Mapping[str, int],
+    host_cell_of_guest: Mapping[int, int],
+    emulator_cell: int,
+    pod_cpus: CpuSet,
+    spare_cpus: CpuSet,
+    host_cell_cpus: Mapping[int, CpuSet],
+) -> tuple[IoThread, ...]:
+    """``threads`` pinned per cell (``kvnuma.io/iothread-placement: cell``).
+
+    ``disk_cells``: disk name -> guest cell of its controller (disks absent: not on a cell);
+    ``host_cell_of_guest``: guest cell -> host cell (empty without guest NUMA);
+    ``emulator_cell``: the emulator thread's host cell; ``spare_cpus``: the pod's CPUs no vCPU is
+    pinned to (isolated emulator, supplemental); ``host_cell_cpus``: host cell -> its CPUs.
+    A thread keeps its own pins when they lie in the chosen cell (a supplemental CPU)."""
+    guest_of_host = {host: guest for guest, host in host_cell_of_guest.items()}
+    out = []
+    for thread in threads:
+        cells = sorted({disk_cells[disk] for disk in thread.disks if disk in disk_cells})
+        host, why, by_controller = emulator_cell, "emulator's cell", False
+        if len(cells) == 1 and cells[0] in host_cell_of_guest:
+            placed = [disk for disk in thread.disks if disk in disk_cells]
+            candidate = host_cell_of_guest[cells[0]]
+            if pod_cpus & host_cell_cpus.get(candidate, _NO_CPUS):
+                host, by_controller = candidate, True
+                why = f"controller of {','.join(placed)} on guest cell {cells[0]}"
+        elif len(cells) > 1:
+            why = f"disks on guest cells {','.join(map(str, cells))}: emulator's cell"
+        if not by_controller and thread.kind == "supplemental" and thread.host_cpus:
+            own = {cell for cell, cpus in host_cell_cpus.items() if thread.host_cpus & cpus}
+            if len(own) == 1:  # no controller cell: stay on its own dedicated CPU
+                host = own.pop()
+                why = "no disk controller on a guest cell" if not cells else why
+        in_cell = pod_cpus & host_cell_cpus.get(host, _NO_CPUS)
+        spare = spare_cpus & in_cell
+        if thread.kind == "supplemental" and thread.host_cpus and not thread.host_cpus - in_cell:
+            cpus, which = thread.host_cpus, "its supplemental CPU"
+        elif spare:
+            cpus, which = spare, "the pod's non-vCPU CPUs there"
+        else:
+            cpus, which = in_cell, "the pod's CPUs there, shared with its vCPUs"
+        reason = f"{why}: host cell {host}, {which}"
+        out.append(IoThread(thread.id, thread.kind, thread.disks, cpus, guest_of_host.get(host), reason))
     return tuple(out)

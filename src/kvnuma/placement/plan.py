@@ -89,7 +89,8 @@ class GuestPlan:
     iothread_policy: str = ""
     """``spec.domain.ioThreadsPolicy`` as planned ("" = unset)."""
     iothread_cells: bool = False
-    """Reserved for a per-cell IOThread opt-in (not implemented: always False)."""
+    """IOThreads pinned per host cell (``kvnuma.io/iothread-placement: cell``); each thread's
+    ``reason`` says which cell and CPUs and why."""
     vcpusched: bool = True
     """Render ``<vcpusched>`` for the realtime vCPUs (off with the ``no-vcpusched`` quirk)."""
     memory_policy: str = "strict"
