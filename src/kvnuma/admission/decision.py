@@ -106,8 +106,8 @@ def decide(review: object, capacity: ClusterCapacity | CapacityLookup, config: A
 
 def _memory_annotation_warnings(request: ReviewRequest) -> tuple[str, ...]:
     """A VMI CREATE whose ``kvnuma.io/guest-numa``, ``kvnuma.io/memory-policy``,
-    ``kvnuma.io/iothread-placement`` or ``kvnuma.io/pci-numa-affinity-policy`` value is bad: one warning each (the hook will leave its
-    domain unchanged)."""
+    ``kvnuma.io/iothread-placement`` or ``kvnuma.io/pci-numa-affinity-policy`` value is bad: one
+    warning each (the hook or the engine will not use it)."""
     if not request.is_vmi or request.operation != "CREATE" or not isinstance(request.obj, Mapping):
         return ()
     metadata = request.obj.get("metadata")
