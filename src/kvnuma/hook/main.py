@@ -22,8 +22,9 @@ guest cell (``kvnuma.pci.cpuless``), tied to it by an ACPI Generic Initiator whe
 QEMU (``<emulator> --version``, or ``KVNUMA_QEMU_VERSION`` such as ``10.0``) is 9.0 or newer.
 
 Before the PCI step, ``kvnuma.io/guest-numa`` / ``kvnuma.io/memory-policy`` add guest NUMA cells
-and the memory policy (``kvnuma.hook.guest_numa``, one stderr line); a bad value leaves the
-whole domain unchanged.
+and the memory policy (``kvnuma.hook.guest_numa``, one stderr line), and
+``kvnuma.io/iothread-placement: cell`` pins each IOThread inside one host node
+(``kvnuma.hook.iothread_cells``, one stderr line); a bad value leaves the whole domain unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from kvnuma.errors import InputError, KvnumaError, RuleError
 from kvnuma.hook.guest_numa import apply_guest_numa, wanted
+from kvnuma.hook.iothread_cells import apply_iothread_cells
 from kvnuma.names import PCI_NUMA_ANNOTATION, PCI_NUMA_POLICY_ANNOTATION, cpuless_cells_wanted
 from kvnuma.pci.cpuless import has_generic_initiator
 from kvnuma.pci.domain_facts import hostdevs
@@ -104,11 +106,12 @@ def on_define_domain(
             if wanted(annotations)
             else None
         )
+        io_line = apply_iothread_cells(doc.root, annotations, read_cpu_nodes(sysfs_root))
     except KvnumaError as error:
         return _unchanged(domain_xml, f"error: {error.one_line()}", strict)
     except Exception as error:  # RecursionError, MemoryError...: the VM must still start
         return _unchanged(domain_xml, f"error: --domain: {_internal(error)}", strict)
-    numa = [f"kvnuma hook: {numa_line}"] if numa_line else []
+    numa = [f"kvnuma hook: {line}" for line in (numa_line, io_line) if line]
     if setting in ("off", "false", "disabled"):
         if numa:
             return HookOutcome(
