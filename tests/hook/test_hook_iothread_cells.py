@@ -5,6 +5,8 @@ libvirt accepts what it writes."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from pci.pci_sysfs_tree import build_sysfs
 from placement.engine_inputs import HOST_4, vmi
 from support.libvirt import Libvirtd, assert_libvirt_accepts
 
+BUNDLE = Path(__file__).resolve().parents[2] / "deploy" / "hook" / "onDefineDomain"
 BASE = (Path(__file__).resolve().parents[1] / "render" / "kubevirt_base_domain.xml").read_text()
 NODES = {0: "0-1", 1: "2-3", 2: "4-5", 3: "6-7"}  # HOST_4's cells as the pod's sysfs shows them
 
@@ -139,3 +142,30 @@ def test_libvirt_defines_the_hooks_domain(libvirtd: Libvirtd, data_cell: int | N
     )
     assert pins(out.stdout)
     assert_libvirt_accepts(libvirtd, out.stdout)
+
+
+def test_the_bundle_applies_it(tmp_path: Path) -> None:
+    sysfs = build_sysfs(tmp_path / "sys", [], NODES)
+    annotations = {IOTHREAD_PLACEMENT_ANNOTATION: "cell", "kvnuma.io/pci-numa": "off"}
+    done = subprocess.run(
+        [
+            "/usr/bin/python3",
+            "-IS",
+            str(BUNDLE),
+            "--vmi",
+            vmi_json(annotations),
+            "--domain",
+            stock("auto", True, 0),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KVNUMA_SYSFS_ROOT": str(sysfs)},
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    engine = plan_guest(
+        _spec("auto", True, "cell"), cpuset(True), HOST_4, check_hugepages=False, disk_cells={"data": 0}
+    )
+    assert pins(done.stdout) == {str(i): c.format(ranges=False) for i, c in engine.iothread_pins}
+    assert f"{IOTHREAD_PLACEMENT_ANNOTATION}=cell: IOThread 1:" in done.stderr
