@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import functools
 import json
+import logging
 import multiprocessing as mp
 import os
 import re
@@ -251,6 +252,18 @@ def api_main(count: int, pipe: Connection) -> None:
 # --- the webhook process ----------------------------------------------------------------------
 
 
+class _Swaps(logging.Handler):
+    """Sends the moment of each re-list's swap (the webhook's own log line) to the driver."""
+
+    def __init__(self, pipe: Connection) -> None:
+        super().__init__(logging.INFO)
+        self.pipe = pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "re-listed, cache swapped" in record.getMessage():
+            self.pipe.send(record.created)
+
+
 def webhook_main(
     url: str,
     variant: str,
@@ -259,8 +272,13 @@ def webhook_main(
     cpu: int,
     *,
     tuning: dict[str, Any] | None = None,
+    swaps: Connection | None = None,
 ) -> None:
     cert, key = files
+    if swaps is not None:
+        log = logging.getLogger("kvnuma.webhook")
+        log.setLevel(logging.INFO)
+        log.addHandler(_Swaps(swaps))
     import orjson
     from aiohttp import web
 
@@ -347,9 +365,12 @@ class Webhook:
     ) -> None:
         cert, key, self.context = tls
         self.parent, child = mp.Pipe()
+        self.swaps, swaps = mp.Pipe(duplex=False)  # the time of each re-list's swap
         self.started = time.monotonic()
         self.process = mp.get_context("spawn").Process(
-            target=webhook_main, args=(url, variant, (cert, key), child, cpu), kwargs={"tuning": tuning}
+            target=webhook_main,
+            args=(url, variant, (cert, key), child, cpu),
+            kwargs={"tuning": tuning, "swaps": swaps},
         )
         self.process.start()
         self.port = int(self.parent.recv())
@@ -445,15 +466,15 @@ def relist_p99(
     """Admission p99 during re-lists forced as on a real cluster, beside the idle p99 of the same
     process at the same moments: one paced load runs for ``--relist-seconds`` while the API server,
     after an idle gap, in turn expires the webhook's watch (an ERROR event with a 410 Status) or cuts
-    the stream (fault injection); each request counts as "re-list" if one was under way (from the
-    fault to the swap the ``kvnuma_webhook_node_lists`` metric shows) when it was sent, else "idle".
-    The 1-node webhook on the same CPU is loaded and split the same way (the machine's own noise)."""
-    load, probe = hook.connect(), hook.connect()
-    relisting = threading.Event()
-    states: list[bool] = []
+    the stream (fault injection); a re-list is under way from the fault to the swap the webhook logs
+    (its log line's time, sent over a pipe: nothing polls the webhook meanwhile), and each request
+    counts as "re-list" if it was sent inside such a window, else "idle". The 1-node webhook on the
+    same CPU is loaded and split the same way (the machine's own noise)."""
+    load = hook.connect()
+    sent: list[float] = []
 
     def tagged() -> bytes:
-        states.append(relisting.is_set())
+        sent.append(time.time())
         return load.post(MUTATE, body)
 
     latencies: list[list[float]] = []
@@ -468,21 +489,27 @@ def relist_p99(
     thread = threading.Thread(target=run_load)
     thread.start()
     faults = ["relist", "cut"]
+    windows: list[tuple[float, float]] = []
     while not done.wait(args.relist_gap):
-        before = metric(probe, "kvnuma_webhook_node_lists")
-        relisting.set()
-        api.command(faults[result.relists % 2])
-        while metric(probe, "kvnuma_webhook_node_lists") <= before and not done.is_set():
-            time.sleep(0.01)
-        relisting.clear()
-        result.relists += not done.is_set()
+        start = time.time()
+        api.command(faults[len(windows) % 2])
+        while not hook.swaps.poll(0.1):
+            if done.is_set():
+                break
+        else:
+            windows.append((start, hook.swaps.recv()))
+            continue
+        windows.append((start, float("inf")))  # still under way when the load ended
+        break
     thread.join()
+    result.relists = sum(end != float("inf") for _start, end in windows)
+    busy = [any(start <= t < end for start, end in windows) for t in sent]
     full, single = latencies
-    during = [t for t, busy in zip(full, states, strict=True) if busy]
-    idle = [t for t, busy in zip(full, states, strict=True) if not busy]
+    during = [t for t, b in zip(full, busy, strict=True) if b]
+    idle = [t for t, b in zip(full, busy, strict=True) if not b]
     result.relist_p99_ms, result.relist_idle_p99_ms = p99(during), p99(idle)
-    result.relist_one_p99_ms = p99([t for t, busy in zip(single, states, strict=True) if busy])
-    result.relist_one_idle_p99_ms = p99([t for t, busy in zip(single, states, strict=True) if not busy])
+    result.relist_one_p99_ms = p99([t for t, b in zip(single, busy, strict=True) if b])
+    result.relist_one_idle_p99_ms = p99([t for t, b in zip(single, busy, strict=True) if not b])
     result.relist_requests = len(during)
 
 

@@ -24,6 +24,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from kubeapi.status import ApiFailure
 from kubeapi.store import Key, ResourceType, Store
 
@@ -41,11 +43,21 @@ def metadata_only(accept: str, kind: str) -> bool:
     return f"as={kind};" in first + ";" and "g=meta.k8s.io" in first
 
 
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON data, through orjson (about 10x cheaper than ``copy.deepcopy``, which
+    made each page of a large list cost this server milliseconds); ``copy.deepcopy`` for what
+    orjson cannot encode (an integer beyond 64 bits)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except orjson.JSONEncodeError:
+        return copy.deepcopy(value)
+
+
 def partial_object(obj: dict[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "meta.k8s.io/v1",
         "kind": "PartialObjectMetadata",
-        "metadata": copy.deepcopy(obj.get("metadata", {})),
+        "metadata": json_copy(obj.get("metadata", {})),
     }
 
 
@@ -153,8 +165,13 @@ def list_body(
         if wanted(keys[index]):
             chosen.append(keys[index])
         index += 1
-    remaining = 0 if limit <= 0 else sum(1 for k in keys[index:] if wanted(k))
-    convert = partial_object if metadata else copy.deepcopy
+    if limit <= 0:
+        remaining = 0
+    elif selects is None and (namespace is None or not res.namespaced):  # every key counts: no scan
+        remaining = len(keys) - index
+    else:
+        remaining = sum(1 for k in keys[index:] if wanted(k))
+    convert = partial_object if metadata else json_copy
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if remaining:
         meta["continue"] = _token(rv, chosen[-1])

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kubeapi.listing import json_copy
 from kubeapi.server import KubeApiServer
 
 META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1, application/json"
@@ -170,3 +171,17 @@ async def test_watch_list_needs_not_older_than_and_bookmarks(api: KubeApiServer)
         api, "/api/v1/nodes", watch="true", resourceVersionMatch="NotOlderThan", resourceVersion="1"
     )
     assert (status, body["reason"]) == (422, "Invalid")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"labels": {"a": "1"}, "items": [{"n": 1}, {"n": 2.5}], "none": None}, id="json"),
+        pytest.param({"generation": 1 << 70, "items": [{"n": 1}]}, id="beyond-64-bits"),
+    ],
+)
+def test_json_copy_is_an_equal_deep_copy(value: dict[str, Any]) -> None:
+    copied = json_copy(value)
+    assert copied == value
+    copied["items"][0]["n"] = 99
+    assert value["items"][0]["n"] == 1
