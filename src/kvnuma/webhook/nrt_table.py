@@ -66,6 +66,7 @@ class NrtTable:
         self.settled = False
         self.unavailable = "not listed yet"
         self.lists = 0
+        self.failures = 0  # failed lists and watches
         self._digest = NrtDigester()
 
     # --- the sink a Reflector feeds ---------------------------------------------------------
@@ -97,6 +98,7 @@ class NrtTable:
         """The list or watch failed with ``problem``; ``drop``: the objects are gone (404) or not
         ours to read (403). True when this changes what ``unavailable`` says (log it then)."""
         self.settled = True
+        self.failures += 1
         if drop and (self.digests or self.ignored or self.listed):
             self._swap({}, {})
             self.listed = False
