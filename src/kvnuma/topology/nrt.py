@@ -117,18 +117,19 @@ def build_nrt(
     topology: HostTopology,
     *,
     node_name: str,
-    node_uid: str,
+    node_uid: str | None,
     kubelet: KubeletResources | None = None,
     manager: TopologyManager | None = None,
 ) -> dict[str, Any]:
     """The NodeResourceTopology object of this host (see the module text for every field).
 
-    Without ``kubelet`` no resource has ``available`` (a preview, not publishable). Raises
-    InputError for a missing name or uid, a host without cells, or views that contradict.
+    Without ``kubelet`` no resource has ``available``, and ``node_uid=None`` leaves out the owner
+    reference: both make a preview, not a publishable object. Raises InputError for an empty name
+    or uid, a host without cells, or views that contradict.
     """
     if not node_name:
         raise InputError("node name", "empty")
-    if not node_uid:
+    if node_uid is not None and not node_uid:
         raise InputError(f"node {node_name}", "no uid (the owner reference needs the Node's uid)")
     if not topology.cells:
         raise InputError("host topology", "no NUMA cells")
@@ -148,14 +149,12 @@ def build_nrt(
     for cell_id, memory in _memory(topology, kubelet).items():
         amounts[cell_id].update(memory)
 
-    body: dict[str, Any] = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "metadata": {
-            "name": node_name,
-            "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": node_uid}],
-        },
-    }
+    metadata: dict[str, Any] = {"name": node_name}
+    if node_uid is not None:
+        metadata["ownerReferences"] = [
+            {"apiVersion": "v1", "kind": "Node", "name": node_name, "uid": node_uid}
+        ]
+    body: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata}
     attributes = (manager or TopologyManager()).attributes()
     if attributes:
         body["attributes"] = attributes
