@@ -225,7 +225,7 @@ def main() -> int:
                 server.stop()
     costs = cache_costs(args.nodes, args.events)
 
-    annotations, nrt, noop = (
+    annotations, from_nrt, noop = (
         latencies[False, MUTATE_PATH],
         latencies[True, MUTATE_PATH],
         latencies[False, "/noop"],
@@ -236,12 +236,12 @@ def main() -> int:
     print(f"{'':44} {'p50 ms':>8} {'p99 ms':>8}")
     for label, values in (
         ("kvnuma, capacity from annotations", annotations),
-        ("kvnuma, capacity from NodeResourceTopology", nrt),
+        ("kvnuma, capacity from NodeResourceTopology", from_nrt),
         ("no-op handler, same stack", noop),
     ):
         print(f"{label:44} {percentile(values, 0.5):8.3f} {percentile(values, 0.99):8.3f}")
     print()
-    p99_a, p99_n, p99_0 = (percentile(v, 0.99) for v in (annotations, nrt, noop))
+    p99_a, p99_n, p99_0 = (percentile(v, 0.99) for v in (annotations, from_nrt, noop))
     rows = [
         ("p99 ratio NRT / annotations", f"{p99_n / p99_a:.2f}"),
         ("p99 ratio NRT / no-op", f"{p99_n / p99_0:.2f}"),
