@@ -254,15 +254,16 @@ def test_a_node_relist_keeps_the_nrt_digests_and_an_nrt_change_during_it_lands()
     assert cache.capacity().cpus == 16
 
 
-def test_an_nrt_relist_is_swapped_in_when_complete() -> None:
+def test_an_nrt_relist_applies_each_object_as_read_and_drops_the_unseen_when_complete() -> None:
     cache = nrt_cache()
     assert cache.nrt is not None
     cache.nrt.on_replace([cells("w1", (4, 4)), cells("w2", (5, 5))])
     build = cache.nrt.replacement()
     build.add([cells("w1", (7, 4))])
-    assert cache.capacity().cpus == 4
-    build.commit()  # w2's object is gone from the new list: w2 is back on its annotations
+    assert cache.capacity().cpus == 5  # w1's current object counts at once; w2's is not known gone yet
+    build.commit()  # w2's object is not in the complete list: w2 is back on its annotations (16)
     assert (cache.capacity().cpus, cache.nrt_nodes) == (7, 1)
+    assert set(cache.nrt.digests) == {"w1"}
 
 
 def test_the_api_going_away_drops_the_objects_and_says_so() -> None:

@@ -39,7 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 from kvnuma.errors import InputError
-from kvnuma.model.quantity import parse_quantity
+from kvnuma.model.quantity import parse_bytes, parse_quantity
 from kvnuma.webhook.min_counts import Digest
 
 __all__ = [
@@ -160,7 +160,7 @@ def _raw(obj: Mapping[str, Any], name: str) -> _Raw:
     node_zones = 0
     for i, zone in enumerate(zones):
         where = f"{what}: zones[{i}]"
-        if not isinstance(zone, Mapping):
+        if not _is_mapping(zone):
             raise _Bad(Reason.SHAPE, f"{where}: expected an object")
         zone_type = zone.get("type")
         if not isinstance(zone_type, str) or not isinstance(zone.get("name"), str):
@@ -177,7 +177,7 @@ def _raw(obj: Mapping[str, Any], name: str) -> _Raw:
             )
         seen: set[str] = set()
         for j, resource in enumerate(resources):
-            if not isinstance(resource, Mapping) or not isinstance(resource.get("name"), str):
+            if not _is_mapping(resource) or type(resource.get("name")) is not str:
                 raise _Bad(Reason.SHAPE, f"{where}.resources[{j}]: expected an object with a name")
             resource_name = resource["name"]
             if resource_name not in ("cpu", "memory") and not resource_name.startswith(_HUGEPAGES):
@@ -188,7 +188,7 @@ def _raw(obj: Mapping[str, Any], name: str) -> _Raw:
             value = resource.get(_FIELD)
             if value is None:
                 raise _Bad(Reason.SHAPE, f"{where}.resources[{j}] ({resource_name}): {_FIELD} is missing")
-            if isinstance(value, bool) or not isinstance(value, str | int):
+            if type(value) is not str and type(value) is not int:
                 raise _Bad(
                     Reason.QUANTITY,
                     f"{where}.resources[{j}] ({resource_name}): {_FIELD}: expected a quantity, "
@@ -230,7 +230,21 @@ def _digest(raw: _Raw, name: str) -> Digest:
     return (cpus or None, memory or None, tuple(sorted(hugepages.items())), ())
 
 
+def _is_mapping(value: object) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # parsed JSON: the first test
+
+
 def _amount(value: object, where: str) -> int:
+    if type(value) is int and 0 <= value <= MAX_BYTES:
+        return value
+    if type(value) is str:
+        try:  # the common case, "64Gi" or "14", without Fractions
+            whole = parse_bytes(value, source=where)
+        except InputError:
+            pass  # the long way, to say what is wrong
+        else:
+            if whole <= MAX_BYTES:
+                return whole
     try:
         parsed = parse_quantity(value, source=where)  # type: ignore[arg-type]
     except InputError as error:

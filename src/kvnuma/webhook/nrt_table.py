@@ -8,8 +8,11 @@ node back to its annotations (the object was deleted, became ignored, or the API
 
 An ignored object is logged in one line and reported through ``on_ignored`` (the metric
 ``kvnuma_webhook_nrt_ignored_total{reason}``) once each time it becomes ignored or its problem
-changes, not on every re-list. A re-list is built beside the current table and swapped in
-when complete (only the nodes whose digest differs are passed on).
+changes, not on every re-list. A list applies each object as it is read, as a watch event would
+(each is the object's current state, so nothing half-built is ever served: a node is measured by
+its current object or by its annotations), and when it is complete drops the objects it did not
+see (deleted meanwhile); so the work of a list of 10,000 objects is spread over its steps rather
+than done in one swap that would stall admission.
 
 Availability: ``settled`` turns true after the first list or the first failure, whichever comes
 first, so readiness never waits longer for NRT; ``unavailable`` says why no object is read (the
@@ -37,23 +40,15 @@ ChangeCallback = Callable[[str, Digest | None], None]
 class _NrtBuild:
     def __init__(self, table: NrtTable) -> None:
         self._table = table
-        self._digests: dict[str, Digest] = {}
-        self._ignored: dict[str, Ignored] = {}
+        self._seen: set[str] = set()
 
     def add(self, objects: list[dict[str, Any]]) -> None:
-        table = self._table
+        upsert, seen = self._table._upsert, self._seen
         for obj in objects:
-            name, found = table._digest(obj)
-            if isinstance(found, Ignored):
-                table._report(found)
-                self._ignored[name] = found
-                self._digests.pop(name, None)
-            elif name:
-                self._digests[name] = found
-                self._ignored.pop(name, None)
+            seen.add(upsert(obj))
 
     def commit(self) -> None:
-        self._table._commit(self._digests, self._ignored)
+        self._table._commit(self._seen)
 
 
 class NrtTable:
@@ -80,14 +75,7 @@ class NrtTable:
 
     def on_event(self, event_type: str, obj: Mapping[str, Any]) -> None:
         if event_type in ("ADDED", "MODIFIED"):
-            name, found = self._digest(obj)
-            if isinstance(found, Ignored):
-                self._report(found)
-                self.ignored[name] = found
-                self._set(name, None)
-            elif name:
-                self.ignored.pop(name, None)
-                self._set(name, found)
+            self._upsert(obj)
         elif event_type == "DELETED":
             name = nrt_name(obj)
             self.ignored.pop(name, None)
@@ -100,7 +88,7 @@ class NrtTable:
         self.settled = True
         self.failures += 1
         if drop and (self.digests or self.ignored or self.listed):
-            self._swap({}, {})
+            self._drop_unseen(set())
             self.listed = False
         if self.listed:
             return False  # the table still holds the last good list; the reflector re-lists
@@ -109,6 +97,17 @@ class NrtTable:
         return changed
 
     # --- internals --------------------------------------------------------------------------
+    def _upsert(self, obj: Mapping[str, Any]) -> str:
+        name, found = self._digest(obj)
+        if isinstance(found, Ignored):
+            self._report(found)
+            self.ignored[name] = found
+            self._set(name, None)
+        elif name:
+            self.ignored.pop(name, None)
+            self._set(name, found)
+        return name
+
     def _report(self, ignored: Ignored) -> None:
         if self.ignored.get(ignored.name) == ignored:
             return
@@ -127,20 +126,15 @@ class NrtTable:
             self.digests[name] = digest
         self.on_change(name, digest)
 
-    def _swap(self, digests: dict[str, Digest], ignored: dict[str, Ignored]) -> None:
-        old = self.digests
-        self.digests = digests
-        self.ignored = ignored
-        for name, digest in old.items():
-            if digests.get(name) != digest:
-                self.on_change(name, digests.get(name))
-        for name, digest in digests.items():
-            if name not in old:
-                self.on_change(name, digest)
+    def _drop_unseen(self, seen: set[str]) -> None:
+        for name in [name for name in self.ignored if name not in seen]:
+            del self.ignored[name]
+        for name in [name for name in self.digests if name not in seen]:
+            self._set(name, None)
 
-    def _commit(self, digests: dict[str, Digest], ignored: dict[str, Ignored]) -> None:
+    def _commit(self, seen: set[str]) -> None:
         was = self.unavailable
-        self._swap(digests, ignored)
+        self._drop_unseen(seen)
         self.listed = self.settled = True
         self.unavailable = ""
         self.lists += 1
@@ -148,6 +142,6 @@ class NrtTable:
             _log.info(
                 "NodeResourceTopology: listed %d objects (%d ignored); a valid one's capacity wins "
                 "over its Node's annotations",
-                len(digests) + len(ignored),
-                len(ignored),
+                len(seen - {""}),
+                len(self.ignored),
             )
