@@ -298,3 +298,19 @@ async def test_a_bad_kubelet_config_leaves_the_attributes_out_in_one_line(  # fi
     for obj in read_back(served, kubectl):
         assert "attributes" not in obj
         assert table(obj) == WITH_VM_A
+
+
+async def test_without_the_crd_one_line_names_it(
+    served: ServedApi, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE_NAME}}
+    served.on_loop(lambda: served.api.put_object(node))  # no CRD installed
+    agent, logs = nrt_agent(served, tmp_path, kubelet.path)
+    async with agent.client or pytest.fail("no client"):
+        result = await agent.cycle()
+    assert not result.ok
+    assert result.nrt is not None
+    assert "install the NodeResourceTopology CRD" in result.nrt.reason
+    failures = [line for line in logs.getvalue().splitlines() if '"event":"nrt-publish-failed"' in line]
+    assert len(failures) == 1
+    assert '"kind":"not-found"' in failures[0]

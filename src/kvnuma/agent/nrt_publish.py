@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 __all__ = ["differs", "publish_nrt"]
 
 _COMPARED = ("zones", "attributes")
+_NO_CRD = (
+    "the API server has no noderesourcetopologies.topology.node.k8s.io/v1alpha2: install the "
+    "NodeResourceTopology CRD (NFD, the NUMA Resources Operator, or noderesourcetopology-api's "
+    "manifests/crd.yaml)"
+)
 
 
 def differs(current: dict[str, Any], want: dict[str, Any]) -> bool:
@@ -121,7 +126,12 @@ async def _write(client: Any, want: dict[str, Any], field_manager: str) -> str:
     except ApiError as error:
         if error.code != 404:
             raise
-        await client.create(NODE_RESOURCE_TOPOLOGIES, want, field_manager=field_manager)
+        try:
+            await client.create(NODE_RESOURCE_TOPOLOGIES, want, field_manager=field_manager)
+        except ApiError as refused:
+            if refused.code == 404:  # no such resource at all, not just no object
+                raise ApiError(404, refused.reason, _NO_CRD) from refused
+            raise
         return "created"
     if not differs(current, want):
         return ""
