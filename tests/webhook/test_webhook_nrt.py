@@ -396,3 +396,64 @@ def test_the_cache_equals_a_scan_of_every_node(events: list[tuple[Any, ...]], fe
         assert replace(cache.capacity(), source="") == reference(nodes, nrts, None)
         if feasible:
             assert replace(cache.capacity_for(selector), source="") == reference(nodes, nrts, selector)
+
+
+# --- kvnuma admit --nrt on: the same cache over a folder ---------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def admit_table(folder: Path, *extra: str) -> str:
+    from click.testing import CliRunner
+
+    from kvnuma.cli import cli
+
+    review = str(EXAMPLES / "reviews" / "pinned-vmi.json")
+    result = CliRunner().invoke(
+        cli, ["admit", "--review", review, "--source", f"file:{folder}", "-o", "table", *extra]
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("worker_a_cpus", "nrt", "said"),
+    [
+        pytest.param(None, "off", "vCPUs 20 > 16\n", id="off-reads-annotations"),
+        pytest.param(
+            None,
+            "on",
+            "vCPUs 20 > 16; capacity from NodeResourceTopology on 1 node, annotations on 1",
+            id="example-agrees",
+        ),
+        pytest.param(
+            8,
+            "on",
+            "vCPUs 20 > 8; capacity from NodeResourceTopology on 1 node, annotations on 1",
+            id="nrt-wins",
+        ),
+        pytest.param(8, "off", "vCPUs 20 > 16\n", id="off-ignores-it"),
+        pytest.param(
+            -8,
+            "on",
+            "vCPUs 20 > 16; capacity from NodeResourceTopology on 0 nodes, annotations on 2",
+            id="bad-one-ignored",
+        ),
+    ],
+)
+def test_admit_reads_the_folders_nrt_objects(
+    tmp_path: Path, worker_a_cpus: int | None, nrt: str, said: str
+) -> None:
+    import shutil
+
+    folder = tmp_path / "cluster"
+    shutil.copytree(EXAMPLES / "cluster", folder)
+    if worker_a_cpus is not None:
+        path = folder / "noderesourcetopologies.yaml"
+        obj = yaml.safe_load(path.read_text())
+        for cell in obj["zones"]:  # every cell: the largest one measures the node
+            cell["resources"][0]["capacity"] = str(worker_a_cpus)
+        path.write_text(yaml.safe_dump(obj))
+    out = admit_table(folder, "--nrt", nrt)
+    assert f"outcome: mutated: {said}" in out
+    assert ("warning: auto-NUMA: capacity from" in out) == (nrt == "on")
