@@ -23,10 +23,12 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client import generate_latest
 
 from kubeapi.clients import Kubectl, ServedApi, body_of, k8s, kube_client
+from kvnuma.admission.capacity import NodeCapacity
 from kvnuma.agent.http import health_app
 from kvnuma.agent.kubelet_config import read_topology_manager
 from kvnuma.agent.podresources import read_kubelet_resources
 from kvnuma.topology.nrt import build_nrt
+from kvnuma.webhook.nrt_digest import digest_nrt
 from support.fake_kubelet import FakeKubelet, Generated, compile_podresources
 
 CRD = Path(__file__).resolve().parents[1] / "fixtures" / "nrt" / "noderesourcetopologies.crd.yaml"
@@ -184,6 +186,20 @@ async def test_created_read_back_updated_on_change_and_left_alone_otherwise(
                 {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME, "uid": node_uid}
             ]
             assert [c["value"] for c in obj["zones"][0]["costs"]] == [10, 21]
+        assert agent.last_nrt is not None
+        assert by_kubectl["zones"] == agent.last_nrt["zones"]  # served as sent: nothing pruned
+        # The webhook's NRT reader (--nrt=on) reads the same per-cell maxima as the annotations.
+        node = served.on_loop(lambda: served.api.get_object(f"Node/{NODE_NAME}"))
+        annotations = NodeCapacity.from_annotations(node["metadata"]["annotations"], source="node")
+        assert annotations.problems == ()
+        name, digest = digest_nrt(by_client)
+        assert name == NODE_NAME
+        assert digest == (
+            annotations.cpus,
+            annotations.memory_bytes,
+            tuple(sorted(annotations.hugepages.items())),
+            (),
+        )
         printed = kubectl.ok("get", "node-res-topo").out  # the CRD's short name, a table
         assert NODE_NAME in printed
         created_rv = by_kubectl["metadata"]["resourceVersion"]
@@ -314,3 +330,23 @@ async def test_without_the_crd_one_line_names_it(
     failures = [line for line in logs.getvalue().splitlines() if '"event":"nrt-publish-failed"' in line]
     assert len(failures) == 1
     assert '"kind":"not-found"' in failures[0]
+
+
+async def test_a_failed_discovery_sends_no_nrt_and_keeps_the_last(
+    served: ServedApi, kubectl: Kubectl, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    agent, _ = nrt_agent(served, tmp_path, kubelet.path)
+    async with agent.client or pytest.fail("no client"):
+        assert (await agent.cycle()).ok
+        kept = read_back(served, kubectl)[0]
+        (tmp_path / "sys" / "devices" / "system" / "node" / "node1" / "cpulist").write_text("garbage\n")
+        served.on_loop(served.api.requests.clear)
+        failed = await agent.cycle()
+    assert not failed.ok
+    assert failed.nrt is None
+    assert "discovery failed" in agent.nrt_state
+    assert not [
+        r for r in served.on_loop(lambda: list(served.api.requests)) if "noderesourcetopologies" in r.path
+    ]
+    assert read_back(served, kubectl)[0] == kept
+    assert "kvnuma_agent_nrt_published 0.0" in generate_latest(agent.metrics.registry).decode()

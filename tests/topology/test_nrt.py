@@ -355,3 +355,38 @@ def test_available_within_allocatable_within_capacity(case: tuple[HostTopology, 
     )
     assert charged_cpus == len(view.assigned_cpus)
     assert schema_errors(obj, SCHEMA) == []
+
+
+_BLOCKS = st.builds(
+    MemoryBlock,
+    st.sampled_from(["memory", "hugepages-2Mi", "hugepages-1Gi", "hugepages-2048Ki", "hugepages-3Mi", "gpu"]),
+    st.integers(0, 20 * GiB),
+    st.lists(st.integers(0, 3), max_size=3).map(tuple),
+)
+_CPUS = st.lists(st.integers(0, 9), max_size=10).map(CpuSet.of)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        KubeletResources,
+        _CPUS,
+        st.lists(_BLOCKS, max_size=6).map(tuple),
+        _CPUS,
+        st.lists(_BLOCKS, max_size=6).map(tuple),
+    )
+)
+def test_any_kubelet_view_gives_a_sound_object_or_one_input_error(view: KubeletResources) -> None:
+    """Whatever the kubelet says (consistent or not), the result is never a wrong topology: either
+    an object whose every resource has available <= allocatable <= capacity, that the CRD accepts,
+    or one InputError line naming podresources."""
+    try:
+        obj = build_nrt(small(), node_name="n", node_uid=UID, kubelet=view)
+    except InputError as error:
+        assert error.source == "podresources"
+        assert "\n" not in error.one_line()
+        return
+    for zone in obj["zones"]:
+        for item in zone["resources"]:
+            assert 0 <= int(item["available"]) <= int(item["allocatable"]) <= int(item["capacity"]), item
+    assert schema_errors(obj, SCHEMA) == []
