@@ -218,3 +218,36 @@ async def test_the_list_is_paginated_and_the_watch_asks_for_bookmarks(
         await eventually(lambda: nrt.lists > before)
         assert nrt.lists == before + 1
         assert [r.query.get("limit") for r in api.requests_for("list", PLURAL)[3:]][:1] == ["25"]
+
+
+async def test_forbidden_then_granted_and_a_cut_stream(
+    api: KubeApiServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kvnuma.webhook")
+    await kubectl(api, tmp_path, "apply", "--validate=false", "-f", str(CRD))
+    api.put_object(topology("w2", (10, "32Gi")))
+    api.faults.fail_next("list", PLURAL, 403, count=10**6, message="noderesourcetopologies is forbidden")
+    async with nrt_webhook(api, tmp_path) as hook:  # ready on the first answer, a 403
+        text = (await hook.get("/readyz"))[1]
+        assert "forbidden (403): the webhook's ClusterRole needs list/watch on noderesourcetopologies" in text
+        nrt = hook.server.state.cache.nrt
+        assert nrt is not None
+        await eventually(lambda: nrt.failures >= 3)
+        assert threshold(hook) == 16
+        api.faults.clear()  # the RBAC fixed: read on the next retry
+        await eventually(lambda: threshold(hook) == 10)
+        said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("NodeResourceTopology")]
+        assert len(said) == 2
+        assert said[0].startswith("NodeResourceTopology unavailable: forbidden (403)")
+        assert said[1].startswith("NodeResourceTopology: listed 1 objects (0 ignored)")
+
+        lists = nrt.lists
+
+        def cut() -> bool:  # a cut stream: listed again, beside the table that serves
+            api.faults.drop_watches()  # (again until it lands: the watch may not be open yet)
+            return nrt.lists > lists
+
+        await eventually(cut)
+        assert threshold(hook) == 10
+        api.put_object(topology("w2", (5, "32Gi")))
+        await eventually(lambda: threshold(hook) == 5)
