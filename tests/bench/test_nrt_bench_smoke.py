@@ -18,7 +18,7 @@ def test_webhook_nrt_bench_at_200_nodes() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert "kvnuma, capacity from NodeResourceTopology" in out
-    assert "no-op handler, same stack" in out
+    assert "no-op handler, the NRT process" in out
     ratios = [line for line in out.splitlines() if line.startswith("p99 ratio NRT / annotations")]
     assert len(ratios) == 1
     assert float(ratios[0].split()[-1]) > 0

@@ -5,19 +5,25 @@ object (good shapes, every bad shape), and the cache that prefers it over the an
 from __future__ import annotations
 
 import copy
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kvnuma.admission import AdmissionConfig, ClusterCapacity, NodeCapacity, decide
 from kvnuma.admission.feasible import Constraints, NodeFacts, feasible_capacity
+from kvnuma.agent.desired import desired
+from kvnuma.cli import cli
+from kvnuma.topology.nrt import build_nrt
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.nrt_digest import MAX_RESOURCES, MAX_ZONES, Ignored, Reason, digest_nrt
+from support.hostbuilder import synthetic_host
 
 GI, MI = 1 << 30, 1 << 20
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nrt"
@@ -404,10 +410,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def admit_table(folder: Path, *extra: str) -> str:
-    from click.testing import CliRunner
-
-    from kvnuma.cli import cli
-
     review = str(EXAMPLES / "reviews" / "pinned-vmi.json")
     result = CliRunner().invoke(
         cli, ["admit", "--review", review, "--source", f"file:{folder}", "-o", "table", *extra]
@@ -444,8 +446,6 @@ def admit_table(folder: Path, *extra: str) -> str:
 def test_admit_reads_the_folders_nrt_objects(
     tmp_path: Path, worker_a_cpus: int | None, nrt: str, said: str
 ) -> None:
-    import shutil
-
     folder = tmp_path / "cluster"
     shutil.copytree(EXAMPLES / "cluster", folder)
     if worker_a_cpus is not None:
@@ -457,3 +457,35 @@ def test_admit_reads_the_folders_nrt_objects(
     out = admit_table(folder, "--nrt", nrt)
     assert f"outcome: mutated: {said}" in out
     assert ("warning: auto-NUMA: capacity from" in out) == (nrt == "on")
+
+
+# --- the agent's two outputs measure a node alike --------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(1, 8),
+    st.integers(0, 2),
+    st.sampled_from([{}, {2 * MI: 512}, {2 * MI: 0, GI: 3}]),
+    st.lists(st.integers(0, 15), max_size=4),
+)
+def test_the_agents_nrt_object_and_its_annotations_give_the_same_digest(
+    cells: int, cores: int, memory_only: int, hugepages: dict[int, int], offline: list[int]
+) -> None:
+    """``kvnuma agent --publish-nrt`` (build_nrt) and its VEP 135 annotations (desired) for the
+    same host: the webhook measures the node the same whichever it reads."""
+    host = synthetic_host(
+        cells, sockets=1, cores_per_cell=cores, threads=2, memory_per_cell=(8 + cells) * GI,
+        hugepages=hugepages, memory_only_cells=memory_only, offline=[cpu for cpu in offline if cpu],
+    )  # fmt: skip
+    name, from_nrt = digest_nrt(build_nrt(host, node_name="w1", node_uid=None))
+    annotations = desired(host, realtime=False).annotations
+    from_annotations = NodeCapacity.from_annotations(annotations)
+    assert name == "w1"
+    assert from_nrt == (
+        from_annotations.cpus,
+        from_annotations.memory_bytes,
+        tuple(sorted(from_annotations.hugepages.items())),
+        (),
+    )
