@@ -27,6 +27,8 @@ from kvnuma.admission.capacity import NodeCapacity
 from kvnuma.agent.http import health_app
 from kvnuma.agent.kubelet_config import read_topology_manager
 from kvnuma.agent.podresources import read_kubelet_resources
+from kvnuma.model.cpuset import CpuSet
+from kvnuma.model.kubelet import KubeletResources
 from kvnuma.topology.nrt import build_nrt
 from kvnuma.webhook.nrt_digest import digest_nrt
 from support.fake_kubelet import FakeKubelet, Generated, compile_podresources
@@ -350,3 +352,48 @@ async def test_a_failed_discovery_sends_no_nrt_and_keeps_the_last(
     ]
     assert read_back(served, kubectl)[0] == kept
     assert "kvnuma_agent_nrt_published 0.0" in generate_latest(agent.metrics.registry).decode()
+
+
+async def test_a_conflict_on_update_is_retried_after_a_fresh_get(
+    served: ServedApi, kubectl: Kubectl, kubelet: FakeKubelet, tmp_path: Path
+) -> None:
+    agent, logs = nrt_agent(served, tmp_path, kubelet.path)
+    async with agent.client or pytest.fail("no client"):
+        assert (await agent.cycle()).ok
+        kubelet.listed = json_format.ParseDict({"pod_resources": [VM_A, VM_B]}, type(kubelet.listed)())
+        served.on_loop(lambda: served.api.faults.fail_next("update", "noderesourcetopologies", 409))
+        served.on_loop(served.api.requests.clear)
+        result = await agent.cycle()
+    assert result.nrt is not None
+    assert (result.ok, result.nrt.written) == (True, "updated")
+    verbs = [
+        r.verb
+        for r in served.on_loop(lambda: list(served.api.requests))
+        if "noderesourcetopologies" in r.path
+    ]
+    assert verbs == ["get", "update", "get", "update"]  # the 409, then GET again and PUT
+    assert '"event":"nrt-publish-retry"' in logs.getvalue()
+    assert '"kind":"conflict"' in logs.getvalue()
+    for obj in read_back(served, kubectl):
+        assert table(obj) == WITH_VM_A_AND_B
+    metrics = generate_latest(agent.metrics.registry).decode()
+    assert 'kvnuma_agent_nrt_errors_total{kind="conflict"} 1.0' in metrics
+
+
+def test_the_served_crd_prunes_unknown_fields_as_kube_apiserver_does(
+    served: ServedApi, kubectl: Kubectl
+) -> None:
+    view = KubeletResources(CpuSet.parse("1-7,9-15"), (), CpuSet(), ())  # nothing held, no memory types
+    sent = build_nrt(host(PAGES), node_name=NODE_NAME, node_uid="u-1", kubelet=view)
+    extra = {**sent, "spec": {"madeUp": True}, "topologyPolicies": ["SingleNUMANodePodLevel"]}
+    extra["zones"] = [{**sent["zones"][0], "madeUp": "x"}, *sent["zones"][1:]]
+    strict = kubectl.run("create", "-f", "-", stdin=extra)  # kubectl's default: --validate=strict
+    assert strict.code != 0
+    assert 'strict decoding error: unknown field "spec", unknown field "zones[0].madeUp"' in strict.err
+    warned = kubectl.ok("create", "--validate=warn", "-f", "-", stdin=extra)
+    assert 'unknown field "spec"' in warned.err
+    assert 'unknown field "zones[0].madeUp"' in warned.err
+    for stored in read_back(served, kubectl):
+        assert "spec" not in stored
+        assert stored["zones"] == sent["zones"]  # madeUp pruned, the rest as sent
+        assert stored["topologyPolicies"] == ["SingleNUMANodePodLevel"]  # declared (deprecated): kept

@@ -102,7 +102,7 @@ class Agent:
         self.node_uid: str | None = None
         self.nrt_state = "not requested" if not settings.publish_nrt else "starting"
         self.last_nrt: dict[str, Any] | None = None
-        self._manager_note = ""
+        self.manager_note = ""
 
     # --- one cycle ----------------------------------------------------------------------
     def desired_now(self) -> Published:

@@ -70,10 +70,10 @@ async def publish_nrt(agent: Agent, topology: HostTopology) -> NrtResult:
             agent, "podresources", f"kubelet podresources unreadable: {type(error).__name__}: {error}"
         )
     manager, note = agent.topology_manager() if agent.topology_manager else (TopologyManager(), "")
-    if note and note != agent._manager_note:
+    if note and note != agent.manager_note:
         level = agent.log.info if manager.policy is not None else agent.log.warning
         level("kubelet-config", note=note)
-        agent._manager_note = note
+        agent.manager_note = note
 
     client = agent.client
     assert client is not None
