@@ -251,3 +251,22 @@ async def test_forbidden_then_granted_and_a_cut_stream(
         assert threshold(hook) == 10
         api.put_object(topology("w2", (5, "32Gi")))
         await eventually(lambda: threshold(hook) == 5)
+
+
+async def test_a_v1alpha1_object_is_read_as_the_server_converts_it(
+    api: KubeApiServer, tmp_path: Path
+) -> None:
+    """The CRD serves v1alpha1 too (conversion None: the same fields, apiVersion rewritten): an
+    object written as v1alpha1 reaches the v1alpha2 watch as v1alpha2 and measures its node. (Read
+    as v1alpha1, e.g. from a folder, it is ignored: tests/webhook/test_webhook_nrt.py.)"""
+    await kubectl(api, tmp_path, "apply", "--validate=false", "-f", str(CRD))
+    example = yaml.safe_load((CRD.parent / "crd-instance-example.yaml").read_text())
+    example["metadata"]["name"] = "w2"
+    assert example["apiVersion"] == "topology.node.k8s.io/v1alpha1"
+    async with nrt_webhook(api, tmp_path) as hook:
+        said = await kubectl(api, tmp_path, "create", "-f", "-", stdin=yaml.safe_dump(example))
+        assert "noderesourcetopology.topology.node.k8s.io/w2 created" in said
+        await eventually(lambda: threshold(hook) == 30)  # its largest cpu capacity; w1's annotation is 32
+        nrt = hook.server.state.cache.nrt
+        assert nrt is not None
+        assert not nrt.ignored
