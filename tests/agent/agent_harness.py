@@ -66,6 +66,9 @@ def make_agent(
     rt_runtime: str = "950000",
     timeout: float = 2.0,
     max_attempts: int = 8,
+    publish_nrt: bool = False,
+    read_kubelet: Any = None,
+    topology_manager: Any = None,
 ) -> tuple[Agent, io.StringIO]:
     logs = io.StringIO()
     settings = AgentSettings(
@@ -74,6 +77,7 @@ def make_agent(
         capabilities_out=tmp_path / "out" / "capabilities.xml",
         interval=3600,
         max_attempts=max_attempts,
+        publish_nrt=publish_nrt,
     )
     agent = Agent(
         settings,
@@ -82,6 +86,8 @@ def make_agent(
         render_capabilities=write_capabilities,
         log=JsonLog(logs, node=NODE_NAME),
         backoff=Backoff(base=0.01, cap=0.05, rng=random.Random(7)),
+        read_kubelet=read_kubelet,
+        topology_manager=topology_manager,
     )
     return agent, logs
 

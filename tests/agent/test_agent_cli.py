@@ -133,3 +133,33 @@ async def test_the_agent_process_publishes_reloads_on_sighup_and_stops_on_sigter
     assert events.count("node-patched") == 2
     assert "rediscover-requested" in events
     assert events[-1] == "stopped"
+
+
+async def test_once_with_publish_nrt_and_no_socket_publishes_the_node_only_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    tree = write_tree(host(PAGES), tmp_path / "sys")
+    async with KubeApiServer() as api:
+        seed_node(api)
+        code, _, err = await _run(
+            "agent", "--once", "--publish-nrt", "--node-name", NODE_NAME, "--server", api.url,
+            "--sysfs", str(tree), "--proc", str(proc_root(tmp_path / "proc", "0")), "--capabilities-out", "",
+            "--podresources-socket", str(tmp_path / "absent.sock"), "--kubelet-config", "",
+        )  # fmt: skip
+        node = api.get_object(f"Node/{NODE_NAME}")
+        nrt_requests = [r for r in api.requests if "noderesourcetopologies" in r.path]
+    assert code == 1
+    assert ours(node)[0]["kubevirt.io/max-single-numa-cpus"] == "8"  # the Node part still published
+    assert nrt_requests == []
+    events = [json.loads(line) for line in err.splitlines()]
+    (skipped,) = [e for e in events if e["event"] == "nrt-not-published"]
+    assert skipped["kind"] == "podresources"
+    assert "absent.sock: no such socket" in skipped["reason"]
+
+
+def test_a_bad_podresources_timeout_is_one_line_and_exit_2() -> None:
+    result = CliRunner().invoke(cli, ["agent", "--once", "--node-name", "n", "--podresources-timeout", "0"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "kvnuma: error: --podresources-timeout: must be positive, got 0.0"
+    ]

@@ -546,8 +546,8 @@ def test_counts_over_their_bounds(gen: Generated, which: str, build: Any, needle
 
 
 def test_failures_print_nothing_of_grpc_on_stderr(sockdir: Path) -> None:
-    """gRPC's C core logs nothing of its own for the failures kvnuma names (the agent's one line
-    is all a user sees)."""
+    """Nothing but kvnuma's one line reaches a user for the failures it names (no library logs
+    of its own on stderr)."""
     dead = sockdir / "dead.sock"
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.bind(str(dead))
@@ -570,3 +570,80 @@ def test_failures_print_nothing_of_grpc_on_stderr(sockdir: Path) -> None:
     assert len(lines) == 2
     assert "no such socket" in lines[0]
     assert "connection refused" in lines[1]
+
+
+def _raw_h2_server(path: str, answer: list[tuple[str, Any]]) -> tuple[threading.Thread, socket.socket]:
+    """A bare HTTP/2 server (``h2``, server side) on ``path`` that answers every stream with
+    ``answer``: ``("headers", [...])``, ``("data", bytes)``, ``("trailers", [...])`` in order."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(4)
+
+    def serve() -> None:
+        conn_sock, _ = listener.accept()
+        with conn_sock, contextlib.suppress(OSError):  # the client hangs up after its error
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            conn.initiate_connection()
+            conn_sock.sendall(conn.data_to_send())
+            while data := conn_sock.recv(1 << 16):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.StreamEnded):
+                        sid = event.stream_id
+                        last = len(answer) - 1
+                        for i, (kind, value) in enumerate(answer):
+                            if kind == "data":
+                                conn.send_data(sid, value, end_stream=i == last)
+                            else:
+                                conn.send_headers(sid, value, end_stream=i == last)
+                conn_sock.sendall(conn.data_to_send())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, listener
+
+
+GRPC_OK = [("grpc-status", "0")]
+GRPC_HEADERS = [(":status", "200"), ("content-type", "application/grpc")]
+BAD_HTTP2_ANSWERS = [
+    ("http-404", [("headers", [(":status", "404")])], "HTTP status 404"),
+    ("no-grpc-status", [("headers", GRPC_HEADERS), ("data", b"\0\0\0\0\0")], "has no grpc-status"),
+    (
+        "two-messages",
+        [("headers", GRPC_HEADERS), ("data", b"\0\0\0\0\0" * 2), ("trailers", GRPC_OK)],
+        "not exactly one message",
+    ),
+    (
+        "compressed",
+        [("headers", GRPC_HEADERS), ("data", b"\1\0\0\0\1x"), ("trailers", GRPC_OK)],
+        "compressed",
+    ),
+    (
+        "status-with-percent-encoded-message",
+        [("headers", [*GRPC_HEADERS, ("grpc-status", "14"), ("grpc-message", "kubelet%20is%20busy")])],
+        "failed: UNAVAILABLE: kubelet is busy",
+    ),
+    (
+        "declared-length-over-the-limit",
+        [("headers", GRPC_HEADERS), ("data", b"\0" + (MAX_RESPONSE_BYTES + 1).to_bytes(4, "big"))],
+        f"larger than the limit of {MAX_RESPONSE_BYTES} bytes",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "needle"), [r[1:] for r in BAD_HTTP2_ANSWERS], ids=[r[0] for r in BAD_HTTP2_ANSWERS]
+)
+def test_bad_grpc_answers_from_a_bare_http2_server(sockdir: Path, answer: Any, needle: str) -> None:
+    path = str(sockdir / "kubelet.sock")
+    thread, listener = _raw_h2_server(path, answer)
+    try:
+        problem = _one_line_error(path, lambda: read_kubelet_resources(path, timeout=3))
+    finally:
+        listener.close()
+        thread.join(5)
+    assert "GetAllocatableResources" in problem
+    assert needle in problem

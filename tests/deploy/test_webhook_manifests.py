@@ -93,7 +93,9 @@ def test_deployment_pdb_and_rbac() -> None:
     assert sorted((tuple(r["apiGroups"]), tuple(r["resources"]), tuple(r["verbs"])) for r in rules) == [
         (("",), ("nodes",), ("list", "watch")),
         (("kubevirt.io",), ("kubevirts",), ("list", "watch")),
+        (("topology.node.k8s.io",), ("noderesourcetopologies",), ("list", "watch")),
     ]
+    assert "--nrt=off" in container["args"]  # a feature that changes VMs ships off
     assert spec["template"]["spec"]["serviceAccountName"] == _one("ServiceAccount")["metadata"]["name"]
 
 

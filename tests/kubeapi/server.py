@@ -88,6 +88,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import re
 import ssl
 import time
 import uuid
@@ -341,7 +342,9 @@ class KubeApiServer:
         return None
 
     def _group(self, group: str) -> dict[str, Any]:
-        versions = sorted({r.version for r in self.store.resources if r.group == group})
+        versions = sorted(
+            {r.version for r in self.store.resources if r.group == group}, key=_version_priority
+        )
         entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
         return {"name": group, "versions": entries, "preferredVersion": entries[0]}
 
@@ -983,3 +986,18 @@ def _yaml_object(body: bytes) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ApiFailure(400, "the apply configuration must be an object")
     return value
+
+
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+
+
+def _version_priority(version: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version priority (apimachinery's CompareKubeAwareVersionStrings), first = preferred:
+    GA before beta before alpha, higher numbers first (v1alpha2 before v1alpha1), then any other
+    string alphabetically."""
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0), version)

@@ -73,7 +73,8 @@ def _serialize(response: Any) -> bytes:
 
 @dataclass
 class FakeKubelet:
-    """A podresources server on ``path``; ``allocatable``/``listed`` are the two answers."""
+    """A podresources server on ``path``; ``allocatable``/``listed`` are the two answers (read at
+    each call, so a test can change what the kubelet has assigned while it runs)."""
 
     path: str
     allocatable: Any = None
@@ -82,9 +83,10 @@ class FakeKubelet:
     _server: grpc.Server | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def _answer(self, name: str, answer: Any) -> Any:
+    def _answer(self, name: str, attribute: str) -> Any:
         def behaviour(request: bytes, context: grpc.ServicerContext) -> Any:
             self.calls.append(name)
+            answer = getattr(self, attribute)  # read at each call: a test may change it
             if answer is HANG:
                 self._stop.wait(30)
                 context.abort(grpc.StatusCode.UNAVAILABLE, "fake kubelet stopped")
@@ -94,10 +96,10 @@ class FakeKubelet:
 
     def start(self) -> FakeKubelet:
         handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-        for name, answer in (("GetAllocatableResources", self.allocatable), ("List", self.listed)):
-            if answer is not None:
+        for name, attribute in (("GetAllocatableResources", "allocatable"), ("List", "listed")):
+            if getattr(self, attribute) is not None:
                 handlers[name] = grpc.unary_unary_rpc_method_handler(
-                    self._answer(name, answer), request_deserializer=None, response_serializer=_serialize
+                    self._answer(name, attribute), request_deserializer=None, response_serializer=_serialize
                 )
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=4),

@@ -89,7 +89,9 @@ class ClusterCapacity:
     ``nodes`` counts nodes that publish anything; each minimum is over the nodes that publish
     that value (None when none does). ``hugepages`` maps a page size in bytes to the smallest pool.
     ``scope``: which nodes, when the minimum is over the nodes a VMI can land on (the feasible-node
-    threshold, ``kvnuma.admission.feasible``); "" for the whole cluster.
+    threshold, ``kvnuma.admission.feasible``); "" for the whole cluster. ``source``: where the
+    nodes' numbers came from when there is more than one source (the webhook's ``--nrt=on``:
+    NodeResourceTopology objects or annotations, with counts); "" otherwise.
     """
 
     nodes: int = 0
@@ -97,6 +99,7 @@ class ClusterCapacity:
     memory_bytes: int | None = None
     hugepages: Mapping[int, int] = field(default_factory=dict)
     scope: str = ""
+    source: str = ""
 
     @classmethod
     def of(cls, nodes: list[NodeCapacity]) -> ClusterCapacity:

@@ -12,7 +12,8 @@ threshold, the smallest among the nodes the VMI can land on: ``capacity`` is the
 VMI's ``Constraints`` (``kvnuma.admission.feasible``) to the capacity of those nodes, and every
 answer that compared says which nodes (the capacity's ``scope``). When no publishing node
 matches, the VMI is admitted unchanged with a warning: it will land, if anywhere, on a node that
-publishes nothing, where no threshold is known.
+publishes nothing, where no threshold is known. When the nodes' numbers come from more than one
+source (the webhook's ``--nrt=on``), every answer that compared also says which (``source``).
 """
 
 from __future__ import annotations
@@ -163,6 +164,14 @@ def _decide(
             f"no node publishing max-single-numa capacity among the nodes it can land on ({capacity.scope})",
             warn=f"auto-NUMA skipped: no node publishing max-single-numa-* among {capacity.scope}",
         )
+    if capacity.nodes == 0 and capacity.source:
+        return _allow(
+            uid,
+            Outcome.NO_CAPACITY,
+            f"no node publishes max-single-numa capacity ({capacity.source})",
+            warn="auto-NUMA skipped: no node publishes kubevirt.io/max-single-numa-* "
+            "or a NodeResourceTopology yet",
+        )
     if capacity.nodes == 0:
         return _allow(
             uid,
@@ -174,7 +183,7 @@ def _decide(
     if not exceeded:
         return _allow(uid, Outcome.FITS, _fits(spec, capacity))
     why = "; ".join(exceeded)
-    scoped = _scope_warning(capacity)
+    scoped = (*_scope_warning(capacity), *_source_warning(capacity))
     blockers = passthrough_blockers(spec, hugepages_required=config.hugepages_required)
     if blockers:
         blocked = "; ".join(blockers)
@@ -190,13 +199,15 @@ def _decide(
                 outcome=Outcome.REJECTED_UNSAFE,
                 reason=f"{why}; blocked: {blocked}",
                 warnings=(_warning(f"auto-NUMA rejected: NUMA node exceeded ({why}) but {blocked}"), *scoped),
-                audit=_audit(Outcome.REJECTED_UNSAFE, f"{why}; blocked: {blocked}{_among(capacity)}"),
+                audit=_audit(
+                    Outcome.REJECTED_UNSAFE, f"{why}; blocked: {blocked}{_among(capacity)}{_from(capacity)}"
+                ),
                 message=message,
             )
         skipped = _allow(
             uid,
             Outcome.SKIPPED_UNSAFE,
-            f"{why}; blocked: {blocked}{_among(capacity)}",
+            f"{why}; blocked: {blocked}{_among(capacity)}{_from(capacity)}",
             warn=f"auto-NUMA skipped: NUMA node exceeded ({why}) but {blocked}",
         )
         return replace(skipped, warnings=(*skipped.warnings, *scoped))
@@ -206,13 +217,13 @@ def _decide(
         uid=uid,
         allowed=True,
         outcome=Outcome.MUTATED,
-        reason=why + _among(capacity),
+        reason=why + _among(capacity) + _from(capacity),
         patch=tuple(passthrough_patch(obj)),
         warnings=(
             _warning(f"auto-NUMA: guestMappingPassthrough added, smallest NUMA node exceeded: {why}"),
             *scoped,
         ),
-        audit=_audit(Outcome.MUTATED, why + _among(capacity)),
+        audit=_audit(Outcome.MUTATED, why + _among(capacity) + _from(capacity)),
     )
 
 
@@ -238,13 +249,26 @@ def _fits(spec: VmiSpec, capacity: ClusterCapacity) -> str:
         minima = ", ".join(capacity.minima())
         return (
             f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node among {capacity.scope} ({minima})"
+            + _from(capacity)
         )
-    return f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node ({capacity.describe()})"
+    return f"{spec.vcpus} vCPUs, memory {shown} fit the smallest NUMA node ({capacity.describe()})" + _from(
+        capacity
+    )
 
 
 def _among(capacity: ClusterCapacity) -> str:
     """' (smallest NUMA node among 12 of 50 nodes matching ...)' for a scoped threshold."""
     return f" (smallest NUMA node among {capacity.scope})" if capacity.scope else ""
+
+
+def _from(capacity: ClusterCapacity) -> str:
+    """'; capacity from NodeResourceTopology on 3 nodes, annotations on 1' (--nrt=on)."""
+    return f"; {capacity.source}" if capacity.source else ""
+
+
+def _source_warning(capacity: ClusterCapacity) -> tuple[str, ...]:
+    """Where the nodes' numbers came from, when there is more than one source."""
+    return (_warning(f"auto-NUMA: {capacity.source}"),) if capacity.source else ()
 
 
 def _scope_warning(capacity: ClusterCapacity) -> tuple[str, ...]:

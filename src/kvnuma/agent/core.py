@@ -10,6 +10,11 @@ One cycle:
     GET the Node, compute the merge patch of our keys, PATCH only when it is not empty
         409/429/5xx/refused/timeout -> capped exponential backoff with jitter, then again
         (up to ``max_attempts``; the next cycle starts over); nothing is ever raised out
+    with ``publish_nrt``: the NodeResourceTopology object (kvnuma.agent.nrt_publish)
+        read the kubelet's podresources socket; unreadable -> publish no NRT at all (available
+        is never guessed), keep the last object, say so (log, metric, /healthz "nrt" field)
+        build it from this cycle's discovery; GET it; create when absent, PUT only when changed
+        (a stale resourceVersion is a 409: GET again after backoff)
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ from kvnuma.kube.backoff import Backoff
 from kvnuma.kube.client import KubeClient
 from kvnuma.kube.errors import ApiError, KubeError
 from kvnuma.kube.resources import NODES
+from kvnuma.model.kubelet import KubeletResources
 from kvnuma.model.topology import HostTopology
+from kvnuma.topology.nrt import TopologyManager
 
 __all__ = ["FIELD_MANAGER", "Agent", "AgentSettings", "CycleResult"]
 
@@ -44,12 +51,23 @@ class AgentSettings:
     capabilities_out: Path | None = None
     interval: float = 60.0
     max_attempts: int = 8
+    publish_nrt: bool = False
 
 
 @dataclass(frozen=True)
 class CycleResult:
     ok: bool
     patch: dict[str, Any] | None = None
+    reason: str = ""
+    nrt: NrtResult | None = None
+
+
+@dataclass(frozen=True)
+class NrtResult:
+    """What the NRT step did: ``written`` is "created", "updated" or "" (unchanged or failed)."""
+
+    ok: bool
+    written: str = ""
     reason: str = ""
 
 
@@ -64,6 +82,8 @@ class Agent:
         metrics: AgentMetrics | None = None,
         log: JsonLog | None = None,
         backoff: Backoff | None = None,
+        read_kubelet: Callable[[], KubeletResources] | None = None,
+        topology_manager: Callable[[], tuple[TopologyManager, str]] | None = None,
     ) -> None:
         self.settings = settings
         self.discover = discover
@@ -76,6 +96,13 @@ class Agent:
         self.healthy = True
         self.health_reason = "starting"
         self.wake = asyncio.Event()
+        self.read_kubelet = read_kubelet
+        self.topology_manager = topology_manager
+        self.last_topology: HostTopology | None = None
+        self.node_uid: str | None = None
+        self.nrt_state = "not requested" if not settings.publish_nrt else "starting"
+        self.last_nrt: dict[str, Any] | None = None
+        self.manager_note = ""
 
     # --- one cycle ----------------------------------------------------------------------
     def desired_now(self) -> Published:
@@ -83,6 +110,7 @@ class Agent:
         started = time.perf_counter()
         topology = self.discover()
         self.metrics.discovery_seconds.observe(time.perf_counter() - started)
+        self.last_topology = topology
         want = desired(topology, read_realtime(self.settings.proc_root))
         if self.settings.capabilities_out is not None and self.render_capabilities is not None:
             try:
@@ -105,11 +133,21 @@ class Agent:
             self.metrics.publish_errors.labels("discovery").inc()
             self.metrics.healthy.set(0)
             self.log.error("discovery-failed", error=problem, keeping=_describe(self.last_published))
+            if self.settings.publish_nrt:
+                self.nrt_state = f"not published this cycle ({reason}); the last object stays"
+                self.metrics.nrt_published.set(0)
             return CycleResult(False, reason=reason)
         self.healthy, self.health_reason = True, "ok"
         self.metrics.healthy.set(1)
         self.log.info("discovered", annotations=dict(want.annotations), labels=dict(want.labels))
-        return await self.publish(want)
+        result = await self.publish(want)
+        if not self.settings.publish_nrt or self.last_topology is None:
+            return result
+        from kvnuma.agent.nrt_publish import publish_nrt
+
+        nrt = await publish_nrt(self, self.last_topology)
+        reason = result.reason or (nrt.reason if not nrt.ok else "")
+        return CycleResult(result.ok and nrt.ok, result.patch, reason, nrt)
 
     async def publish(self, want: Published) -> CycleResult:
         assert self.client is not None
@@ -117,6 +155,7 @@ class Agent:
         for attempt in range(1, self.settings.max_attempts + 1):
             try:
                 node = await self.client.get(NODES, self.settings.node_name)
+                self.node_uid = str(node.get("metadata", {}).get("uid") or "") or None
                 patch = node_patch(node, want)
                 if patch is not None:
                     await self.client.patch(

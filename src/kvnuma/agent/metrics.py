@@ -29,6 +29,29 @@ class AgentMetrics:
         self.patches = Counter(
             "kvnuma_agent_node_patches", "Node patches sent (writes on change).", registry=self.registry
         )
+        self.nrt_published = Gauge(
+            "kvnuma_agent_nrt_published",
+            "1 when the last cycle left this node's NodeResourceTopology as desired, 0 when it was not "
+            "published (podresources unreadable, a contradiction, API trouble; the last object stays).",
+            registry=self.registry,
+        )
+        self.nrt_last_publish = Gauge(
+            "kvnuma_agent_nrt_last_successful_publish_timestamp_seconds",
+            "Unix time of the last cycle that left the NodeResourceTopology as desired.",
+            registry=self.registry,
+        )
+        self.nrt_writes = Counter(
+            "kvnuma_agent_nrt_writes",
+            "NodeResourceTopology writes (created, updated; nothing is sent when unchanged).",
+            ["verb"],
+            registry=self.registry,
+        )
+        self.nrt_errors = Counter(
+            "kvnuma_agent_nrt_errors",
+            "NodeResourceTopology steps that failed, by kind (podresources, build, or the API error kind).",
+            ["kind"],
+            registry=self.registry,
+        )
         self.discovery_seconds = Histogram(
             "kvnuma_agent_discovery_duration_seconds",
             "Time to discover the host topology.",

@@ -8,13 +8,16 @@ empty request:
   (kubelet 1.23+ by default; older kubelets answer UNIMPLEMENTED);
 - ``List``: what each running pod and container holds exclusively.
 
-The calls go through ``grpcio`` with raw bytes in and out; the few response messages are decoded
-here by a small protobuf wire decoder that knows only the fields kvnuma uses (field numbers from
-the kubelet's ``api.proto``; everything else, devices and DRA resources included, is skipped
-without being decoded). Every size is bounded before anything is built (``MAX_*`` below), and
-every failure is one ``InputError`` whose source is the socket path: missing socket, permission
-denied, not a socket, connection refused, deadline exceeded, UNIMPLEMENTED, a malformed or
-oversized response.
+The calls are plain gRPC over HTTP/2 (``h2``, the pure-Python HTTP/2 protocol library; gRPC's
+framing on top of it is a 5-byte prefix per message and a ``grpc-status`` trailer), on one
+connection, with raw bytes in and out: the gRPC runtime (``grpcio``) would add 19 MB to a 150 MB
+image for two unary calls. The few response messages are decoded here by a small protobuf wire
+decoder that knows only the fields kvnuma uses (field numbers from the kubelet's ``api.proto``;
+everything else, devices and DRA resources included, is skipped without being decoded). The
+tests talk to a real ``grpcio`` server built from that ``api.proto``. Every size is bounded
+before anything is built (``MAX_*`` below), and every failure is one ``InputError`` whose source
+is the socket path: missing socket, permission denied, not a socket, connection refused,
+deadline exceeded, UNIMPLEMENTED, not a gRPC server, a malformed or oversized response.
 
 What comes back (``kvnuma.model.kubelet.KubeletResources``):
 
@@ -36,9 +39,13 @@ import os
 import socket
 import stat
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
-import grpc
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
 
 from kvnuma.cpulist import MAX_CPU_ID
 from kvnuma.errors import InputError
@@ -329,11 +336,32 @@ def _listed(buf: bytes) -> tuple[CpuSet, tuple[MemoryBlock, ...]]:
     return CpuSet(frozenset(cpus)), _summed(memory)
 
 
-# --- the socket -----------------------------------------------------------------------------
+# --- the socket and the calls ----------------------------------------------------------------
+
+_STATUS_NAMES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)  # gRPC status codes by number
+_UNIMPLEMENTED, _DEADLINE_EXCEEDED, _RESOURCE_EXHAUSTED = 12, 4, 8
 
 
-def _check_socket(path: str, timeout: float) -> None:
-    """Name the common failures precisely before gRPC (which folds them all into UNAVAILABLE)."""
+def _connect(path: str, deadline: float) -> socket.socket:
+    """A connected unix socket to ``path``; each common failure named precisely."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -346,22 +374,24 @@ def _check_socket(path: str, timeout: float) -> None:
         raise InputError(path, f"cannot stat the socket: {exc.strerror or exc}") from None
     if not stat.S_ISSOCK(st.st_mode):
         raise InputError(path, "not a unix socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        probe.settimeout(max(timeout, 0.001))
-        probe.connect(path)
-    except TimeoutError:
-        raise InputError(path, f"deadline exceeded: no connection within {timeout:g}s") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except ConnectionRefusedError:
-        raise InputError(path, "connection refused (is the kubelet running?)") from None
-    except OSError as exc:
-        if exc.errno == errno.EAGAIN:  # the listen backlog is full
-            raise InputError(path, "connection not accepted (the listener's backlog is full)") from None
-        raise InputError(path, f"cannot connect: {exc.strerror or exc}") from None
-    finally:
-        probe.close()
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        sock.connect(path)
+    except BaseException as exc:
+        sock.close()
+        if isinstance(exc, TimeoutError):
+            raise InputError(path, "deadline exceeded: no connection within the timeout") from None
+        if isinstance(exc, PermissionError):
+            raise InputError(path, "permission denied") from None
+        if isinstance(exc, ConnectionRefusedError):
+            raise InputError(path, "connection refused (is the kubelet running?)") from None
+        if isinstance(exc, OSError):
+            if exc.errno == errno.EAGAIN:  # the listen backlog is full
+                raise InputError(path, "connection not accepted (the listener's backlog is full)") from None
+            raise InputError(path, f"cannot connect: {exc.strerror or exc}") from None
+        raise
+    return sock
 
 
 def _first_line(text: str | None, limit: int = 200) -> str:
@@ -369,37 +399,140 @@ def _first_line(text: str | None, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _call(channel: grpc.Channel, path: str, method: str, deadline: float) -> bytes:
-    """One unary call with an empty request; the raw response bytes."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise InputError(path, f"deadline exceeded before {SERVICE}/{method}")
-    stub: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
-        f"/{SERVICE}/{method}"
-    )  # no (de)serializers: bytes in, bytes out
-    try:
-        response = stub(b"", timeout=remaining)
-    except grpc.RpcError as exc:
-        try:  # every error a call raises is also a grpc.Call; a bare RpcError has no code
-            code: grpc.StatusCode | None = exc.code()
-            details = _first_line(exc.details())
-        except AttributeError:
-            code, details = None, _first_line(str(exc))
-        if code == grpc.StatusCode.UNIMPLEMENTED:
+@dataclass
+class _Answer:
+    """What came back on one stream: headers and trailers (merged) and the body bytes."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    ended: bool = False
+
+
+class _Channel:
+    """One HTTP/2 connection to the kubelet, unary gRPC calls on it one after the other."""
+
+    def __init__(self, path: str, deadline: float) -> None:
+        self.path = path
+        self.deadline = deadline
+        self.sock = _connect(path, deadline)
+        self.conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+        )
+        self.conn.initiate_connection()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def call(self, method: str) -> bytes:
+        """One unary call with an empty request; the raw response message."""
+        what = f"{SERVICE}/{method}"
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise InputError(self.path, f"deadline exceeded before {what}")
+        stream = self.conn.get_next_available_stream_id()
+        self.conn.send_headers(
+            stream,
+            [
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":authority", "localhost"),
+                (":path", f"/{what}"),
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                ("grpc-timeout", f"{max(1, int(remaining * 1000))}m"),
+            ],
+        )
+        self.conn.send_data(stream, b"\0\0\0\0\0", end_stream=True)  # an empty message, uncompressed
+        answer = _Answer()
+        while True:
+            self._send(what)
+            if answer.ended:
+                break
+            for event in self._receive(what):
+                self._take(event, stream, answer, method)
+        return self._message(answer, method)
+
+    def _send(self, what: str) -> None:
+        try:
+            self.sock.sendall(self.conn.data_to_send())
+        except TimeoutError:
+            raise InputError(self.path, f"deadline exceeded sending {what}") from None
+        except OSError as exc:
+            raise InputError(self.path, f"{what}: connection lost ({exc.strerror or exc})") from None
+
+    def _receive(self, what: str) -> list[h2.events.Event]:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise InputError(self.path, f"deadline exceeded waiting for {what}")
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(1 << 16)
+        except TimeoutError:
+            raise InputError(self.path, f"deadline exceeded waiting for {what}") from None
+        except OSError as exc:
+            raise InputError(self.path, f"{what}: connection lost ({exc.strerror or exc})") from None
+        if not data:
+            raise InputError(self.path, f"{what}: the other end closed the connection (not a gRPC server?)")
+        try:
+            return self.conn.receive_data(data)
+        except h2.exceptions.H2Error as exc:
             raise InputError(
-                path, f"the kubelet does not implement {SERVICE}/{method} (kubelet older than 1.23?)"
+                self.path, f"{what}: not an HTTP/2 gRPC answer ({_first_line(str(exc))})"
             ) from None
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise InputError(path, f"deadline exceeded waiting for {SERVICE}/{method}") from None
-        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+
+    def _take(self, event: h2.events.Event, stream: int, answer: _Answer, method: str) -> None:
+        if isinstance(event, h2.events.ConnectionTerminated):
             raise InputError(
-                path, f"{method} response is larger than the limit of {MAX_RESPONSE_BYTES} bytes ({details})"
-            ) from None
-        name = code.name if code is not None else "error"
-        raise InputError(path, f"{SERVICE}/{method} failed: {name}: {details}") from None
-    if not isinstance(response, bytes):
-        raise InputError(path, f"{method} response is not bytes")
-    return response
+                self.path, f"{SERVICE}/{method}: the kubelet closed the connection (HTTP/2 GOAWAY)"
+            )
+        if getattr(event, "stream_id", stream) != stream:
+            return
+        if isinstance(event, (h2.events.ResponseReceived, h2.events.TrailersReceived)):
+            for name, value in event.headers or ():
+                answer.headers[str(name)] = str(value)
+        elif isinstance(event, h2.events.DataReceived):
+            answer.body += event.data or b""
+            self.conn.acknowledge_received_data(event.flow_controlled_length or 0, stream)
+            if len(answer.body) >= 5 and int.from_bytes(answer.body[1:5], "big") > MAX_RESPONSE_BYTES:
+                raise InputError(
+                    self.path, f"{method} response is larger than the limit of {MAX_RESPONSE_BYTES} bytes"
+                )
+        elif isinstance(event, h2.events.StreamReset):
+            raise InputError(
+                self.path,
+                f"{SERVICE}/{method}: the kubelet reset the stream (HTTP/2 error {event.error_code})",
+            )
+        elif isinstance(event, h2.events.StreamEnded):
+            answer.ended = True
+
+    def _message(self, answer: _Answer, method: str) -> bytes:
+        what = f"{SERVICE}/{method}"
+        http = answer.headers.get(":status", "")
+        if http != "200":
+            raise InputError(self.path, f"{what}: HTTP status {http or 'missing'} (not a gRPC server?)")
+        raw = answer.headers.get("grpc-status")
+        code = int(raw) if raw is not None and raw.isdigit() else None
+        if code is None:
+            raise InputError(self.path, f"{what}: the answer has no grpc-status")
+        if code == _UNIMPLEMENTED:
+            raise InputError(self.path, f"the kubelet does not implement {what} (kubelet older than 1.23?)")
+        details = _first_line(urllib.parse.unquote(answer.headers.get("grpc-message", "")))
+        if code == _DEADLINE_EXCEEDED:
+            raise InputError(self.path, f"deadline exceeded waiting for {what}")
+        if code != 0:
+            name = _STATUS_NAMES[code] if code < len(_STATUS_NAMES) else f"status {code}"
+            if code == _RESOURCE_EXHAUSTED:
+                details = f"{method} response too large for the kubelet ({details})"
+            raise InputError(self.path, f"{what} failed: {name}: {details}")
+        body = bytes(answer.body)
+        if len(body) < 5:
+            raise InputError(self.path, f"{what}: the answer has no message")
+        length = int.from_bytes(body[1:5], "big")
+        if body[0] != 0:
+            raise InputError(self.path, f"{what}: the answer is compressed (none was asked for)")
+        if len(body) != 5 + length:
+            raise InputError(self.path, f"{what}: the answer is not exactly one message")
+        return body[5:]
 
 
 def read_kubelet_resources(socket_path: str, *, timeout: float) -> KubeletResources:
@@ -408,18 +541,12 @@ def read_kubelet_resources(socket_path: str, *, timeout: float) -> KubeletResour
     ``timeout`` (seconds) bounds the whole read: the connection and both calls. Every failure is
     an ``InputError`` with ``source=socket_path`` and a one-line problem.
     """
-    deadline = time.monotonic() + timeout
-    _check_socket(socket_path, timeout)
-    target = "unix:" + os.path.abspath(socket_path)
-    options = [
-        ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
-        ("grpc.max_send_message_length", 1 << 10),
-        ("grpc.enable_retries", 0),
-        ("grpc.enable_http_proxy", 0),
-    ]
-    with grpc.insecure_channel(target, options=options) as channel:
-        allocatable = _call(channel, socket_path, "GetAllocatableResources", deadline)
-        listed = _call(channel, socket_path, "List", deadline)
+    channel = _Channel(socket_path, time.monotonic() + timeout)
+    try:
+        allocatable = channel.call("GetAllocatableResources")
+        listed = channel.call("List")
+    finally:
+        channel.close()
     return decode_responses(allocatable, listed, source=socket_path)
 
 

@@ -43,6 +43,14 @@ __all__ = ["admit"]
     show_default=True,
     help="cluster: the smallest NUMA node of the cluster; feasible: of the nodes the VMI can land on.",
 )
+@click.option(
+    "--nrt",
+    type=click.Choice(["off", "on"]),
+    default="off",
+    show_default=True,
+    help="on: the folder's NodeResourceTopology objects, when valid, measure their nodes "
+    "(as kvnuma webhook --nrt=on).",
+)
 @click.option("--explain", is_flag=True, help="Also print the outcome, reason and decoded patch on stderr.")
 @output_option("json", "yaml", "table", "patch")
 def admit(
@@ -52,18 +60,21 @@ def admit(
     mode: str,
     enabled: bool | None,
     threshold: str,
+    nrt: str,
     explain: bool,
     output: str,
 ) -> None:
     """json/yaml: the AdmissionReview response (a Kubernetes object: its apiVersion and kind are
     its schema); table: outcome, reason, warnings and the decoded patch; patch: the JSONPatch."""
     review = read_document(review_path)
-    cache = ClusterCache(feasible=threshold == "feasible")
+    cache = ClusterCache(feasible=threshold == "feasible", nrt=nrt == "on")
     if source:
         folder = parse_source(source)
         if folder is None:
             raise InputError("--source", "kvnuma admit reads a folder only: use file:DIR")
         load_folder(folder, cache)
+    elif cache.nrt is not None:
+        cache.nrt.failed("no --source folder", drop=True)
     config = AdmissionConfig(enabled=cache.enabled if enabled is None else enabled, mode=Mode(mode))
     try:
         decision = decide(review, cache.capacity_for if cache.feasible else cache.capacity(), config)

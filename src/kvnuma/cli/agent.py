@@ -6,6 +6,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +14,9 @@ from kvnuma.cli import bind_problem
 from kvnuma.cli.options import output_option
 from kvnuma.cli.output import emit
 from kvnuma.errors import InputError
+
+if TYPE_CHECKING:
+    from kvnuma.model.kubelet import KubeletResources
 
 __all__ = ["agent"]
 
@@ -26,8 +30,8 @@ def _listen(value: str) -> tuple[str, int]:
 
 @click.command(
     help="Publish this node's NUMA capacity (VEP 135 annotations) on its Node (DaemonSet).\n\n"
-    "Also the realtime label and the capabilities XML; re-discover every --interval seconds "
-    "and on SIGHUP."
+    "Also the realtime label and the capabilities XML, and with --publish-nrt the node's "
+    "NodeResourceTopology; re-discover every --interval seconds and on SIGHUP."
 )
 @click.option("--node-name", envvar="NODE_NAME", default="", help="This node's name [env NODE_NAME].")
 @click.option("--interval", type=float, default=60.0, show_default=True, help="Seconds between discoveries.")
@@ -57,6 +61,32 @@ def _listen(value: str) -> tuple[str, int]:
     "--listen", default="0.0.0.0:8080", show_default=True, help="HOST:PORT for /healthz and /metrics."
 )
 @click.option("--max-attempts", type=int, default=8, show_default=True, help="API attempts per cycle.")
+@click.option(
+    "--publish-nrt",
+    is_flag=True,
+    help="Also publish this node's NodeResourceTopology (topology.node.k8s.io/v1alpha2); needs "
+    "--podresources-socket readable (no NRT is published without it).",
+)
+@click.option(
+    "--podresources-socket",
+    default="/var/lib/kubelet/pod-resources/kubelet.sock",
+    show_default=True,
+    help="The kubelet's podresources socket (--publish-nrt).",
+)
+@click.option(
+    "--podresources-timeout",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Seconds per podresources read.",
+)
+@click.option(
+    "--kubelet-config",
+    default="/var/lib/kubelet/config.yaml",
+    show_default=True,
+    help="The kubelet's KubeletConfiguration, for the topologyManagerPolicy/Scope attributes "
+    "(--publish-nrt; '' to leave them out).",
+)
 @output_option("json", "yaml")
 def agent(  # click passes every option by keyword
     *,
@@ -72,6 +102,10 @@ def agent(  # click passes every option by keyword
     server: str | None,
     listen: str,
     max_attempts: int,
+    publish_nrt: bool,
+    podresources_socket: str,
+    podresources_timeout: float,
+    kubelet_config: str,
     output: str,
 ) -> None:
     from kvnuma.agent.core import Agent, AgentSettings
@@ -84,12 +118,15 @@ def agent(  # click passes every option by keyword
         raise InputError("--node-name", "no node name (set --node-name or NODE_NAME)")
     if interval <= 0:
         raise InputError("--interval", f"must be positive, got {interval}")
+    if podresources_timeout <= 0:
+        raise InputError("--podresources-timeout", f"must be positive, got {podresources_timeout}")
     settings = AgentSettings(
         node_name=node_name,
         proc_root=proc_root,
         capabilities_out=None if dry_run or str(capabilities_out) in ("", ".") else capabilities_out,
         interval=interval,
         max_attempts=max(1, max_attempts),
+        publish_nrt=publish_nrt,
     )
     discover = make_discovery(sysfs_root, libvirt_uri)
     if dry_run:
@@ -112,7 +149,13 @@ def agent(  # click passes every option by keyword
 
     async def main() -> int:
         async with KubeClient(config, user_agent="kvnuma-agent") as client:
-            worker = Agent(settings, discover, client, render_capabilities=capabilities_renderer())
+            worker = Agent(
+                settings,
+                discover,
+                client,
+                render_capabilities=capabilities_renderer(),
+                **nrt_sources(podresources_socket, podresources_timeout, kubelet_config),
+            )
             if once:
                 return 0 if (await worker.cycle()).ok else 1
             from aiohttp import web
@@ -140,3 +183,20 @@ def agent(  # click passes every option by keyword
             return 0
 
     sys.exit(asyncio.run(main()))
+
+
+def nrt_sources(socket: str, timeout: float, kubelet_config: str) -> dict[str, Any]:
+    """The agent's podresources reader and topology-manager source (--publish-nrt)."""
+    from kvnuma.agent.kubelet_config import read_topology_manager
+    from kvnuma.agent.podresources import read_kubelet_resources
+    from kvnuma.topology.nrt import TopologyManager
+
+    def read_kubelet() -> KubeletResources:
+        return read_kubelet_resources(socket, timeout=timeout)
+
+    def topology_manager() -> tuple[TopologyManager, str]:
+        if not kubelet_config:
+            return TopologyManager(), "--kubelet-config '': topology-manager attributes left out"
+        return read_topology_manager(Path(kubelet_config))
+
+    return {"read_kubelet": read_kubelet, "topology_manager": topology_manager}

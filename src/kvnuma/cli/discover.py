@@ -2,12 +2,16 @@
 
 Sources (one of): ``--sysfs ROOT`` (default ``/sys``), ``--capabilities FILE`` (a saved
 ``virsh capabilities``), ``--libvirt URI`` (a running libvirt). Output: ``table`` for people,
-``json``/``yaml`` in the documented schema (docs/discover.md), ``capabilities`` in libvirt's form.
+``json``/``yaml`` in the documented schema (docs/discover.md), ``capabilities`` in libvirt's form,
+``nrt`` the NodeResourceTopology object ``kvnuma agent --publish-nrt`` would publish (YAML): a
+preview without ``available`` (and one stderr line saying so) unless ``--podresources-socket``
+names the kubelet's socket, and without the owner reference (the Node's uid is the API's).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -21,15 +25,75 @@ from kvnuma.topology.jsonform import to_json
 
 __all__ = ["OUTPUTS", "discover", "print_table", "show"]
 
-OUTPUTS = ("table", "json", "yaml", "capabilities")
+OUTPUTS = ("table", "json", "yaml", "capabilities", "nrt")
+PODRESOURCES_TIMEOUT = 10.0
 
 
 @click.command()
 @host_options()
 @output_option(*OUTPUTS)
-def discover(sysfs: Path | None, capabilities: Path | None, libvirt_uri: str | None, output: str) -> None:
+@click.option(
+    "--node-name",
+    envvar="NODE_NAME",
+    default=None,
+    help="-o nrt: the object's name [env NODE_NAME; default: this host's name].",
+)
+@click.option(
+    "--podresources-socket",
+    default=None,
+    help="-o nrt: read the kubelet's podresources socket for allocatable and available "
+    "(/var/lib/kubelet/pod-resources/kubelet.sock).",
+)
+@click.option(
+    "--kubelet-config",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="-o nrt: the kubelet's KubeletConfiguration file, for the topology-manager attributes.",
+)
+def discover(  # click passes every option by keyword
+    *,
+    sysfs: Path | None,
+    capabilities: Path | None,
+    libvirt_uri: str | None,
+    output: str,
+    node_name: str | None,
+    podresources_socket: str | None,
+    kubelet_config: Path | None,
+) -> None:
     """Show this host's (or a given) NUMA topology."""
-    show(load_host(sysfs, capabilities, libvirt_uri), output)
+    topology = load_host(sysfs, capabilities, libvirt_uri)
+    if output == "nrt":
+        show_nrt(topology, node_name or os.uname().nodename, podresources_socket, kubelet_config)
+    else:
+        show(topology, output)
+
+
+def show_nrt(topology: HostTopology, node_name: str, socket: str | None, kubelet_config: Path | None) -> None:
+    """The NodeResourceTopology preview on stdout (YAML); what it lacks, one line on stderr."""
+    from kvnuma.cli.output import dumps_yaml
+    from kvnuma.topology.nrt import TopologyManager, build_nrt
+
+    kubelet = None
+    if socket is not None:
+        from kvnuma.agent.podresources import read_kubelet_resources
+
+        kubelet = read_kubelet_resources(socket, timeout=PODRESOURCES_TIMEOUT)
+    manager = TopologyManager()
+    if kubelet_config is not None:
+        from kvnuma.agent.kubelet_config import read_topology_manager
+
+        manager, note = read_topology_manager(kubelet_config)
+        if manager.policy is None:
+            print(f"kvnuma discover: {note}", file=sys.stderr)
+    write_text(
+        dumps_yaml(build_nrt(topology, node_name=node_name, node_uid=None, kubelet=kubelet, manager=manager))
+    )
+    if kubelet is None:
+        print(
+            "kvnuma discover: a preview: no 'available' (and allocatable = capacity) without the kubelet's "
+            "view; give --podresources-socket (the API server refuses an NRT object without 'available')",
+            file=sys.stderr,
+        )
 
 
 def show(topology: HostTopology, output: str) -> None:

@@ -77,6 +77,15 @@ async def _serve(server: WebhookServer, address: str) -> None:
     "smallest among the nodes it can land on (nodeSelector, required node affinity, taints it does not "
     "tolerate, cordoned nodes). feasible list-watches full Node objects (the taints are in the spec).",
 )
+@click.option(
+    "--nrt",
+    type=click.Choice(["off", "on"]),
+    default="off",
+    show_default=True,
+    help="on: also list-watch NodeResourceTopology objects (topology.node.k8s.io/v1alpha2); a node with "
+    "a valid one is measured by its Node zones' capacity instead of its kubevirt.io/max-single-numa-* "
+    "annotations. Needs list/watch on noderesourcetopologies; without the CRD the annotations serve.",
+)
 @click.option("--cert-poll-seconds", default=5.0, show_default=True, type=click.FloatRange(0.05, 3600))
 @click.option(
     "--hugepages-required/--hugepages-not-required",
@@ -96,6 +105,7 @@ def webhook(
     mode: str,
     auto_numa: str,
     threshold: str,
+    nrt: str,
     cert_poll_seconds: float,
     hugepages_required: bool,
 ) -> None:
@@ -104,7 +114,7 @@ def webhook(
     if cert is None or key is None:
         raise InputError("--cert/--key", "both are required to serve (see kvnuma webhook gen-certs)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cache = ClusterCache(override=from_flag(auto_numa), feasible=threshold == "feasible")
+    cache = ClusterCache(override=from_flag(auto_numa), feasible=threshold == "feasible", nrt=nrt == "on")
     state = WebhookState(cache=cache, mode=Mode(mode), hugepages_required=hugepages_required)
     server = WebhookServer(
         state,

@@ -9,11 +9,12 @@ from kvnuma.kube.client import KubeClient, ObjectList, WatchEvent
 from kvnuma.kube.config import ClusterConfig, load_config
 from kvnuma.kube.errors import ApiError, KubeError, TransportError
 from kvnuma.kube.reflector import Reflector
-from kvnuma.kube.resources import KUBEVIRTS, NODES, Resource
+from kvnuma.kube.resources import KUBEVIRTS, NODE_RESOURCE_TOPOLOGIES, NODES, Resource
 
 __all__ = [
     "KUBEVIRTS",
     "NODES",
+    "NODE_RESOURCE_TOPOLOGIES",
     "ApiError",
     "ClusterConfig",
     "KubeClient",

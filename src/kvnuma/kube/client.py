@@ -182,6 +182,47 @@ class KubeClient:
             items, str(metadata.get("resourceVersion") or ""), str(metadata.get("continue") or "")
         )
 
+    async def create(
+        self,
+        res: Resource,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        """POST a new object; 409 AlreadyExists when it is there."""
+        params = {"fieldManager": field_manager} if field_manager else None
+        return _object(
+            await self.request(
+                "POST",
+                res.path(None, namespace),
+                params=params,
+                body=orjson.dumps(obj),
+                content_type="application/json",
+            )
+        )
+
+    async def replace(
+        self,
+        res: Resource,
+        obj: dict[str, Any],
+        *,
+        namespace: str | None = None,
+        field_manager: str | None = None,
+    ) -> dict[str, Any]:
+        """PUT the whole object; with ``metadata.resourceVersion`` set, 409 Conflict when it is stale."""
+        params = {"fieldManager": field_manager} if field_manager else None
+        name = obj["metadata"]["name"]
+        return _object(
+            await self.request(
+                "PUT",
+                res.path(name, namespace),
+                params=params,
+                body=orjson.dumps(obj),
+                content_type="application/json",
+            )
+        )
+
     async def patch(
         self,
         res: Resource,

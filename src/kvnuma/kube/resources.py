@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-__all__ = ["KUBEVIRTS", "NODES", "Resource"]
+__all__ = ["KUBEVIRTS", "NODES", "NODE_RESOURCE_TOPOLOGIES", "Resource"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +31,8 @@ class Resource:
 
 NODES = Resource("v1", "nodes", "Node", namespaced=False)
 KUBEVIRTS = Resource("kubevirt.io/v1", "kubevirts", "KubeVirt", namespaced=True)
+NODE_RESOURCE_TOPOLOGIES = Resource(
+    "topology.node.k8s.io/v1alpha2", "noderesourcetopologies", "NodeResourceTopology", namespaced=False
+)
+"""The NodeResourceTopology CRD (k8stopologyawareschedwg/noderesourcetopology-api): cluster-scoped,
+one object per node named after it; ``kvnuma agent --publish-nrt`` writes it."""

@@ -17,18 +17,25 @@ the next index, admission reads the current one; a list that fails half-way neve
 With ``feasible=True`` (``--threshold feasible``) the index also keeps, per publishing node, the
 labels, scheduling taints and cordon the feasible-node threshold reads (``FeasibleIndex``), and
 ``capacity_for(constraints)`` answers the smallest node among those a VMI can land on.
+
+With ``nrt=True`` (``--nrt=on``) a third sink, ``nrt`` (``kvnuma.webhook.nrt_table.NrtTable``),
+keeps the digests of the nodes' NodeResourceTopology objects; a node with a valid one is
+counted with that digest instead of its annotations' (which the index keeps aside, in
+``shadowed``, to give back when the object goes). Its labels and taints still come from the Node.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from kvnuma.admission.capacity import ClusterCapacity, NodeCapacity
-from kvnuma.admission.feasible import Constraints
+from kvnuma.admission.feasible import Constraints, NodeFacts
 from kvnuma.names import MAX_SINGLE_NUMA_HUGEPAGES_PREFIX, is_capacity_annotation
 from kvnuma.webhook.feasible_index import FeasibleIndex
 from kvnuma.webhook.min_counts import CapacityMinima, Digest
+from kvnuma.webhook.nrt_table import NrtTable
 from kvnuma.webhook.switch import Switch, auto_numa_enabled, combine, from_kubevirt
 
 __all__ = ["ClusterCache", "Sink", "auto_numa_enabled"]
@@ -104,28 +111,67 @@ class _Digester:
 class _NodeIndex:
     """Digests by node name and the minima over them."""
 
-    def __init__(self, digest: _Digester, feasible: FeasibleIndex | None = None) -> None:
+    def __init__(
+        self, digest: _Digester, feasible: FeasibleIndex | None = None, nrt: NrtTable | None = None
+    ) -> None:
         self._digest = digest
         self.feasible = feasible
+        self.nrt = nrt
         self.digests: dict[str, _Digest] = {}
         self.publishing = 0
         self.minima = CapacityMinima()
         self.problems: dict[str, tuple[str, ...]] = {}
+        # with NRT: the annotations' digests of the nodes whose NRT digest is in ``digests``, and
+        # (feasible) the facts of nodes that publish nothing, for when their NRT object comes
+        self.shadowed: dict[str, _Digest] = {}
+        self.parked: dict[str, NodeFacts] = {}
 
     def upsert(self, obj: Mapping[str, Any]) -> bool:
         name, digest = self._digest(obj)
         if not name:
             return False
+        if self.nrt is not None:
+            override = self.nrt.digests.get(name)
+            if override is not None:
+                self.shadowed[name] = digest
+                digest = override
+        return self._put(name, digest, obj)
+
+    def set_nrt(self, name: str, digest: _Digest | None) -> bool:
+        """The node's NRT digest is now ``digest`` (None: its annotations again)."""
+        if name not in self.digests:
+            return False  # no such Node (yet): its upsert will read the NRT table
+        if digest is None:
+            if name not in self.shadowed:
+                return False
+            return self._put(name, self.shadowed.pop(name), None)
+        self.shadowed.setdefault(name, self.digests[name])
+        return self._put(name, digest, None)
+
+    def _put(self, name: str, digest: _Digest, obj: Mapping[str, Any] | None) -> bool:
+        """``obj``: the Node (None: the node's facts are those held)."""
         old = self.digests.get(name)
         feasible = self.feasible
         if feasible is None:
             if old == digest:
                 return False
         else:
-            facts = feasible.facts_of(obj, name) if _publishes(digest) else None
-            if old == digest and feasible.facts(name) == facts:
+            publishes = _publishes(digest)
+            if obj is None:
+                facts = feasible.facts(name) or self.parked.get(name)
+            elif publishes or self.nrt is not None:
+                facts = feasible.facts_of(obj, name)
+            else:
+                facts = None
+            if self.nrt is not None:
+                if publishes or facts is None:
+                    self.parked.pop(name, None)
+                else:
+                    self.parked[name] = facts
+            indexed = facts if publishes else None
+            if old == digest and feasible.facts(name) == indexed:
                 return False
-            feasible.put(name, facts, digest)
+            feasible.put(name, indexed, digest)
         self.digests[name] = digest
         if old is not None:
             self._count(name, old, -1)
@@ -137,6 +183,8 @@ class _NodeIndex:
         old = self.digests.pop(name, None)
         if old is None:
             return False
+        self.shadowed.pop(name, None)
+        self.parked.pop(name, None)
         if self.feasible is not None:
             self.feasible.remove(name)
         self._count(name, old, -1)
@@ -157,9 +205,10 @@ class _NodeIndex:
         else:
             self.minima.remove(digest)
 
-    def capacity(self) -> ClusterCapacity:
+    def capacity(self, source: str = "") -> ClusterCapacity:
         minima = self.minima
         return ClusterCapacity(
+            source=source,
             nodes=self.publishing,
             cpus=minima.cpus.minimum(),
             memory_bytes=minima.memory.minimum(),
@@ -179,6 +228,7 @@ class _NodeBuild:
     def __init__(self, cache: ClusterCache) -> None:
         self._cache = cache
         self._index = cache._new_index()
+        cache._building = self._index
 
     def add(self, objects: list[dict[str, Any]]) -> None:
         upsert = self._index.upsert
@@ -186,6 +236,8 @@ class _NodeBuild:
             upsert(obj)
 
     def commit(self) -> None:
+        if self._cache._building is self._index:
+            self._cache._building = None
         self._cache._swap_nodes(self._index)
 
 
@@ -254,7 +306,8 @@ class ClusterCache:
     """``override``: a fixed switch (``--auto-numa=on|off``); then the KubeVirt CRs are not needed.
     ``on_switch`` is called with the new switch whenever it (or the source deciding it) changes.
     ``feasible``: keep what the feasible-node threshold needs (``capacity_for``); ``memo_size``:
-    answers it memoises per constraints (0: none, for benchmarks)."""
+    answers it memoises per constraints (0: none, for benchmarks). ``nrt``: also read the nodes'
+    NodeResourceTopology objects (the ``nrt`` sink), preferred over the annotations."""
 
     def __init__(
         self,
@@ -263,10 +316,14 @@ class ClusterCache:
         *,
         feasible: bool = False,
         memo_size: int = 256,
+        nrt: bool = False,
     ) -> None:
         self.feasible = feasible
         self._memo_size = memo_size
         self._digester = _Digester()
+        self.nrt = NrtTable(self._nrt_changed) if nrt else None
+        self._building: _NodeIndex | None = None
+        self._source: tuple[str, str, int, int] = ("", "", -1, -1)
         self._index = self._new_index()
         self._kubevirts: dict[tuple[str, str], Switch] = {}
         self._capacity: ClusterCapacity | None = None
@@ -282,7 +339,7 @@ class ClusterCache:
     # --- what the decision reads ------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        return self.nodes_listed and self.kubevirt_listed
+        return self.nodes_listed and self.kubevirt_listed and (self.nrt is None or self.nrt.settled)
 
     @property
     def switch(self) -> Switch:
@@ -300,21 +357,58 @@ class ClusterCache:
     def problems(self) -> dict[str, tuple[str, ...]]:
         return self._index.problems
 
+    @property
+    def nrt_nodes(self) -> int:
+        """Nodes whose capacity comes from their NodeResourceTopology object."""
+        return len(self._index.shadowed)
+
+    def source(self) -> str:
+        """Where the capacity comes from, with --nrt=on ("" with it off): 'capacity from
+        NodeResourceTopology on 3 nodes, annotations on 1'."""
+        if self.nrt is None:
+            return ""
+        index = self._index
+        key = (self.nrt.unavailable, len(index.shadowed), index.publishing)
+        if key != self._source[1:]:
+            unavailable, from_nrt, publishing = key
+            if unavailable:
+                nodes = f"{publishing} {'node' if publishing == 1 else 'nodes'}"
+                text = f"capacity from annotations on {nodes}, NodeResourceTopology unavailable"
+            else:
+                nodes = f"{from_nrt} {'node' if from_nrt == 1 else 'nodes'}"
+                text = (
+                    f"capacity from NodeResourceTopology on {nodes}, annotations on {publishing - from_nrt}"
+                )
+            self._source = (text, *key)
+        return self._source[0]
+
     def capacity(self) -> ClusterCapacity:
-        if self._capacity is None:
-            self._capacity = self._index.capacity()
-        return self._capacity
+        capacity = self._capacity
+        if capacity is None or (self.nrt is not None and capacity.source != self.source()):
+            capacity = self._capacity = self._index.capacity(self.source())
+        return capacity
 
     def capacity_for(self, constraints: Constraints) -> ClusterCapacity:
         """The smallest node among those ``constraints`` admit (needs ``feasible=True``)."""
         feasible = self._index.feasible
         if feasible is None:
             raise RuntimeError("capacity_for needs ClusterCache(feasible=True)")
-        return feasible.capacity(constraints)
+        found = feasible.capacity(constraints)
+        if self.nrt is not None:
+            source = self.source()
+            if found.source != source:
+                found = replace(found, source=source)
+        return found
 
     def _new_index(self) -> _NodeIndex:
         feasible = FeasibleIndex(memo_size=self._memo_size) if self.feasible else None
-        return _NodeIndex(self._digester, feasible)
+        return _NodeIndex(self._digester, feasible, self.nrt)
+
+    def _nrt_changed(self, name: str, digest: _Digest | None) -> None:
+        if self._index.set_nrt(name, digest):
+            self._capacity = None
+        if self._building is not None:
+            self._building.set_nrt(name, digest)
 
     # --- changes ----------------------------------------------------------------------------
     def _swap_nodes(self, index: _NodeIndex) -> None:

@@ -1,7 +1,8 @@
 """``--source file:DIR``: a cluster in a folder.
 
 Every ``*.yaml``/``*.yml``/``*.json`` file in DIR (not recursive) may hold Nodes, KubeVirt CRs, or
-``kind: List`` / ``NodeList`` / ``KubeVirtList`` documents of them; other kinds are ignored. Loading
+``kind: List`` / ``NodeList`` / ``KubeVirtList`` documents of them, and with ``--nrt=on``
+NodeResourceTopology objects (or a ``NodeResourceTopologyList``); other kinds are ignored. Loading
 replaces the cache's contents, exactly as a re-list would. ``FolderWatch`` tells when a file in the
 folder changed so a server can reload without a restart.
 """
@@ -58,6 +59,7 @@ def load_folder(folder: Path, cache: ClusterCache) -> tuple[int, int]:
     failure is one InputError naming the folder or file."""
     nodes: list[dict[str, Any]] = []
     kubevirts: list[dict[str, Any]] = []
+    nrts: list[dict[str, Any]] = []
     for path in _files(folder):
         for doc in read_documents(path):
             for obj in _objects(doc):
@@ -65,9 +67,14 @@ def load_folder(folder: Path, cache: ClusterCache) -> tuple[int, int]:
                     nodes.append(dict(obj))
                 elif obj.get("kind") == "KubeVirt":
                     kubevirts.append(dict(obj))
+                elif obj.get("kind") == "NodeResourceTopology":
+                    nrts.append(dict(obj))
     node_build = cache.nodes.replacement()
     kubevirt_build = cache.kubevirts.replacement()
+    nrt_build = cache.nrt.replacement() if cache.nrt is not None else None
     try:
+        if nrt_build is not None:
+            nrt_build.add(nrts)
         node_build.add(nodes)
         kubevirt_build.add(kubevirts)
     except InputError as error:
@@ -77,6 +84,8 @@ def load_folder(folder: Path, cache: ClusterCache) -> tuple[int, int]:
         raise InputError(
             str(folder), f"malformed Node or KubeVirt object ({type(error).__name__}: {problem})"
         ) from None
+    if nrt_build is not None:
+        nrt_build.commit()
     node_build.commit()
     kubevirt_build.commit()
     return len(nodes), len(kubevirts)

@@ -3,7 +3,9 @@
 POST /mutate-virtualmachineinstances   AdmissionReview v1 -> AdmissionReview v1 (or 400/413 + Status)
 GET  /healthz                          the process serves
 GET  /readyz                           200 only after the first complete list of Nodes and of KubeVirt
-                                       CRs; the text names the auto-NUMA switch and its source
+                                       CRs (and, with --nrt=on, the first answer to the list of
+                                       NodeResourceTopologies, whatever it was); the text names the
+                                       auto-NUMA switch and its source, and where capacity comes from
 GET  /metrics                          Prometheus text
 """
 
@@ -64,6 +66,8 @@ def build_app(state: WebhookState) -> web.Application:
     cache.on_switch = switched
     if cache.override is not None:
         switched(cache.override)
+    if cache.nrt is not None:
+        cache.nrt.on_ignored = lambda ignored: metrics.nrt_ignored.labels(ignored.reason.value).inc()
 
     async def mutate(request: web.Request) -> web.Response:
         started = time.perf_counter()
@@ -115,10 +119,17 @@ def build_app(state: WebhookState) -> web.Application:
             switch = cache.switch
             problem = f"; {switch.problem}" if switch.problem else ""
             threshold = ", feasible-node threshold" if cache.feasible else ""
-            return web.Response(text=f"ok: {switch.describe()}, {cache.node_count} nodes{threshold}{problem}")
+            nrt = _nrt_detail(cache)
+            return web.Response(
+                text=f"ok: {switch.describe()}, {cache.node_count} nodes{threshold}{nrt}{problem}"
+            )
         missing = [
             name
-            for name, listed in (("Nodes", cache.nodes_listed), ("KubeVirt CRs", cache.kubevirt_listed))
+            for name, listed in (
+                ("Nodes", cache.nodes_listed),
+                ("KubeVirt CRs", cache.kubevirt_listed),
+                ("NodeResourceTopologies", cache.nrt is None or cache.nrt.settled),
+            )
             if not listed
         ]
         return web.Response(status=503, text="waiting for the first list of " + " and ".join(missing))
@@ -129,6 +140,8 @@ def build_app(state: WebhookState) -> web.Application:
         metrics.publishing_nodes.set(capacity.nodes)
         metrics.set_switch(cache.enabled, cache.switch.source.value)
         metrics.node_lists.set(cache.node_lists)
+        if cache.nrt is not None:
+            metrics.nrt_nodes.set(cache.nrt_nodes)
         return web.Response(
             body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
@@ -138,3 +151,19 @@ def build_app(state: WebhookState) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_endpoint)
     return app
+
+
+def _nrt_detail(cache: ClusterCache) -> str:
+    """', capacity from NodeResourceTopology on 3 nodes, annotations on 1 (1 NRT object ignored)'
+    or ', capacity from annotations on 4 nodes, NodeResourceTopology unavailable: the CRD is not
+    installed (404)'; '' with --nrt=off."""
+    nrt = cache.nrt
+    if nrt is None:
+        return ""
+    text = f", {cache.source()}"
+    if nrt.unavailable:
+        return f"{text}: {nrt.unavailable}"
+    ignored = len(nrt.ignored)
+    if ignored:
+        text += f" ({ignored} NRT {'object' if ignored == 1 else 'objects'} ignored, see the log)"
+    return text

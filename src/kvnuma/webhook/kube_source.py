@@ -16,6 +16,11 @@ One ``KubeClient`` and two reflectors (``kvnuma.kube``):
              ``relist_pause`` seconds after each, so it takes a small share of the CPU)
   KubeVirts  full objects (the VEP 135 field is in the spec); skipped when ``--auto-numa`` is
              ``on`` or ``off``
+  NodeResourceTopologies (``--nrt=on``, ``ClusterCache(nrt=True)``) full objects (the zones are
+             the object), paginated, built beside and watched like the Nodes. A 404 (the CRD is
+             not installed) or 403 (RBAC) is one log line, the annotations serve, and the list is
+             tried again after the back-off (at most ``nrt_retry_seconds``), so a CRD installed
+             later is picked up; readiness never waits for it beyond the first answer
 
 Watches with bookmarks follow; 410 and a cut stream re-list; the periodic resync replays the
 cache and does not re-list; other failures back off. The reflectors keep no copy of the objects
@@ -36,9 +41,10 @@ from kvnuma.kube.clock import Clock
 from kvnuma.kube.config import ClusterConfig, load_config
 from kvnuma.kube.errors import ApiError, KubeError
 from kvnuma.kube.reflector import Reflector, Replacement
-from kvnuma.kube.resources import KUBEVIRTS, NODES, Resource
+from kvnuma.kube.resources import KUBEVIRTS, NODE_RESOURCE_TOPOLOGIES, NODES, Resource
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import WebhookState
+from kvnuma.webhook.nrt_table import NrtTable
 from kvnuma.webhook.server import SourceLoop
 
 __all__ = ["kube_source"]
@@ -52,6 +58,28 @@ def _logger(resource: Resource) -> Callable[[KubeError], None]:
             _log.info("%s: resourceVersion expired (410), re-listing", resource.plural)
         else:
             _log.warning("%s: %s; re-listing", resource.plural, error)
+
+    return log
+
+
+def _nrt_logger(table: NrtTable) -> Callable[[KubeError], None]:
+    """One line per change of what NRT's availability says, not one per retry."""
+
+    def log(error: KubeError) -> None:
+        code = error.code if isinstance(error, ApiError) else None
+        if code == 410:
+            _log.info("noderesourcetopologies: resourceVersion expired (410), re-listing")
+            return
+        if code == 404:
+            problem = "the NodeResourceTopology CRD is not installed (404)"
+        elif code == 403:
+            problem = "forbidden (403): the webhook's ClusterRole needs list/watch on noderesourcetopologies"
+        else:
+            problem = f"{error}"
+        if table.failed(problem, drop=code in (403, 404)):
+            _log.warning("NodeResourceTopology unavailable: %s; the annotations serve, retrying", problem)
+        elif table.listed:
+            _log.warning("noderesourcetopologies: %s; re-listing", error)
 
     return log
 
@@ -100,12 +128,14 @@ def kube_source(
     relist_pause: float = 0.003,
     metadata_only: bool = True,
     watch_list: bool = False,
+    nrt_retry_seconds: float = 60.0,
     clock: Clock | None = None,
 ) -> SourceLoop:
     """A source loop over the API server ``config`` names (default: ``load_config()``: in a pod
     its service account, else ``$KUBECONFIG``; with neither it raises ``InputError`` here, not
     later in the loop). ``page_size=None, metadata_only=False`` is the old unpaginated full-object
-    list (benchmarks compare against it)."""
+    list (benchmarks compare against it). ``nrt_retry_seconds`` caps the NRT reflector's back-off:
+    how long a CRD installed later may wait to be seen."""
     cluster = config if config is not None else load_config()
 
     async def run(state: WebhookState) -> None:
@@ -150,6 +180,21 @@ def kube_source(
                         on_error=_logger(KUBEVIRTS),
                         backoff=Backoff(base=backoff_base, cap=backoff_cap),
                         **common,
+                    )
+                )
+            if cache.nrt is not None:
+                reflectors.append(
+                    Reflector(
+                        client,
+                        NODE_RESOURCE_TOPOLOGIES,
+                        on_event=cache.nrt.on_event,
+                        replacement=cache.nrt.replacement,
+                        on_error=_nrt_logger(cache.nrt),
+                        backoff=Backoff(base=backoff_base, cap=nrt_retry_seconds),
+                        relist_page_size=relist_page_size if page_size is not None else None,
+                        step_objects=25,
+                        relist_pause=relist_pause,
+                        **(common | {"page_size": _full_object_page(page_size)}),
                     )
                 )
             await asyncio.gather(*(reflector.run() for reflector in reflectors))

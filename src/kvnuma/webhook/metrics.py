@@ -48,6 +48,18 @@ class WebhookMetrics:
             "Bytes of API responses read (lists and watch streams) since start.",
             registry=self.registry,
         )
+        self.nrt_nodes = Gauge(
+            "kvnuma_webhook_nrt_nodes",
+            "Nodes whose capacity comes from their NodeResourceTopology object (--nrt=on).",
+            registry=self.registry,
+        )
+        self.nrt_ignored = Counter(
+            "kvnuma_webhook_nrt_ignored",
+            "NodeResourceTopology objects ignored (their Node's annotations used), by reason; counted "
+            "each time an object becomes ignored or its problem changes.",
+            ["reason"],
+            registry=self.registry,
+        )
         self._source = ""
         self.cert_reloads = Counter(
             "kvnuma_webhook_cert_reloads", "Certificate reloads without restart.", registry=self.registry
