@@ -465,7 +465,7 @@ def relist_p99(
 ) -> None:
     """Admission p99 during re-lists forced as on a real cluster, beside the idle p99 of the same
     process at the same moments: one paced load runs for ``--relist-seconds`` while the API server,
-    after an idle gap, in turn expires the webhook's watch (an ERROR event with a 410 Status) or cuts
+    after an idle gap (as long as the last re-list took, at least ``--relist-gap``), in turn expires the webhook's watch (an ERROR event with a 410 Status) or cuts
     the stream (fault injection); a re-list is under way from the fault to the swap the webhook logs
     (its log line's time, sent over a pipe: nothing polls the webhook meanwhile), and each request
     counts as "re-list" if it was sent inside such a window, else "idle". The 1-node webhook on the
@@ -490,7 +490,8 @@ def relist_p99(
     thread.start()
     faults = ["relist", "cut"]
     windows: list[tuple[float, float]] = []
-    while not done.wait(args.relist_gap):
+    gap = args.relist_gap
+    while not done.wait(gap):
         start = time.time()
         api.command(faults[len(windows) % 2])
         while not hook.swaps.poll(0.1):
@@ -498,6 +499,8 @@ def relist_p99(
                 break
         else:
             windows.append((start, hook.swaps.recv()))
+            # idle as long as the re-list took, so both samples are about the same size
+            gap = max(args.relist_gap, windows[-1][1] - start)
             continue
         windows.append((start, float("inf")))  # still under way when the load ended
         break
@@ -537,10 +540,10 @@ def main() -> int:
     parser.add_argument("--ready-timeout", type=float, default=120.0)
     parser.add_argument("--watch-list", action="store_true", help="also run the streaming watch-list variant")
     parser.add_argument(
-        "--relist-seconds", type=float, default=40.0, help="length of the load run that forces re-lists"
+        "--relist-seconds", type=float, default=60.0, help="length of the load run that forces re-lists"
     )
     parser.add_argument(
-        "--relist-gap", type=float, default=1.0, help="idle seconds before each forced re-list"
+        "--relist-gap", type=float, default=1.0, help="least idle seconds before each forced re-list"
     )
     parser.add_argument("--relist-page-size", type=int, help="override kube_source's relist_page_size")
     parser.add_argument("--relist-pause", type=float, help="override kube_source's relist_pause (seconds)")

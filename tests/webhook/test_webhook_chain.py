@@ -229,6 +229,29 @@ async def test_a_relist_is_served_from_the_old_cache_until_it_is_complete(
     assert [q["limit"] for q in relist] == ["1"] * 8
 
 
+@pytest.mark.parametrize(
+    ("feasible", "first", "relist"),
+    [
+        pytest.param(False, "500", "100", id="metadata-only"),
+        pytest.param(True, "100", "25", id="full-objects-feasible"),
+    ],
+)
+async def test_list_pages_are_sized_for_what_each_decode_holds(
+    api: KubeApiServer, tmp_path: Path, feasible: bool, first: str, relist: str
+) -> None:
+    for i in range(3):
+        api.put_object(node(f"worker-{i}", 16 + i))
+    cache = ClusterCache(feasible=feasible)
+    source = kube_source(ClusterConfig(api.url), backoff_base=0.01, backoff_cap=0.05)
+    async with running_webhook(tmp_path, source=source, cache=cache):
+        await eventually(lambda: cache.ready)
+        await eventually(lambda: api.open_watches == 2)
+        api.compact()  # 410: a re-list while the old cache serves
+        await eventually(lambda: cache.node_lists == 2)
+    limits = [r.query.get("limit") for r in api.requests_for("list", "/nodes")]
+    assert limits == [first, relist]
+
+
 async def test_a_410_half_way_through_a_list_is_never_served_and_the_list_restarts(
     api: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
