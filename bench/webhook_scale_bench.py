@@ -22,7 +22,7 @@ machines; without this the driver's own timings wait behind the API server servi
 only up to ``--old-max`` nodes (a 50,000-node full list needs several GB). Ratios are printed; the
 script asserts nothing about time.
 
-    .venv/bin/python bench/webhook_scale_bench.py                       (1k, 10k, 50k: ~3-4 min)
+    .venv/bin/python bench/webhook_scale_bench.py                       (1k, 10k, 50k: ~4-5 min)
     .venv/bin/python bench/webhook_scale_bench.py --sizes 200 --old-max 200 --requests 300   (smoke)
 
 Goals (issue 13): at 50,000 nodes ready within 10 s and under 150 MB RSS; bytes at most a fifth of
