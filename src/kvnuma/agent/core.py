@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from prometheus_client import Counter
 
 from kvnuma.agent.desired import Published, desired, node_patch
 from kvnuma.agent.hostfiles import read_realtime, write_atomically
 from kvnuma.agent.logs import JsonLog
 from kvnuma.agent.metrics import AgentMetrics
+from kvnuma.agent.nrt_publish import NrtResult, publish_nrt
 from kvnuma.errors import KvnumaError
 from kvnuma.kube.backoff import Backoff
 from kvnuma.kube.client import KubeClient
@@ -40,6 +43,8 @@ from kvnuma.model.topology import HostTopology
 from kvnuma.topology.nrt import TopologyManager
 
 __all__ = ["FIELD_MANAGER", "Agent", "AgentSettings", "CycleResult"]
+
+_T = TypeVar("_T")
 
 FIELD_MANAGER = "kvnuma-agent"
 
@@ -60,15 +65,6 @@ class CycleResult:
     patch: dict[str, Any] | None = None
     reason: str = ""
     nrt: NrtResult | None = None
-
-
-@dataclass(frozen=True)
-class NrtResult:
-    """What the NRT step did: ``written`` is "created", "updated" or "" (unchanged or failed)."""
-
-    ok: bool
-    written: str = ""
-    reason: str = ""
 
 
 class Agent:
@@ -98,19 +94,17 @@ class Agent:
         self.wake = asyncio.Event()
         self.read_kubelet = read_kubelet
         self.topology_manager = topology_manager
-        self.last_topology: HostTopology | None = None
         self.node_uid: str | None = None
         self.nrt_state = "not requested" if not settings.publish_nrt else "starting"
         self.last_nrt: dict[str, Any] | None = None
         self.manager_note = ""
 
     # --- one cycle ----------------------------------------------------------------------
-    def desired_now(self) -> Published:
+    def desired_now(self) -> tuple[HostTopology, Published]:
         """Discover and decide; raises KvnumaError/OSError on an unreadable host."""
         started = time.perf_counter()
         topology = self.discover()
         self.metrics.discovery_seconds.observe(time.perf_counter() - started)
-        self.last_topology = topology
         want = desired(topology, read_realtime(self.settings.proc_root))
         if self.settings.capabilities_out is not None and self.render_capabilities is not None:
             try:
@@ -121,11 +115,11 @@ class Agent:
                 self.log.error(
                     "capabilities-write-failed", path=str(self.settings.capabilities_out), error=str(error)
                 )
-        return want
+        return topology, want
 
     async def cycle(self) -> CycleResult:
         try:
-            want = self.desired_now()
+            topology, want = self.desired_now()
         except Exception as error:  # any failure to read the host: publish nothing, erase nothing
             problem = error.one_line() if isinstance(error, KvnumaError) else _unexpected(error)
             reason = f"discovery failed: {problem}"
@@ -141,45 +135,57 @@ class Agent:
         self.metrics.healthy.set(1)
         self.log.info("discovered", annotations=dict(want.annotations), labels=dict(want.labels))
         result = await self.publish(want)
-        if not self.settings.publish_nrt or self.last_topology is None:
+        if not self.settings.publish_nrt:
             return result
-        from kvnuma.agent.nrt_publish import publish_nrt
-
-        nrt = await publish_nrt(self, self.last_topology)
+        nrt = await publish_nrt(self, topology, FIELD_MANAGER)
         reason = result.reason or (nrt.reason if not nrt.ok else "")
         return CycleResult(result.ok and nrt.ok, result.patch, reason, nrt)
 
     async def publish(self, want: Published) -> CycleResult:
-        assert self.client is not None
-        self.backoff.reset()
-        for attempt in range(1, self.settings.max_attempts + 1):
-            try:
-                node = await self.client.get(NODES, self.settings.node_name)
-                self.node_uid = str(node.get("metadata", {}).get("uid") or "") or None
-                patch = node_patch(node, want)
-                if patch is not None:
-                    await self.client.patch(
-                        NODES, self.settings.node_name, patch, patch_type="merge", field_manager=FIELD_MANAGER
-                    )
-                    self.metrics.patches.inc()
-                    self.log.info("node-patched", patch=patch, attempt=attempt)
-                else:
-                    self.log.info("node-unchanged")
-                self.last_published = want
-                self.metrics.last_publish.set(time.time())
-                return CycleResult(True, patch)
-            except KubeError as error:
-                self.metrics.publish_errors.labels(error.kind).inc()
-                retry_after = error.retry_after if isinstance(error, ApiError) else None
-                if not error.retryable or attempt == self.settings.max_attempts:
-                    self.log.error("publish-failed", kind=error.kind, error=str(error), attempt=attempt)
-                    return CycleResult(False, reason=f"publish failed: {error}")
-                delay = self.backoff.next_delay(retry_after)
-                self.log.warning(
-                    "publish-retry", kind=error.kind, error=str(error), attempt=attempt, delay=delay
+        client = self.client
+        assert client is not None
+
+        async def attempt(n: int) -> CycleResult:
+            node = await client.get(NODES, self.settings.node_name)
+            self.node_uid = str(node.get("metadata", {}).get("uid") or "") or None
+            patch = node_patch(node, want)
+            if patch is not None:
+                await client.patch(
+                    NODES, self.settings.node_name, patch, patch_type="merge", field_manager=FIELD_MANAGER
                 )
+                self.metrics.patches.inc()
+                self.log.info("node-patched", patch=patch, attempt=n)
+            else:
+                self.log.info("node-unchanged")
+            self.last_published = want
+            self.metrics.last_publish.set(time.time())
+            return CycleResult(True, patch)
+
+        outcome = await self.retrying(attempt, errors=self.metrics.publish_errors, event="publish")
+        if isinstance(outcome, CycleResult):
+            return outcome
+        return CycleResult(False, reason=f"publish failed: {outcome or 'no attempts'}")
+
+    async def retrying(
+        self, attempt: Callable[[int], Awaitable[_T]], *, errors: Counter, event: str
+    ) -> _T | KubeError | None:
+        """``attempt(n)`` (n = 1, 2, ...) until it returns; a retryable ``KubeError`` (409, 429,
+        5xx, refused, timeout) is counted in ``errors`` by kind, logged ``<event>-retry`` and tried
+        again after the backoff, up to ``max_attempts``. Otherwise the error that ended it, logged
+        ``<event>-failed`` (None when ``max_attempts`` < 1)."""
+        self.backoff.reset()
+        for n in range(1, self.settings.max_attempts + 1):
+            try:
+                return await attempt(n)
+            except KubeError as error:
+                errors.labels(error.kind).inc()
+                if not error.retryable or n == self.settings.max_attempts:
+                    self.log.error(f"{event}-failed", kind=error.kind, error=str(error), attempt=n)
+                    return error
+                delay = self.backoff.next_delay(error.retry_after if isinstance(error, ApiError) else None)
+                self.log.warning(f"{event}-retry", kind=error.kind, error=str(error), attempt=n, delay=delay)
                 await asyncio.sleep(delay)
-        return CycleResult(False, reason="publish failed: no attempts")  # max_attempts < 1
+        return None
 
     # --- the loop -----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kvnuma.errors import KvnumaError
-from kvnuma.kube.errors import ApiError, KubeError
+from kvnuma.kube.errors import ApiError
 from kvnuma.kube.resources import NODE_RESOURCE_TOPOLOGIES, NODES
 from kvnuma.model.topology import HostTopology
 from kvnuma.topology.nrt import TopologyManager, build_nrt
 
 if TYPE_CHECKING:
-    from kvnuma.agent.core import Agent, NrtResult
+    from kvnuma.agent.core import Agent
 
-__all__ = ["differs", "publish_nrt"]
+__all__ = ["NrtResult", "differs", "publish_nrt"]
 
 _COMPARED = ("zones", "attributes")
 _NO_CRD = (
@@ -34,6 +35,15 @@ _NO_CRD = (
     "NodeResourceTopology CRD (NFD, the NUMA Resources Operator, or noderesourcetopology-api's "
     "manifests/crd.yaml)"
 )
+
+
+@dataclass(frozen=True)
+class NrtResult:
+    """What the NRT step did: ``written`` is "created", "updated" or "" (unchanged or failed)."""
+
+    ok: bool
+    written: str = ""
+    reason: str = ""
 
 
 def differs(current: dict[str, Any], want: dict[str, Any]) -> bool:
@@ -45,8 +55,6 @@ def differs(current: dict[str, Any], want: dict[str, Any]) -> bool:
 
 
 def _failed(agent: Agent, kind: str, reason: str, **fields: Any) -> NrtResult:
-    from kvnuma.agent.core import NrtResult
-
     agent.metrics.nrt_errors.labels(kind).inc()
     agent.metrics.nrt_published.set(0)
     agent.nrt_state = f"not published: {reason}"
@@ -56,16 +64,14 @@ def _failed(agent: Agent, kind: str, reason: str, **fields: Any) -> NrtResult:
     return NrtResult(False, reason=reason)
 
 
-async def publish_nrt(agent: Agent, topology: HostTopology) -> NrtResult:
-    from kvnuma.agent.core import FIELD_MANAGER, NrtResult
-
+async def publish_nrt(agent: Agent, topology: HostTopology, field_manager: str) -> NrtResult:
     if agent.read_kubelet is None:
         return _failed(agent, "podresources", "no podresources reader configured")
     try:
         kubelet = await asyncio.to_thread(agent.read_kubelet)
     except KvnumaError as error:
         return _failed(agent, "podresources", f"kubelet podresources unreadable: {error.one_line()}")
-    except Exception as error:  # grpc or OS trouble the reader did not name: still no guess
+    except Exception as error:  # OS trouble the reader did not name: still no guess
         return _failed(
             agent, "podresources", f"kubelet podresources unreadable: {type(error).__name__}: {error}"
         )
@@ -77,46 +83,38 @@ async def publish_nrt(agent: Agent, topology: HostTopology) -> NrtResult:
 
     client = agent.client
     assert client is not None
-    agent.backoff.reset()
-    attempts = agent.settings.max_attempts
     name = agent.settings.node_name
-    for attempt in range(1, attempts + 1):
+
+    async def attempt(n: int) -> NrtResult:
+        if agent.node_uid is None:
+            node = await client.get(NODES, name)
+            agent.node_uid = str(node.get("metadata", {}).get("uid") or "") or None
         try:
-            if agent.node_uid is None:
-                node = await client.get(NODES, name)
-                agent.node_uid = str(node.get("metadata", {}).get("uid") or "") or None
-            try:
-                want = build_nrt(
-                    topology, node_name=name, node_uid=agent.node_uid or "", kubelet=kubelet, manager=manager
-                )
-            except KvnumaError as error:
-                return _failed(agent, "build", error.one_line())
-            written = await _write(client, want, FIELD_MANAGER)
-        except KubeError as error:
-            agent.metrics.nrt_errors.labels(error.kind).inc()
-            retry_after = error.retry_after if isinstance(error, ApiError) else None
-            if not error.retryable or attempt == attempts:
-                agent.metrics.nrt_published.set(0)
-                agent.nrt_state = f"not published: {error}"
-                agent.log.error("nrt-publish-failed", kind=error.kind, error=str(error), attempt=attempt)
-                return NrtResult(False, reason=f"NRT publish failed: {error}")
-            delay = agent.backoff.next_delay(retry_after)
-            agent.log.warning(
-                "nrt-publish-retry", kind=error.kind, error=str(error), attempt=attempt, delay=delay
+            want = build_nrt(
+                topology, node_name=name, node_uid=agent.node_uid or "", kubelet=kubelet, manager=manager
             )
-            await asyncio.sleep(delay)
-            continue
+        except KvnumaError as error:
+            return _failed(agent, "build", error.one_line())
+        written = await _write(client, want, field_manager)
         agent.last_nrt = want
         agent.metrics.nrt_published.set(1)
         agent.metrics.nrt_last_publish.set(time.time())
         if written:
             agent.metrics.nrt_writes.labels(written).inc()
-            agent.log.info(f"nrt-{written}", zones=len(want["zones"]), attempt=attempt)
+            agent.log.info(f"nrt-{written}", zones=len(want["zones"]), attempt=n)
         else:
             agent.log.info("nrt-unchanged")
         agent.nrt_state = "published" if written else "published (unchanged)"
         return NrtResult(True, written)
-    return NrtResult(False, reason="NRT publish failed: no attempts")
+
+    outcome = await agent.retrying(attempt, errors=agent.metrics.nrt_errors, event="nrt-publish")
+    if isinstance(outcome, NrtResult):
+        return outcome
+    if outcome is None:
+        return NrtResult(False, reason="NRT publish failed: no attempts")
+    agent.metrics.nrt_published.set(0)
+    agent.nrt_state = f"not published: {outcome}"
+    return NrtResult(False, reason=f"NRT publish failed: {outcome}")
 
 
 async def _write(client: Any, want: dict[str, Any], field_manager: str) -> str:

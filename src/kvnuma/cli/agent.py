@@ -131,7 +131,7 @@ def agent(  # click passes every option by keyword
     discover = make_discovery(sysfs_root, libvirt_uri)
     if dry_run:
         probe = Agent(settings, discover, None)
-        want = probe.desired_now()
+        _topology, want = probe.desired_now()
 
         async def current() -> dict[str, object]:
             if not (server or kubeconfig):

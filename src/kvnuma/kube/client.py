@@ -191,16 +191,7 @@ class KubeClient:
         field_manager: str | None = None,
     ) -> dict[str, Any]:
         """POST a new object; 409 AlreadyExists when it is there."""
-        params = {"fieldManager": field_manager} if field_manager else None
-        return _object(
-            await self.request(
-                "POST",
-                res.path(None, namespace),
-                params=params,
-                body=orjson.dumps(obj),
-                content_type="application/json",
-            )
-        )
+        return await self._send("POST", res.path(None, namespace), obj, "application/json", field_manager)
 
     async def replace(
         self,
@@ -211,17 +202,8 @@ class KubeClient:
         field_manager: str | None = None,
     ) -> dict[str, Any]:
         """PUT the whole object; with ``metadata.resourceVersion`` set, 409 Conflict when it is stale."""
-        params = {"fieldManager": field_manager} if field_manager else None
-        name = obj["metadata"]["name"]
-        return _object(
-            await self.request(
-                "PUT",
-                res.path(name, namespace),
-                params=params,
-                body=orjson.dumps(obj),
-                content_type="application/json",
-            )
-        )
+        path = res.path(obj["metadata"]["name"], namespace)
+        return await self._send("PUT", path, obj, "application/json", field_manager)
 
     async def patch(
         self,
@@ -233,16 +215,8 @@ class KubeClient:
         namespace: str | None = None,
         field_manager: str | None = None,
     ) -> dict[str, Any]:
-        params = {"fieldManager": field_manager} if field_manager else None
-        return _object(
-            await self.request(
-                "PATCH",
-                res.path(name, namespace),
-                params=params,
-                body=orjson.dumps(patch),
-                content_type=PATCH_TYPES[patch_type],
-            )
-        )
+        path = res.path(name, namespace)
+        return await self._send("PATCH", path, patch, PATCH_TYPES[patch_type], field_manager)
 
     async def apply(
         self,
@@ -254,17 +228,27 @@ class KubeClient:
         namespace: str | None = None,
     ) -> dict[str, Any]:
         """Server-side apply; JSON is YAML, so the body is sent as JSON."""
-        params = {"fieldManager": field_manager}
+        path = res.path(obj["metadata"]["name"], namespace)
+        return await self._send("PATCH", path, obj, APPLY_TYPE, field_manager, force=force)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        content_type: str,
+        field_manager: str | None,
+        *,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """One write: ``body`` as JSON, the field manager (and ``force``) as parameters; the object
+        the server answers."""
+        params = {"fieldManager": field_manager} if field_manager else {}
         if force:
             params["force"] = "true"
-        name = obj["metadata"]["name"]
         return _object(
             await self.request(
-                "PATCH",
-                res.path(name, namespace),
-                params=params,
-                body=orjson.dumps(obj),
-                content_type=APPLY_TYPE,
+                method, path, params=params or None, body=orjson.dumps(body), content_type=content_type
             )
         )
 
