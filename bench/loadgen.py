@@ -1,14 +1,47 @@
-"""What the webhook benchmarks drive admission with: a raw keep-alive TLS client, a paced load loop
-and percentiles (one copy, imported by bench/webhook_bench.py and bench/webhook_scale_bench.py)."""
+"""What the webhook benchmarks drive admission with: a throwaway TLS serving pair, the no-op
+handler they compare with, a raw keep-alive TLS client, a paced load loop and percentiles (one
+copy, imported by every bench/webhook_*_bench.py)."""
 
 from __future__ import annotations
 
 import socket
 import ssl
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
-__all__ = ["Client", "p99", "paced", "percentile"]
+import orjson
+from aiohttp import web
+
+from kvnuma.admission import build_response
+
+__all__ = ["Client", "noop_admission", "p99", "paced", "percentile", "serving_tls"]
+
+
+@contextmanager
+def serving_tls() -> Iterator[tuple[str, str, ssl.SSLContext]]:
+    """A throwaway CA's serving certificate and key for localhost (files in a temporary folder,
+    gone afterwards) and a client context that trusts that CA."""
+    import trustme  # a test dependency: only the benches need it
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("localhost", "127.0.0.1")
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
+        issued.cert_chain_pems[0].write_to_path(cert)
+        issued.private_key_pem.write_to_path(key)
+        yield cert, key, context
+
+
+async def noop_admission(request: web.Request) -> web.Response:
+    """The baseline handler: read and parse the AdmissionReview, allow it, on the webhook's own
+    stack (served beside it at ``/noop``)."""
+    review = orjson.loads(await request.read())
+    answer = build_response(review["request"]["uid"], allowed=True)
+    return web.Response(body=orjson.dumps(answer), content_type="application/json")
 
 
 class Client:

@@ -20,20 +20,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing as mp
-import ssl
 import statistics
 import sys
-import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import orjson
-import trustme
-from aiohttp import web
-
-from kvnuma.admission import ClusterCapacity, NodeCapacity, build_response
+from kvnuma.admission import ClusterCapacity, NodeCapacity
 from kvnuma.webhook.cache import ClusterCache
 from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState, build_app
 from kvnuma.webhook.server import WebhookServer
@@ -75,12 +69,7 @@ def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
         state = WebhookState(cache=filled_cache(nodes))
         app = build_app(state)
 
-        async def noop(request: web.Request) -> web.Response:
-            review = orjson.loads(await request.read())
-            answer = build_response(review["request"]["uid"], allowed=True)
-            return web.Response(body=orjson.dumps(answer), content_type="application/json")
-
-        app.router.add_post("/noop", noop)
+        app.router.add_post("/noop", loadgen.noop_admission)
         server = WebhookServer(state, cert=Path(cert), key=Path(key), host="127.0.0.1", port=0, app=app)
         pipe.send(await server.start())
         await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
@@ -130,15 +119,8 @@ def events_per_second(nodes: int, events: int) -> tuple[float, float]:
 
 def main() -> int:
     body = REVIEW.read_bytes()
-    ca = trustme.CA()
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
     rows: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
-        issued.cert_chain_pems[0].write_to_path(cert)
-        issued.private_key_pem.write_to_path(key)
+    with loadgen.serving_tls() as (cert, key, context):
         # Every server runs at once and each round calls every target in turn, so all of them see
         # the machine at the same moments (a shared machine's noise hits each alike).
         servers = {nodes: Server(nodes, cert, key) for nodes in (5000, 10, 10000)}

@@ -31,7 +31,6 @@ import multiprocessing as mp
 import os
 import ssl
 import sys
-import tempfile
 import time
 import tracemalloc
 from multiprocessing.connection import Connection
@@ -43,7 +42,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Client, p99  # noqa: E402
+from bench.loadgen import Client, noop_admission, p99, serving_tls  # noqa: E402
 from bench.webhook_scale_bench import (  # noqa: E402
     MUTATE,
     REVIEW,
@@ -89,9 +88,7 @@ def constrained(review: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
-    from aiohttp import web
 
-    from kvnuma.admission import build_response
     from kvnuma.webhook.cache import ClusterCache
     from kvnuma.webhook.handlers import WebhookState, build_app
     from kvnuma.webhook.server import WebhookServer
@@ -114,12 +111,7 @@ def serve(nodes: int, cert: str, key: str, pipe: Connection) -> None:
         app.add_subapp("/nomemo", build_app(filled(ClusterCache(feasible=True, memo_size=0))))
         app.add_subapp("/cluster", build_app(filled(ClusterCache())))
 
-        async def noop(request: web.Request) -> web.Response:
-            review = orjson.loads(await request.read())
-            answer = build_response(review["request"]["uid"], allowed=True)
-            return web.Response(body=orjson.dumps(answer), content_type="application/json")
-
-        app.router.add_post("/noop", noop)
+        app.router.add_post("/noop", noop_admission)
         objects.clear()
         gc.collect()
         gc.freeze()  # as the kube source does after a list: the caches stay out of full collections
@@ -316,16 +308,7 @@ def main() -> int:
     parser.add_argument("--ready-timeout", type=float, default=300.0)
     args = parser.parse_args()
     pin(1)
-    import trustme
-
-    ca = trustme.CA()
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
-        issued.cert_chain_pems[0].write_to_path(cert)
-        issued.private_key_pem.write_to_path(key)
+    with serving_tls() as (cert, key, context):
         tls = (cert, key, context)
         p99s = admission(args, tls)
         rows, plain_mb, feasible_mb = lookups(args.nodes)

@@ -26,24 +26,19 @@ import argparse
 import asyncio
 import functools
 import multiprocessing as mp
-import ssl
 import sys
-import tempfile
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import orjson
-import trustme
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import loadgen  # noqa: E402
 from bench.loadgen import Client, percentile  # noqa: E402
-from kvnuma.admission import build_response  # noqa: E402
 from kvnuma.webhook.cache import ClusterCache  # noqa: E402
 from kvnuma.webhook.handlers import MUTATE_PATH, WebhookState, build_app  # noqa: E402
 from kvnuma.webhook.server import WebhookServer  # noqa: E402
@@ -121,12 +116,7 @@ def serve(nodes: int, nrt: bool, cert: str, key: str, pipe: Connection) -> None:
         state = WebhookState(cache=filled_cache(nodes, nrt=nrt))
         app = build_app(state)
 
-        async def noop(request: web.Request) -> web.Response:
-            review = orjson.loads(await request.read())
-            answer = build_response(review["request"]["uid"], allowed=True)
-            return web.Response(body=orjson.dumps(answer), content_type="application/json")
-
-        app.router.add_post("/noop", noop)
+        app.router.add_post("/noop", loadgen.noop_admission)
         server = WebhookServer(state, cert=Path(cert), key=Path(key), host="127.0.0.1", port=0, app=app)
         pipe.send(await server.start())
         await asyncio.get_running_loop().run_in_executor(None, pipe.recv)
@@ -195,14 +185,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=20_000)
     args = parser.parse_args()
     body = REVIEW.read_bytes()
-    ca = trustme.CA()
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
-        issued.cert_chain_pems[0].write_to_path(cert)
-        issued.private_key_pem.write_to_path(key)
+    with loadgen.serving_tls() as (cert, key, context):
         servers = {nrt: Server(args.nodes, nrt, cert, key) for nrt in (False, True)}
         try:
             clients = {nrt: Client(server.port, context) for nrt, server in servers.items()}

@@ -42,7 +42,6 @@ import os
 import re
 import ssl
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import Client, p99, paced  # noqa: E402
+from bench.loadgen import Client, noop_admission, p99, paced, serving_tls  # noqa: E402
 
 REVIEW = ROOT / "examples" / "reviews" / "large-vmi.json"
 MUTATE = "/mutate-virtualmachineinstances"
@@ -279,10 +278,7 @@ def webhook_main(
         log = logging.getLogger("kvnuma.webhook")
         log.setLevel(logging.INFO)
         log.addHandler(_Swaps(swaps))
-    import orjson
-    from aiohttp import web
 
-    from kvnuma.admission import build_response
     from kvnuma.kube import ClusterConfig
     from kvnuma.webhook.cache import ClusterCache
     from kvnuma.webhook.handlers import WebhookState, build_app
@@ -301,14 +297,7 @@ def webhook_main(
         state = WebhookState(cache=ClusterCache())
         app = build_app(state)
 
-        async def noop(request: web.Request) -> web.Response:
-            review = orjson.loads(await request.read())
-            return web.Response(
-                body=orjson.dumps(build_response(review["request"]["uid"], allowed=True)),
-                content_type="application/json",
-            )
-
-        app.router.add_post("/noop", noop)
+        app.router.add_post("/noop", noop_admission)
         source = kube_source(ClusterConfig(url), resync_seconds=600, **options)
         server = WebhookServer(
             state, cert=Path(cert), key=Path(key), host="127.0.0.1", port=0, app=app, source=source
@@ -551,17 +540,8 @@ def main() -> int:
     pin(1)  # the driver shares the API server's CPU; it sleeps between calls
     sizes = [int(s) for s in args.sizes.split(",")]
     body = REVIEW.read_bytes()
-    import trustme
-
-    ca = trustme.CA()
-    issued = ca.issue_cert("localhost", "127.0.0.1")
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
     rows: list[tuple[int, str, Result]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = f"{tmp}/tls.crt", f"{tmp}/tls.key"
-        issued.cert_chain_pems[0].write_to_path(cert)
-        issued.private_key_pem.write_to_path(key)
+    with serving_tls() as (cert, key, context):
         tls = (cert, key, context)
         single_api = Api(1)
         one = Webhook(single_api.url, "new", tls)  # on the measured webhook's CPU: same machine, same moments
